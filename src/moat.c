@@ -1,0 +1,78 @@
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const moat_command moat_commands[] = {
+        {},
+};
+
+int cli_fail(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("moat: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return EXIT_MOAT_ERROR;
+}
+
+static void usage(FILE *out) {
+        fprintf(out,
+                "Usage: moat [--help] [--version] COMMAND [ARG...]\n"
+                "\n"
+                "Run commands and AI coding agents in isolated Podman containers, each run a\n"
+                "transient systemd unit moat-<id>.service.\n"
+                "\n"
+                "Commands:\n");
+        for (const moat_command *c = moat_commands; c->name; c++)
+                fprintf(out, "  %-10s %s\n", c->name, c->summary);
+        fprintf(out,
+                "\n"
+                "Run 'moat COMMAND --help' for a command's options; see moat(1).\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        int c;
+
+        /* '+' stops at the command name: everything after it belongs to the command. */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("moat %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        fputs("Run 'moat --help' for usage.\n", stderr);
+                        return EXIT_USAGE;
+                }
+        }
+
+        if (optind >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+
+        for (const moat_command *cmd = moat_commands; cmd->name; cmd++)
+                if (strcmp(cmd->name, argv[optind]) == 0) {
+                        int first = optind;
+
+                        /* Each command parses its own options, from its own name on. */
+                        optind = 0;
+                        return cmd->run(argc - first, argv + first);
+                }
+
+        return cli_fail("unknown command '%s'; run 'moat --help' for the list", argv[optind]);
+}
