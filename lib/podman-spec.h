@@ -1,0 +1,37 @@
+/* A container to create, and its libpod "SpecGenerator" JSON for POST /containers/create. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct podman_mount {
+        const char *source;      /* host path, absolute */
+        const char *destination; /* container path, absolute */
+        bool read_only;
+} podman_mount;
+
+typedef struct podman_spec {
+        const char *name;        /* container name, or NULL for podman's own */
+        const char *image;       /* required */
+        char *const *command;    /* NULL-terminated argv, or NULL for the image's */
+        char *const *env;        /* NULL-terminated KEY=VALUE */
+        const podman_mount *mounts;
+        size_t n_mounts;
+        const char *work_dir;
+        char *const *labels;     /* NULL-terminated KEY=VALUE */
+        bool terminal;
+        bool stdin_open;
+        const char *user;        /* "UID[:GID]" or a name, or NULL */
+        int64_t memory_bytes;    /* 0: no limit */
+        double cpus;             /* 0: no limit */
+        const char *network;     /* "none", "host", "bridge", "slirp4netns", or NULL: default */
+        bool keep_id;            /* rootless: map the caller's uid to the same uid inside */
+} podman_spec;
+
+/* Builds the JSON. -EINVAL (err names the field) when the spec is invalid: no image, an
+ * env or label entry without '=' or with an empty key, a mount path that is not absolute,
+ * negative limits, an unknown network mode. */
+int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *err);
