@@ -1,0 +1,559 @@
+/* metadata.json: a run record as one JSON object.
+ *
+ *     {"id": "ab12cd34ef56", "name": "brave-otter", "image": "...", "command": ["sh", "-c", "..."],
+ *      "workspace": "/home/u/src", "env_keys": ["TERM"],
+ *      "mounts": [{"source": "/a", "destination": "/b", "read_only": true}],
+ *      "container_id": "...", "unit": "moat-ab12cd34ef56.service", "manager": "user",
+ *      "state": "exited", "interactive": false, "keep": false, "memory_bytes": 0, "cpus": 0,
+ *      "created_at": "2026-11-24T06:30:00.123456Z", "started_at": ..., "stopped_at": null,
+ *      "exit_code": 0, "error": null}
+ *
+ * id, manager and state are required.  Any other field that is missing or null takes its
+ * default (NULL, 0, false, no exit code), so that records written by an older or newer moat
+ * still load; unknown fields are ignored.  A field of the wrong type, or a value the writer
+ * would never write, makes the whole record invalid: the writer refuses exactly what the
+ * reader refuses, so every record moat writes reads back equal. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json-util.h"
+#include "run.h"
+
+/* Integers past 2^53 do not survive a JSON reader that keeps numbers as doubles. */
+#define JSON_INT_MAX (INT64_C(1) << 53)
+#define CONTAINER_ID_MAX 64
+#define UNIT_NAME_MAX 255
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" */
+#define TIMESTAMP_LEN 27
+/* 9999-12-31T23:59:59.999999Z: four digits of year are all RFC 3339 allows. */
+#define TIMESTAMP_MAX UINT64_C(253402300799999999)
+#define USEC_PER_SEC UINT64_C(1000000)
+#define SEC_PER_DAY UINT64_C(86400)
+
+static void strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+
+void run_record_free(run_record *r) {
+        if (!r)
+                return;
+        free(r->name);
+        free(r->image);
+        strv_free(r->command);
+        free(r->workspace);
+        strv_free(r->env_keys);
+        for (size_t i = 0; i < r->n_mounts; i++) {
+                free(r->mounts[i].source);
+                free(r->mounts[i].destination);
+        }
+        free(r->mounts);
+        free(r->container_id);
+        free(r->unit);
+        free(r->error);
+        free(r);
+}
+
+/* Container IDs go into libpod URL paths: only podman's own form, lowercase hex. */
+static bool container_id_valid(const char *s) {
+        size_t n = strspn(s, "0123456789abcdef");
+
+        return n > 0 && n <= CONTAINER_ID_MAX && s[n] == '\0';
+}
+
+/* Unit names go to systemd: its character set and length. */
+static bool unit_name_valid(const char *s) {
+        size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@");
+
+        return n > 0 && n <= UNIT_NAME_MAX && s[n] == '\0';
+}
+
+/* Days since 1970-01-01 of a date from 1970 on, and back (Howard Hinnant's algorithms for
+ * the proleptic Gregorian calendar, here only for years that are not negative). */
+static uint64_t days_from_civil(unsigned y, unsigned m, unsigned d) {
+        unsigned era, yoe, doy, doe;
+
+        y -= m <= 2;
+        era = y / 400;
+        yoe = y - era * 400;
+        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return (uint64_t) era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(uint64_t days, unsigned *ret_y, unsigned *ret_m, unsigned *ret_d) {
+        uint64_t z = days + 719468;
+        unsigned era = (unsigned) (z / 146097);
+        unsigned doe = (unsigned) (z - (uint64_t) era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        unsigned m = mp < 10 ? mp + 3 : mp - 9;
+
+        *ret_d = doy - (153 * mp + 2) / 5 + 1;
+        *ret_m = m;
+        *ret_y = yoe + era * 400 + (m <= 2);
+}
+
+static unsigned days_in_month(unsigned y, unsigned m) {
+        static const unsigned char days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+        if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+                return 29;
+        return days[m - 1];
+}
+
+/* USEC (at most TIMESTAMP_MAX) as RFC 3339 in UTC with microseconds. */
+static void timestamp_format(uint64_t usec, char buf[static TIMESTAMP_LEN + 1]) {
+        uint64_t sec = usec / USEC_PER_SEC;
+        unsigned rem = (unsigned) (sec % SEC_PER_DAY), y, m, d;
+
+        civil_from_days(sec / SEC_PER_DAY, &y, &m, &d);
+        snprintf(buf, TIMESTAMP_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", y % 10000, m % 100,
+                 d % 100, rem / 3600, rem / 60 % 60, rem % 60, (unsigned) (usec % USEC_PER_SEC));
+}
+
+static bool parse_digits(const char **p, size_t n, unsigned *ret) {
+        unsigned v = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = (*p)[i];
+
+                if (c < '0' || c > '9')
+                        return false; /* also stops at the terminating NUL */
+                v = v * 10 + (unsigned) (c - '0');
+        }
+        *p += n;
+        *ret = v;
+        return true;
+}
+
+static bool parse_char(const char **p, char c) {
+        if (**p != c)
+                return false;
+        (*p)++;
+        return true;
+}
+
+/* The inverse of timestamp_format(); the fraction may have 1 to 6 digits or be left out.
+ * Nothing else is accepted: no offsets other than Z, no leap seconds, no year before 1970. */
+static bool timestamp_parse(const char *s, uint64_t *ret) {
+        unsigned y, mo, d, h, mi, sec, frac = 0;
+        const char *p = s;
+
+        if (!parse_digits(&p, 4, &y) || !parse_char(&p, '-') || !parse_digits(&p, 2, &mo) ||
+            !parse_char(&p, '-') || !parse_digits(&p, 2, &d) || !parse_char(&p, 'T') ||
+            !parse_digits(&p, 2, &h) || !parse_char(&p, ':') || !parse_digits(&p, 2, &mi) ||
+            !parse_char(&p, ':') || !parse_digits(&p, 2, &sec))
+                return false;
+        if (parse_char(&p, '.')) {
+                size_t n = strspn(p, "0123456789");
+
+                if (n < 1 || n > 6 || !parse_digits(&p, n, &frac))
+                        return false;
+                for (; n < 6; n++)
+                        frac *= 10;
+        }
+        if (!parse_char(&p, 'Z') || *p != '\0')
+                return false;
+        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+            sec > 59)
+                return false;
+
+        *ret = ((days_from_civil(y, mo, d) * SEC_PER_DAY) + h * 3600 + mi * 60 + sec) * USEC_PER_SEC +
+               frac;
+        return true;
+}
+
+/* Writing. */
+
+static int add_string(cJSON *o, const char *key, const char *value) {
+        if (!(value ? cJSON_AddStringToObject(o, key, value) : cJSON_AddNullToObject(o, key)))
+                return -ENOMEM;
+        return 0;
+}
+
+static int add_strv(cJSON *o, const char *key, char *const *v) {
+        cJSON *a;
+
+        if (!v)
+                return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+        a = cJSON_AddArrayToObject(o, key);
+        if (!a)
+                return -ENOMEM;
+        for (char *const *p = v; *p; p++) {
+                cJSON *item = cJSON_CreateString(*p);
+
+                if (!item || !cJSON_AddItemToArray(a, item)) {
+                        cJSON_Delete(item);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* cJSON prints numbers as doubles ("1e+18", rounded past 2^53, and a double only to within an
+ * epsilon of its value): integers go out as digits, doubles in the fewest digits that read
+ * back exactly. */
+static int add_int(cJSON *o, const char *key, int64_t value) {
+        char buf[32];
+
+        snprintf(buf, sizeof buf, "%" PRId64, value);
+        return cJSON_AddRawToObject(o, key, buf) ? 0 : -ENOMEM;
+}
+
+static int add_double(cJSON *o, const char *key, double value) {
+        char buf[64], *comma;
+
+        for (int precision = 15; precision <= 17; precision++) {
+                snprintf(buf, sizeof buf, "%.*g", precision, value);
+                if (strtod(buf, NULL) == value)
+                        break;
+        }
+        /* printf follows LC_NUMERIC; JSON does not. cJSON's reader copes with either. */
+        comma = strchr(buf, ',');
+        if (comma)
+                *comma = '.';
+        return cJSON_AddRawToObject(o, key, buf) ? 0 : -ENOMEM;
+}
+
+static int add_timestamp(cJSON *o, const char *key, uint64_t usec) {
+        char buf[TIMESTAMP_LEN + 1];
+
+        if (usec == 0)
+                return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+        timestamp_format(usec, buf);
+        return cJSON_AddStringToObject(o, key, buf) ? 0 : -ENOMEM;
+}
+
+static int add_mounts(cJSON *o, const run_record *r) {
+        cJSON *a = cJSON_AddArrayToObject(o, "mounts");
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_mounts; i++) {
+                cJSON *m = cJSON_CreateObject();
+
+                if (!m || !cJSON_AddItemToArray(a, m)) {
+                        cJSON_Delete(m);
+                        return -ENOMEM;
+                }
+                if (!cJSON_AddStringToObject(m, "source", r->mounts[i].source) ||
+                    !cJSON_AddStringToObject(m, "destination", r->mounts[i].destination) ||
+                    !cJSON_AddBoolToObject(m, "read_only", r->mounts[i].read_only))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int record_check(const run_record *r, moat_error *err) {
+        if (!run_id_valid(r->id))
+                return moat_error_set(err, -EINVAL, "Invalid run record: ID '%.*s' is not %d lowercase hex characters",
+                                      RUN_ID_LEN, r->id, RUN_ID_LEN);
+        if (!run_state_to_string(r->state))
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: unknown state %d", r->id, (int) r->state);
+        if (!run_manager_to_string(r->manager))
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: unknown manager %d", r->id,
+                                      (int) r->manager);
+        if (r->name && !run_name_valid(r->name))
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: '%s' is not a valid run name", r->id,
+                                      r->name);
+        if (r->container_id && !container_id_valid(r->container_id))
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: container ID '%s' is not lowercase hex",
+                                      r->id, r->container_id);
+        if (r->unit && !unit_name_valid(r->unit))
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: '%s' is not a unit name", r->id, r->unit);
+        if (r->memory_bytes < 0 || r->memory_bytes > JSON_INT_MAX)
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: memory limit %" PRId64 " is out of range",
+                                      r->id, r->memory_bytes);
+        if (!isfinite(r->cpus) || r->cpus < 0)
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: CPU limit %g is not a number from 0",
+                                      r->id, r->cpus);
+        if (r->created_at > TIMESTAMP_MAX || r->started_at > TIMESTAMP_MAX || r->stopped_at > TIMESTAMP_MAX)
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: a time is past the year 9999", r->id);
+        if (r->n_mounts > 0 && !r->mounts)
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: %zu mounts but no list of them", r->id,
+                                      r->n_mounts);
+        for (size_t i = 0; i < r->n_mounts; i++)
+                if (!r->mounts[i].source || !r->mounts[i].destination)
+                        return moat_error_set(err, -EINVAL, "Invalid run record %s: mount %zu lacks a path", r->id, i);
+        return 0;
+}
+
+int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        char *json;
+        int k;
+
+        k = record_check(r, err);
+        if (k < 0)
+                return k;
+
+        o = cJSON_CreateObject();
+        if (!o)
+                return -ENOMEM;
+        if (add_string(o, "id", r->id) < 0 || add_string(o, "name", r->name) < 0 ||
+            add_string(o, "image", r->image) < 0 || add_strv(o, "command", r->command) < 0 ||
+            add_string(o, "workspace", r->workspace) < 0 || add_strv(o, "env_keys", r->env_keys) < 0 ||
+            add_mounts(o, r) < 0 || add_string(o, "container_id", r->container_id) < 0 ||
+            add_string(o, "unit", r->unit) < 0 ||
+            add_string(o, "manager", run_manager_to_string(r->manager)) < 0 ||
+            add_string(o, "state", run_state_to_string(r->state)) < 0 ||
+            !cJSON_AddBoolToObject(o, "interactive", r->interactive) ||
+            !cJSON_AddBoolToObject(o, "keep", r->keep) || add_int(o, "memory_bytes", r->memory_bytes) < 0 ||
+            add_double(o, "cpus", r->cpus) < 0 || add_timestamp(o, "created_at", r->created_at) < 0 ||
+            add_timestamp(o, "started_at", r->started_at) < 0 ||
+            add_timestamp(o, "stopped_at", r->stopped_at) < 0 ||
+            !(r->has_exit_code ? cJSON_AddNumberToObject(o, "exit_code", r->exit_code)
+                               : cJSON_AddNullToObject(o, "exit_code")) ||
+            add_string(o, "error", r->error) < 0)
+                return -ENOMEM;
+
+        json = cJSON_Print(o);
+        if (!json)
+                return -ENOMEM;
+        *ret_json = json;
+        return 0;
+}
+
+/* Reading.  Every helper leaves its output alone when the field is missing or null. */
+
+static const cJSON *field_get(const cJSON *o, const char *key) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+        return cJSON_IsNull(item) ? NULL : item;
+}
+
+static int wrong_type(const char *key, const char *type, moat_error *err) {
+        return moat_error_set(err, -EBADMSG, "Invalid run record: \"%s\" is not %s", key, type);
+}
+
+static int read_string(const cJSON *o, const char *key, char **ret, moat_error *err) {
+        const cJSON *item = field_get(o, key);
+        char *s;
+
+        if (!item)
+                return 0;
+        if (!cJSON_IsString(item))
+                return wrong_type(key, "a string", err);
+        s = strdup(item->valuestring);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int read_strv(const cJSON *o, const char *key, char ***ret, moat_error *err) {
+        const cJSON *a = field_get(o, key), *item;
+        _cleanup_(strv_freep) char **v = NULL;
+        size_t n = 0;
+
+        if (!a)
+                return 0;
+        if (!cJSON_IsArray(a))
+                return wrong_type(key, "an array of strings", err);
+        v = calloc((size_t) cJSON_GetArraySize(a) + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        cJSON_ArrayForEach(item, a) {
+                if (!cJSON_IsString(item))
+                        return wrong_type(key, "an array of strings", err);
+                v[n] = strdup(item->valuestring);
+                if (!v[n])
+                        return -ENOMEM;
+                n++;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+static int read_bool(const cJSON *o, const char *key, bool *ret, moat_error *err) {
+        const cJSON *item = field_get(o, key);
+
+        if (!item)
+                return 0;
+        if (!cJSON_IsBool(item))
+                return wrong_type(key, "true or false", err);
+        *ret = cJSON_IsTrue(item);
+        return 0;
+}
+
+static int read_timestamp(const cJSON *o, const char *key, uint64_t *ret, moat_error *err) {
+        const cJSON *item = field_get(o, key);
+
+        if (!item)
+                return 0;
+        if (!cJSON_IsString(item) || !timestamp_parse(item->valuestring, ret))
+                return wrong_type(key, "an RFC 3339 UTC time like \"2026-11-24T06:30:00.123456Z\"", err);
+        return 0;
+}
+
+static int read_mounts(const cJSON *o, run_record *r, moat_error *err) {
+        const cJSON *a = field_get(o, "mounts"), *item;
+        int n;
+
+        if (!a)
+                return 0;
+        if (!cJSON_IsArray(a))
+                return wrong_type("mounts", "an array", err);
+        n = cJSON_GetArraySize(a);
+        if (n == 0)
+                return 0;
+        r->mounts = calloc((size_t) n, sizeof *r->mounts);
+        if (!r->mounts)
+                return -ENOMEM;
+        cJSON_ArrayForEach(item, a) {
+                run_mount *m = &r->mounts[r->n_mounts];
+                const cJSON *source = cJSON_GetObjectItemCaseSensitive(item, "source");
+                const cJSON *destination = cJSON_GetObjectItemCaseSensitive(item, "destination");
+                int k;
+
+                if (!cJSON_IsObject(item) || !cJSON_IsString(source) || !cJSON_IsString(destination))
+                        return wrong_type("mounts", "an array of {\"source\", \"destination\"} objects", err);
+                m->source = strdup(source->valuestring);
+                m->destination = strdup(destination->valuestring);
+                /* Counted before the check: run_record_free() frees what is there. */
+                r->n_mounts++;
+                if (!m->source || !m->destination)
+                        return -ENOMEM;
+                k = read_bool(item, "read_only", &m->read_only, err);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int read_required(const cJSON *o, const char *key, const char **ret, moat_error *err) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+        if (!item || cJSON_IsNull(item))
+                return moat_error_set(err, -EBADMSG, "Invalid run record: no \"%s\"", key);
+        if (!cJSON_IsString(item))
+                return wrong_type(key, "a string", err);
+        *ret = item->valuestring;
+        return 0;
+}
+
+static int read_identity(const cJSON *o, run_record *r, moat_error *err) {
+        const char *id, *state, *manager;
+        int k;
+
+        k = read_required(o, "id", &id, err);
+        if (k < 0)
+                return k;
+        if (!run_id_valid(id))
+                return moat_error_set(err, -EBADMSG, "Invalid run record: \"id\" is not %d lowercase hex characters",
+                                      RUN_ID_LEN);
+        memcpy(r->id, id, sizeof r->id);
+
+        k = read_required(o, "state", &state, err);
+        if (k < 0)
+                return k;
+        r->state = run_state_from_string(state);
+        if (r->state == _RUN_STATE_INVALID)
+                return moat_error_set(err, -EBADMSG, "Invalid run record %s: unknown state \"%.32s\"", r->id, state);
+
+        k = read_required(o, "manager", &manager, err);
+        if (k < 0)
+                return k;
+        if (run_manager_from_string(manager, &r->manager) < 0)
+                return moat_error_set(err, -EBADMSG,
+                                      "Invalid run record %s: \"manager\" is neither \"user\" nor \"system\"", r->id);
+        return 0;
+}
+
+static int read_checked_strings(const cJSON *o, run_record *r, moat_error *err) {
+        int k;
+
+        k = read_string(o, "name", &r->name, err);
+        if (k < 0)
+                return k;
+        if (r->name && !run_name_valid(r->name))
+                return moat_error_set(err, -EBADMSG, "Invalid run record %s: \"name\" is not a valid run name", r->id);
+        k = read_string(o, "container_id", &r->container_id, err);
+        if (k < 0)
+                return k;
+        if (r->container_id && !container_id_valid(r->container_id))
+                return moat_error_set(err, -EBADMSG, "Invalid run record %s: \"container_id\" is not lowercase hex",
+                                      r->id);
+        k = read_string(o, "unit", &r->unit, err);
+        if (k < 0)
+                return k;
+        if (r->unit && !unit_name_valid(r->unit))
+                return moat_error_set(err, -EBADMSG, "Invalid run record %s: \"unit\" is not a unit name", r->id);
+        return 0;
+}
+
+static int read_numbers(const cJSON *o, run_record *r, moat_error *err) {
+        const cJSON *item;
+        long long v;
+
+        item = field_get(o, "memory_bytes");
+        if (item) {
+                if (!json_get_int(item, 0, JSON_INT_MAX, &v))
+                        return wrong_type("memory_bytes", "an integer from 0 to 2^53", err);
+                r->memory_bytes = v;
+        }
+        item = field_get(o, "cpus");
+        if (item) {
+                if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) || item->valuedouble < 0)
+                        return wrong_type("cpus", "a number from 0", err);
+                r->cpus = item->valuedouble;
+        }
+        item = field_get(o, "exit_code");
+        if (item) {
+                if (!json_get_int(item, INT_MIN, INT_MAX, &v))
+                        return wrong_type("exit_code", "an integer or null", err);
+                r->has_exit_code = true;
+                r->exit_code = (int) v;
+        }
+        return 0;
+}
+
+int run_record_from_json(const char *json, size_t len, run_record **ret, moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        _cleanup_(run_record_freep) run_record *r = NULL;
+        int k;
+
+        if (!json || len == 0)
+                return moat_error_set(err, -EBADMSG, "Invalid run record: empty");
+        k = json_parse_exact(json, len, &o);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return moat_error_set(err, -EBADMSG, "Invalid run record: not JSON");
+        if (!cJSON_IsObject(o))
+                return moat_error_set(err, -EBADMSG, "Invalid run record: not a JSON object");
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+
+        if ((k = read_identity(o, r, err)) < 0 || (k = read_checked_strings(o, r, err)) < 0 ||
+            (k = read_string(o, "image", &r->image, err)) < 0 ||
+            (k = read_strv(o, "command", &r->command, err)) < 0 ||
+            (k = read_string(o, "workspace", &r->workspace, err)) < 0 ||
+            (k = read_strv(o, "env_keys", &r->env_keys, err)) < 0 || (k = read_mounts(o, r, err)) < 0 ||
+            (k = read_bool(o, "interactive", &r->interactive, err)) < 0 ||
+            (k = read_bool(o, "keep", &r->keep, err)) < 0 || (k = read_numbers(o, r, err)) < 0 ||
+            (k = read_timestamp(o, "created_at", &r->created_at, err)) < 0 ||
+            (k = read_timestamp(o, "started_at", &r->started_at, err)) < 0 ||
+            (k = read_timestamp(o, "stopped_at", &r->stopped_at, err)) < 0 ||
+            (k = read_string(o, "error", &r->error, err)) < 0)
+                return k;
+
+        *ret = TAKE_PTR(r);
+        return 0;
+}

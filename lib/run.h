@@ -1,0 +1,119 @@
+/* A run: its identity, its record on disk, and the states it moves through.
+ *
+ * Records live in $MOAT_HOME/runs/<id>/metadata.json (MOAT_HOME defaults to ~/.moat for the
+ * user manager and /var/lib/moat for the system manager).  Directories are 0700 and files
+ * 0600: a record is private to its owner.  A record is always written whole (a temporary file
+ * renamed over the old one), so a reader never sees half of one. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define RUN_ID_LEN 12
+
+typedef enum run_state {
+        RUN_CREATED,
+        RUN_STARTING,
+        RUN_RUNNING,
+        RUN_STOPPING,
+        RUN_EXITED,  /* ran to its end; exit_code says how */
+        RUN_STOPPED, /* ended by moat stop, systemctl stop or Ctrl+C */
+        RUN_FAILED,  /* moat could not run it or lost it; error says why */
+        _RUN_STATE_MAX,
+        _RUN_STATE_INVALID = -1,
+} run_state;
+
+const char *run_state_to_string(run_state s);
+run_state run_state_from_string(const char *s);
+/* exited, stopped and failed: nothing more will happen to the run. */
+bool run_state_is_final(run_state s);
+/* Whether a record may move from FROM to TO (created → starting → running → stopping →
+ * exited|stopped|failed; failed from any live state; stopped from any live state). */
+bool run_state_transition_ok(run_state from, run_state to);
+
+typedef enum run_manager {
+        RUN_MANAGER_SYSTEM,
+        RUN_MANAGER_USER,
+} run_manager;
+
+const char *run_manager_to_string(run_manager m);
+int run_manager_from_string(const char *s, run_manager *ret);
+
+typedef struct run_mount {
+        char *source;
+        char *destination;
+        bool read_only;
+} run_mount;
+
+typedef struct run_record {
+        char id[RUN_ID_LEN + 1];
+        char *name;
+        char *image;
+        char **command;       /* NULL-terminated argv; NULL: the image's */
+        char *workspace;      /* absolute host path */
+        char **env_keys;      /* NULL-terminated names only: values are never recorded */
+        run_mount *mounts;
+        size_t n_mounts;
+        char *container_id;
+        char *unit;           /* moat-<id>.service */
+        run_manager manager;
+        run_state state;
+        bool interactive;
+        bool keep;
+        int64_t memory_bytes; /* 0: none */
+        double cpus;          /* 0: none */
+        /* microseconds since the epoch, 0 when not (yet) known */
+        uint64_t created_at, started_at, stopped_at;
+        bool has_exit_code;
+        int exit_code;
+        char *error;          /* why a run failed */
+} run_record;
+
+void run_record_free(run_record *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(run_record *, run_record_free);
+
+/* 12 lowercase hex characters from getrandom(). */
+int run_id_new(char ret[RUN_ID_LEN + 1], moat_error *err);
+bool run_id_valid(const char *s);
+
+/* Names: [a-z0-9][a-z0-9_.-]{0,62}. */
+bool run_name_valid(const char *s);
+/* A random adjective-animal name, e.g. "brave-otter". */
+int run_name_random(char **ret, moat_error *err);
+
+/* JSON (the metadata.json format) both ways; the parser rejects malformed records. */
+int run_record_to_json(const run_record *r, char **ret_json, moat_error *err);
+int run_record_from_json(const char *json, size_t len, run_record **ret, moat_error *err);
+
+/* The store: a MOAT_HOME directory. */
+typedef struct run_store run_store;
+
+/* $MOAT_HOME, else ~/.moat for the user manager, /var/lib/moat for the system manager. */
+int run_store_default_home(run_manager m, char **ret_home, moat_error *err);
+int run_store_open(const char *home, run_store **ret, moat_error *err);
+void run_store_free(run_store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(run_store *, run_store_free);
+const char *run_store_home(const run_store *s);
+
+/* Serialises name checks + record creation across processes (flock on runs/.lock). */
+int run_store_lock(run_store *s, int *ret_fd, moat_error *err);
+
+/* Creates runs/<id>/ (0700) and writes the record; -EEXIST when the id is taken. */
+int run_store_create(run_store *s, const run_record *r, moat_error *err);
+/* Atomically replaces the record. */
+int run_store_save(run_store *s, const run_record *r, moat_error *err);
+/* -ENOENT when there is no such run. */
+int run_store_load(run_store *s, const char *id, run_record **ret, moat_error *err);
+int run_store_remove(run_store *s, const char *id, moat_error *err);
+/* Every readable record, newest first (by created_at). Unreadable records are skipped. */
+int run_store_list(run_store *s, run_record ***ret, size_t *ret_n, moat_error *err);
+void run_records_free(run_record **list, size_t n);
+
+/* RUN = a full id, a unique id prefix, or a name.  -ENOENT when nothing matches, -EEXIST
+ * ("ambiguous") when several do; err lists the candidates (name and id) in both. */
+int run_store_resolve(run_store *s, const char *run, run_record **ret, moat_error *err);
+/* Whether a run with NAME exists in the store (any state). */
+int run_store_name_taken(run_store *s, const char *name, moat_error *err);
