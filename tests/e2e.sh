@@ -5,6 +5,7 @@
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 sandbox=$top_srcdir/tests/sandbox
+export MOAT_SANDBOX_STATE=${MOAT_SANDBOX_STATE:-$top_srcdir/tests/.sandbox}
 export SANDBOX=$sandbox
 
 reason=$("$sandbox" why-not) || true
@@ -25,6 +26,11 @@ halt() { "$sandbox" halt >/dev/null 2>&1; }
 trap halt EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# Test programs the e2e tests run inside: the sandbox sees its state directory at
+# /run/moat-sandbox.
+mkdir -p "$MOAT_SANDBOX_STATE/bin"
+cp "${top_builddir:-.}/tests/podman-probe" "$MOAT_SANDBOX_STATE/bin/"
 
 # A sandbox left by an interrupted run goes first, so every run starts from a fresh boot.
 halt

@@ -15,4 +15,61 @@ as() {
 	esac
 }
 
+bats_require_minimum_version 1.5.0
+
 TEST_IMAGE=localhost/moat-test:latest
+
+# has_json KEY VALUE: $output (JSON) has "KEY": VALUE, whatever the spacing; VALUE is JSON
+# text, e.g. '"running"' or 4.  Prefix match: '"the monitor' matches a longer string.
+has_json() {
+	local key=$1 value=$2
+	grep -qF -- "\"$key\": $value" <<<"$(tr -d '\t' <<<"$output" | sed 's/": */": /g')" ||
+		{ echo "no \"$key\": $value in: $output" >&2; return 1; }
+}
+
+# A workspace per mode, inside the sandbox.
+workspace() {
+	case $1 in
+	root) echo /tmp/ws-root ;;
+	user) echo /home/moattest/ws ;;
+	esac
+}
+
+setup_workspaces() {
+	sb mkdir -p /tmp/ws-root
+	sbu mkdir -p /home/moattest/ws
+}
+
+scope_flag() { [ "$1" = user ] && echo --user || true; }
+
+# Nothing of run ID is left: no container labelled with it, no unit.
+assert_no_leftovers() {
+	local mode=$1 id=$2 out
+	out=$(as "$mode" podman ps -a --filter "label=moat.run-id=$id" --format '{{.ID}}')
+	[ -z "$out" ] || { echo "container left for $id: $out" >&2; return 1; }
+	out=$(as "$mode" systemctl $(scope_flag "$mode") list-units --all --no-legend "moat-$id.service")
+	[ -z "$out" ] || { echo "unit left for $id: $out" >&2; return 1; }
+}
+
+# The number of moat runs in the store, moat containers and moat units of MODE.
+count_everything() {
+	local mode=$1 runs containers units
+	runs=$(as "$mode" moat list --json | grep -o '"id":' | wc -l)
+	containers=$(as "$mode" podman ps -a --filter label=moat.run-id --format '{{.ID}}' | wc -l)
+	units=$(as "$mode" systemctl $(scope_flag "$mode") list-units --all --no-legend 'moat-*.service' | wc -l)
+	echo "runs=$runs containers=$containers units=$units"
+}
+
+# The id in "Started NAME (ID). ..."
+started_id() { sed -n 's/^Started .* (\([0-9a-f]\{12\}\))\. .*/\1/p' <<<"$1"; }
+
+# each_mode FN: runs FN root, then FN user.  FN is called plainly (not in an || list, which
+# would switch off errexit inside it), so any failing check in it fails the test; the line
+# below says which mode it was in.
+each_mode() {
+	local fn=$1 mode
+	for mode in root user; do
+		echo "# as $mode" >&2
+		"$fn" "$mode"
+	done
+}

@@ -1,0 +1,43 @@
+# Shared by the benchmarks: boot the sandbox (as `make check` does), time commands inside it,
+# and report medians and their ratio.  Source it from a bench script run from the build tree.
+set -euo pipefail
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+export MOAT_SANDBOX_STATE=${MOAT_SANDBOX_STATE:-$top_builddir/bench/.sandbox}
+export MOAT_STAGE=${MOAT_STAGE:-$top_builddir/tests/stage}
+export MOAT_PREFIX=${MOAT_PREFIX:-/usr/local}
+SANDBOX=$top_srcdir/tests/sandbox
+
+bench_boot() {
+	[ -x "$MOAT_STAGE$MOAT_PREFIX/bin/moat" ] ||
+		{ echo "bench: no staged install; run 'make tests/stage.stamp' first" >&2; exit 1; }
+	mkdir -p "$MOAT_SANDBOX_STATE/bin"
+	cp "$top_builddir/tests/podman-probe" "$MOAT_SANDBOX_STATE/bin/"
+	trap '"$SANDBOX" halt >/dev/null 2>&1' EXIT
+	"$SANDBOX" halt >/dev/null 2>&1 || true
+	"$SANDBOX" boot >/dev/null
+}
+
+sb() { "$SANDBOX" exec "$@"; }
+sbu() { "$SANDBOX" exec --user "$@"; }
+
+# Milliseconds (3 decimals) that a command inside the sandbox takes, timed inside it so the
+# nsenter around it does not count.
+time_in() {
+	local mode=$1; shift
+	local how=sb
+	[ "$mode" = user ] && how=sbu
+	$how sh -c 's=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000 ))' sh "$@" |
+		awk '{ printf "%.3f\n", $1 / 1000 }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# report NAME A_LABEL A_FILE B_LABEL B_FILE: medians and the ratio A/B.
+report() {
+	local name=$1 al=$2 af=$3 bl=$4 bf=$5 am bm
+	am=$(median <"$af")
+	bm=$(median <"$bf")
+	printf '%s: %s median %.1f ms, %s median %.1f ms, ratio %.3f (n=%d)\n' "$name" "$al" "$am" "$bl" "$bm" \
+		"$(awk -v a="$am" -v b="$bm" 'BEGIN { print a / b }')" "$(wc -l <"$af")"
+}
