@@ -50,3 +50,10 @@ static inline void fclosep(FILE **f) {
                 if (*p)                         \
                         func(*p);               \
         }
+
+/* Closes FD when valid and returns -1, for `fd = safe_close(fd);`. */
+static inline int safe_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}

@@ -8,6 +8,13 @@
 #include "cli.h"
 
 const moat_command moat_commands[] = {
+        { "run", "start a command in a new container, as a systemd unit", cmd_run },
+        { "stop", "stop runs", cmd_stop },
+        { "wait", "wait for a run to end; exit with its code", cmd_wait },
+        { "list", "list runs", cmd_list },
+        { "inspect", "show a run's record and live state", cmd_inspect },
+        { "rm", "remove ended runs", cmd_rm },
+        { "clean", "remove all ended runs and orphaned containers", cmd_clean },
         {},
 };
 
@@ -20,6 +27,16 @@ int cli_fail(const char *fmt, ...) {
         va_end(ap);
         fputc('\n', stderr);
         return EXIT_MOAT_ERROR;
+}
+
+int cli_fail_option(int c, char **argv, const char *command) {
+        const char *arg = argv[optind - 1];
+
+        if (c == ':')
+                return cli_fail("option '%s' of 'moat %s' needs a value", arg, command);
+        if (optopt && strncmp(arg, "--", 2) != 0)
+                return cli_fail("unknown option '-%c' for 'moat %s'; see 'moat %s --help'", optopt, command, command);
+        return cli_fail("unknown option '%s' for 'moat %s'; see 'moat %s --help'", arg, command, command);
 }
 
 static void usage(FILE *out) {

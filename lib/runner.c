@@ -1,0 +1,396 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "monitor.h"
+#include "podman.h"
+#include "runner.h"
+#include "time-util.h"
+#include "unit.h"
+
+#define MONITOR_PATH LIBEXECDIR "/moat-monitor"
+#define WORKSPACE_DIR "/workspace"
+
+int parse_memory_size(const char *s, int64_t *ret) {
+        char *end;
+        double v, mult = 1;
+
+        if (!s || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s)
+                return -EINVAL;
+        if (*end) {
+                switch (tolower((unsigned char) *end)) {
+                case 'b':
+                        break;
+                case 'k':
+                        mult = 1024.0;
+                        break;
+                case 'm':
+                        mult = 1024.0 * 1024;
+                        break;
+                case 'g':
+                        mult = 1024.0 * 1024 * 1024;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                end++;
+                if (mult > 1 && tolower((unsigned char) *end) == 'b') /* "kb", "mb", "gb" */
+                        end++;
+                if (*end)
+                        return -EINVAL;
+        }
+        v *= mult;
+        if (v < 1 || v > (double) INT64_MAX / 2)
+                return -EINVAL;
+        *ret = (int64_t) v;
+        return 0;
+}
+
+int parse_cpus(const char *s, double *ret) {
+        char *end;
+        double v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || *end || !isfinite(v) || v <= 0 || v > 1024)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_mount(const char *s, run_mount *ret, moat_error *err) {
+        _cleanup_free_ char *copy = strdup(s), *real = NULL;
+        char *dst, *mode;
+        bool ro = false;
+
+        if (!copy)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        dst = strchr(copy, ':');
+        if (!dst || dst == copy)
+                return moat_error_set(err, -EINVAL, "invalid mount '%s': use SRC:DST[:ro]", s);
+        *dst++ = '\0';
+        mode = strchr(dst, ':');
+        if (mode) {
+                *mode++ = '\0';
+                if (strcmp(mode, "ro") == 0)
+                        ro = true;
+                else if (strcmp(mode, "rw") != 0)
+                        return moat_error_set(err, -EINVAL, "invalid mount '%s': the mode must be ro or rw", s);
+        }
+        if (dst[0] != '/' || strstr(dst, "/../") || strcmp(dst, "/") == 0)
+                return moat_error_set(err, -EINVAL,
+                                      "invalid mount '%s': DST must be an absolute path inside the container", s);
+        real = realpath(copy, NULL);
+        if (!real)
+                return moat_error_set(err, -errno, "mount source '%s' does not exist (%s)", copy, strerror(errno));
+        ret->source = TAKE_PTR(real);
+        ret->destination = strdup(dst);
+        ret->read_only = ro;
+        if (!ret->destination) {
+                free(ret->source);
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+int validate_env(const char *s, moat_error *err) {
+        const char *eq = strchr(s, '=');
+
+        if (!eq || eq == s)
+                return moat_error_set(err, -EINVAL, "invalid environment '%s': use -e KEY=VALUE", s);
+        if (!isalpha((unsigned char) s[0]) && s[0] != '_')
+                goto bad;
+        for (const char *p = s; p < eq; p++)
+                if (!isalnum((unsigned char) *p) && *p != '_')
+                        goto bad;
+        return 0;
+bad:
+        return moat_error_set(err, -EINVAL, "invalid environment variable name in '%.*s': use letters, digits and _",
+                              (int) (eq - s), s);
+}
+
+/* A name to give the run: the one asked for when free, else a random free one. */
+static int pick_name(run_store *store, const char *wanted, char **ret, moat_error *err) {
+        int r;
+
+        if (wanted) {
+                r = run_store_name_taken(store, wanted, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return moat_error_set(err, -EEXIST,
+                                              "the name '%s' is already taken; choose another with --name or "
+                                              "remove the old run with 'moat rm %s'",
+                                              wanted, wanted);
+                *ret = strdup(wanted);
+                return *ret ? 0 : moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < 100; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                r = run_name_random(&name, err);
+                if (r < 0)
+                        return r;
+                r = run_store_name_taken(store, name, err);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        *ret = TAKE_PTR(name);
+                        return 0;
+                }
+        }
+        return moat_error_set(err, -EEXIST, "cannot find a free run name; give one with --name");
+}
+
+static int create_container(podman_client *c, const run_record *rec, const run_options *o,
+                            char **ret_id, moat_error *err) {
+        _cleanup_free_ podman_mount *mounts = NULL;
+        _cleanup_free_ char *label_id = NULL, *label_name = NULL, *cname = NULL;
+        char *labels[3];
+        podman_spec spec = {
+                .image = rec->image,
+                .command = rec->command,
+                .env = o->env,
+                .work_dir = WORKSPACE_DIR,
+                .terminal = o->interactive,
+                .stdin_open = o->interactive,
+                .memory_bytes = o->memory_bytes,
+                .cpus = o->cpus,
+                .labels = labels,
+        };
+
+        if (asprintf(&label_id, "moat.run-id=%s", rec->id) < 0 ||
+            asprintf(&label_name, "moat.name=%s", rec->name) < 0 || asprintf(&cname, "moat-%s", rec->id) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        labels[0] = label_id;
+        labels[1] = label_name;
+        labels[2] = NULL;
+        spec.name = cname;
+
+        mounts = calloc(rec->n_mounts + 1, sizeof(*mounts));
+        if (!mounts)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        mounts[0] = (podman_mount) { .source = rec->workspace, .destination = WORKSPACE_DIR };
+        for (size_t i = 0; i < rec->n_mounts; i++)
+                mounts[i + 1] = (podman_mount) {
+                        .source = rec->mounts[i].source,
+                        .destination = rec->mounts[i].destination,
+                        .read_only = rec->mounts[i].read_only,
+                };
+        spec.mounts = mounts;
+        spec.n_mounts = rec->n_mounts + 1;
+        return podman_container_create(c, &spec, ret_id, err);
+}
+
+static int start_unit(sd_bus *bus, const run_store *store, const run_record *rec, moat_error *err) {
+        _cleanup_free_ char *description = NULL, *home_env = NULL, *host_env = NULL;
+        const char *host = getenv("CONTAINER_HOST");
+        char *exec_start[] = { (char *) MONITOR_PATH, (char *) "run", (char *) rec->id, NULL };
+        char *exec_stop_post[] = { (char *) MONITOR_PATH, (char *) "cleanup", (char *) rec->id, NULL };
+        char *environment[3] = {};
+        unit_spec spec = {
+                .name = rec->unit,
+                .slice = "moat.slice",
+                .exec_start = exec_start,
+                .exec_stop_post = exec_stop_post,
+                .environment = environment,
+                /* the container's grace, then time for the monitor to record and clean up */
+                .timeout_stop_usec = (MONITOR_STOP_GRACE_SEC + 20) * USEC_PER_SEC,
+        };
+
+        if (asprintf(&description, "moat run %s (%s)", rec->name, rec->id) < 0 ||
+            asprintf(&home_env, "MOAT_HOME=%s", run_store_home(store)) < 0 ||
+            (host && *host && asprintf(&host_env, "CONTAINER_HOST=%s", host) < 0))
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        environment[0] = home_env;
+        environment[1] = host_env;
+        spec.description = description;
+        return unit_start_transient(bus, &spec, err);
+}
+
+/* Undoes a run that could not start: its container and its record. */
+static void discard_run(podman_client *c, run_store *store, const char *id, const char *container_id) {
+        if (container_id)
+                (void) podman_container_remove(c, container_id, true, NULL);
+        if (store && id)
+                (void) run_store_remove(store, id, NULL);
+}
+
+int runner_start(const run_options *o, run_record **ret, moat_error *err) {
+        _cleanup_(run_record_freep) run_record *rec = NULL;
+        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *home = NULL, *socket = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        struct stat st;
+        bool record_written = false;
+        int r;
+
+        rec = calloc(1, sizeof(*rec));
+        if (!rec)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+
+        /* Input first: nothing is created before all of it is known good. */
+        if (o->name && !run_name_valid(o->name))
+                return moat_error_set(err, -EINVAL,
+                                      "invalid run name '%s': use 1-63 of a-z, 0-9, '_', '.', '-', "
+                                      "starting with a letter or digit",
+                                      o->name);
+        for (size_t i = 0; i < o->n_env; i++) {
+                r = validate_env(o->env[i], err);
+                if (r < 0)
+                        return r;
+        }
+        rec->mounts = calloc(o->n_mounts ?: 1, sizeof(*rec->mounts));
+        if (!rec->mounts)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->n_mounts; i++) {
+                r = parse_mount(o->mounts[i], &rec->mounts[i], err);
+                if (r < 0)
+                        return r;
+                rec->n_mounts++;
+        }
+        rec->workspace = realpath(o->workspace ?: ".", NULL);
+        if (!rec->workspace)
+                return moat_error_set(err, -errno, "workspace '%s' does not exist (%s)", o->workspace ?: ".",
+                                      strerror(errno));
+        if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
+                return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
+
+        rec->image = strdup(o->image ?: RUN_DEFAULT_IMAGE);
+        if (!rec->image)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        if (o->command && o->command[0]) {
+                size_t n = 0;
+                while (o->command[n])
+                        n++;
+                rec->command = calloc(n + 1, sizeof(char *));
+                if (!rec->command)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                for (size_t i = 0; i < n; i++)
+                        if (!(rec->command[i] = strdup(o->command[i])))
+                                return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        rec->env_keys = calloc(o->n_env + 1, sizeof(char *));
+        if (!rec->env_keys)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->n_env; i++)
+                if (!(rec->env_keys[i] = strndup(o->env[i], strcspn(o->env[i], "="))))
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        rec->manager = o->manager;
+        rec->interactive = o->interactive;
+        rec->keep = o->keep;
+        rec->memory_bytes = o->memory_bytes;
+        rec->cpus = o->cpus;
+
+        /* The services next: podman and systemd answer before anything is created. */
+        r = podman_socket_path(o->manager == RUN_MANAGER_USER, &socket, err);
+        if (r < 0)
+                return r;
+        r = podman_client_new(socket, &c, err);
+        if (r < 0)
+                return r;
+        r = podman_ping(c, NULL, err);
+        if (r < 0)
+                return r;
+        r = podman_image_exists(c, rec->image, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return moat_error_set(err, -ENOENT, "image '%s' not found in %s podman's store; pull it first "
+                                      "(podman pull %s) or choose another with --image",
+                                      rec->image, o->manager == RUN_MANAGER_USER ? "the rootless" : "the rootful",
+                                      rec->image);
+        r = unit_bus_open(o->manager, &bus, err);
+        if (r < 0)
+                return r;
+
+        r = run_store_default_home(o->manager, &home, err);
+        if (r < 0)
+                return r;
+        r = run_store_open(home, &store, err);
+        if (r < 0)
+                return r;
+        /* Held until the record exists, so two runs cannot take one name. */
+        r = run_store_lock(store, &lock_fd, err);
+        if (r < 0)
+                return r;
+        r = pick_name(store, o->name, &rec->name, err);
+        if (r < 0)
+                return r;
+        r = run_id_new(rec->id, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&rec->unit, "moat-%s.service", rec->id) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        rec->state = RUN_CREATED;
+        rec->created_at = now_usec();
+
+        r = create_container(c, rec, o, &rec->container_id, err);
+        if (r < 0)
+                return r;
+        r = run_store_create(store, rec, err);
+        if (r < 0)
+                goto fail;
+        record_written = true;
+        lock_fd = safe_close(lock_fd);
+
+        r = start_unit(bus, store, rec, err);
+        if (r < 0) {
+                /* The monitor says why in the record when it got that far. */
+                _cleanup_(run_record_freep) run_record *now = NULL;
+
+                if (run_store_load(store, rec->id, &now, NULL) >= 0 && now->error) {
+                        moat_error_clear(err);
+                        moat_error_set(err, -EIO, "%s", now->error);
+                }
+                goto fail;
+        }
+
+        if (ret) {
+                run_record *now = NULL;
+
+                if (run_store_load(store, rec->id, &now, NULL) >= 0)
+                        *ret = now;
+                else
+                        *ret = TAKE_PTR(rec);
+        }
+        return 0;
+
+fail:
+        discard_run(c, record_written ? store : NULL, rec->id, rec->container_id);
+        return r;
+}
+
+int runner_remove(run_store *store, const run_record *rec, moat_error *err) {
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        _cleanup_free_ char *socket = NULL;
+        int r;
+
+        if (rec->container_id) {
+                r = podman_socket_path(rec->manager == RUN_MANAGER_USER, &socket, err);
+                if (r >= 0)
+                        r = podman_client_new(socket, &c, err);
+                if (r >= 0)
+                        r = podman_container_remove(c, rec->container_id, true, err);
+                if (r < 0 && r != -ENOENT)
+                        return moat_error_prefix(err, "cannot remove the container of %s", rec->name);
+                moat_error_clear(err);
+        }
+        return run_store_remove(store, rec->id, err);
+}

@@ -1,0 +1,44 @@
+/* Starting a run: everything `moat run` does before it prints "Started".  Validates all
+ * input first; on any failure leaves nothing behind (no container, no record, no unit). */
+#pragma once
+
+#include "error.h"
+#include "run.h"
+
+#define RUN_DEFAULT_IMAGE "docker.io/library/debian:bookworm-slim"
+
+typedef struct run_options {
+        const char *name;        /* NULL: a random free name */
+        const char *image;       /* NULL: RUN_DEFAULT_IMAGE */
+        const char *workspace;   /* NULL: "." */
+        char *const *command;    /* NULL: the image's */
+        char *const *env;        /* KEY=VALUE; values go to the container spec only */
+        size_t n_env;
+        char *const *mounts;     /* SRC:DST[:ro] */
+        size_t n_mounts;
+        bool keep;
+        bool interactive;
+        int64_t memory_bytes;
+        double cpus;
+        run_manager manager;
+} run_options;
+
+/* Parses a size such as "512m", "1g", "1.5G" or "1048576" (units b, k, m, g: powers of
+ * 1024, as podman's --memory). -EINVAL for anything else. */
+int parse_memory_size(const char *s, int64_t *ret);
+
+/* Parses --cpus: a positive decimal number. */
+int parse_cpus(const char *s, double *ret);
+
+/* Validates "SRC:DST[:ro]" into a mount with an absolute, existing SRC. */
+int parse_mount(const char *s, run_mount *ret, moat_error *err);
+
+/* Validates "KEY=VALUE" (KEY: [A-Za-z_][A-Za-z0-9_]*). */
+int validate_env(const char *s, moat_error *err);
+
+/* Starts the run: container created, record written, unit started and its monitor running
+ * the container.  *ret (may be NULL) is the record as the monitor left it. */
+int runner_start(const run_options *o, run_record **ret, moat_error *err);
+
+/* Removes an ended run: its container when one is left (--keep), then its record. */
+int runner_remove(run_store *store, const run_record *rec, moat_error *err);

@@ -1,0 +1,249 @@
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#define SYSTEMD_SERVICE "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+
+int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err) {
+        sd_bus *bus = NULL;
+        int r;
+
+        if (m == RUN_MANAGER_USER) {
+                r = sd_bus_open_user(&bus);
+                if (r < 0)
+                        return moat_error_set(err, r,
+                                              "cannot reach the systemd user manager: %s; check that "
+                                              "'systemctl --user status' works (XDG_RUNTIME_DIR set, "
+                                              "user@%u.service running), or use --system as root",
+                                              strerror(-r), (unsigned) getuid());
+        } else {
+                r = sd_bus_open_system(&bus);
+                if (r < 0)
+                        return moat_error_set(err, r,
+                                              "cannot reach the systemd system manager: %s; check that "
+                                              "'systemctl status' works, or use --user",
+                                              strerror(-r));
+        }
+        *ret = bus;
+        return 0;
+}
+
+static int append_exec(sd_bus_message *m, const char *property, char *const *argv) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", property);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", argv[0]);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, (char **) argv);
+        if (r < 0)
+                return r;
+        /* false: a failing command fails the unit */
+        r = sd_bus_message_append(m, "b", 0);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < 4; i++) {
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int append_properties(sd_bus_message *m, const unit_spec *spec) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)", "Description", "s", spec->description, "Type",
+                                  "s", "notify", "CollectMode", "s", "inactive-or-failed", "KillMode",
+                                  "s", "mixed");
+        if (r < 0)
+                return r;
+        /* journald's rate limit would drop output silently; an explicit interval with a huge
+         * burst turns it off (an interval of 0 means "the default" in systemd 252). */
+        r = sd_bus_message_append(m, "(sv)(sv)", "LogRateLimitIntervalUSec", "t", (uint64_t) 1000000,
+                                  "LogRateLimitBurst", "u", (uint32_t) UINT32_MAX);
+        if (r < 0)
+                return r;
+        if (spec->slice) {
+                r = sd_bus_message_append(m, "(sv)", "Slice", "s", spec->slice);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->timeout_stop_usec) {
+                r = sd_bus_message_append(m, "(sv)", "TimeoutStopUSec", "t", spec->timeout_stop_usec);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->environment) {
+                r = sd_bus_message_open_container(m, 'r', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "Environment");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(m, (char **) spec->environment);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        r = append_exec(m, "ExecStart", spec->exec_start);
+        if (r < 0)
+                return r;
+        if (spec->exec_stop_post) {
+                r = append_exec(m, "ExecStopPost", spec->exec_stop_post);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+typedef struct job_wait {
+        const char *path;
+        char *result;
+} job_wait;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        job_wait *w = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        if (w->path && strcmp(path, w->path) == 0 && !w->result)
+                w->result = strdup(result);
+        return 0;
+}
+
+/* Calls METHOD(name, "replace"/"fail", ...) and waits for the job's JobRemoved signal.  The
+ * match goes in before the call, so a fast job cannot finish unseen. */
+static int call_and_wait_job(sd_bus *bus, sd_bus_message *call, const char *what, moat_error *err) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        job_wait w = {};
+        int r;
+
+        r = sd_bus_match_signal(bus, &slot, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
+                                on_job_removed, &w);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot watch systemd jobs: %s", strerror(-r));
+
+        r = sd_bus_call(bus, call, 0, &error, &reply);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                        return moat_error_set(err, -ENOENT, "%s: %s", what, error.message);
+                return moat_error_set(err, r, "%s: %s", what, error.message ? error.message : strerror(-r));
+        }
+        r = sd_bus_message_read(reply, "o", &w.path);
+        if (r < 0)
+                return moat_error_set(err, r, "%s: unexpected reply from systemd", what);
+
+        while (!w.result) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return moat_error_set(err, r, "%s: lost the connection to systemd: %s", what,
+                                              strerror(-r));
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0 && r != -EINTR)
+                        return moat_error_set(err, r, "%s: %s", what, strerror(-r));
+        }
+        _cleanup_free_ char *result = w.result;
+        if (strcmp(result, "done") != 0)
+                return moat_error_set(err, -EIO, "%s: job %s", what, result);
+        return 0;
+}
+
+int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", spec->name, "fail");
+        if (r >= 0)
+                r = append_properties(m, spec);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot build the request for %s: %s", spec->name, strerror(-r));
+        return call_and_wait_job(bus, m, spec->name, err);
+}
+
+int unit_stop(sd_bus *bus, const char *name, moat_error *err) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StopUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", name, "replace");
+        if (r < 0)
+                return moat_error_set(err, r, "cannot build the request to stop %s", name);
+        return call_and_wait_job(bus, m, name, err);
+}
+
+int unit_active_state(sd_bus *bus, const char *name, char **ret, moat_error *err) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        char *state = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnit", &error,
+                               &reply, "s", name);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")) {
+                        state = strdup("inactive");
+                        if (!state)
+                                return moat_error_set(err, -ENOMEM, "out of memory");
+                        *ret = state;
+                        return 0;
+                }
+                return moat_error_set(err, r, "cannot ask systemd about %s: %s", name,
+                                      error.message ? error.message : strerror(-r));
+        }
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return moat_error_set(err, r, "unexpected reply from systemd about %s", name);
+        r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, path, "org.freedesktop.systemd1.Unit",
+                                       "ActiveState", &error, &state);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot read the state of %s: %s", name,
+                                      error.message ? error.message : strerror(-r));
+        *ret = state;
+        return 0;
+}
+
+bool unit_state_is_live(const char *s) {
+        return s && (strcmp(s, "active") == 0 || strcmp(s, "activating") == 0 ||
+                     strcmp(s, "deactivating") == 0 || strcmp(s, "reloading") == 0);
+}

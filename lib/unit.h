@@ -1,0 +1,38 @@
+/* The runs' transient units, through the system or the user manager over sd-bus. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "error.h"
+#include "run.h"
+
+/* Connects to the manager (system bus, or the user's bus). Unreachable: an error saying
+ * which manager and how to check it. */
+int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err);
+
+typedef struct unit_spec {
+        const char *name;          /* moat-<id>.service */
+        const char *description;
+        const char *slice;         /* e.g. moat.slice, or NULL */
+        char *const *exec_start;   /* argv, [0] an absolute path */
+        char *const *exec_stop_post;
+        char *const *environment;  /* KEY=VALUE; never secrets: unit properties are public */
+        uint64_t timeout_stop_usec;
+} unit_spec;
+
+/* Starts the unit as Type=notify (so the start job completes once the main process says
+ * READY=1), and waits for the job. -EIO with err "... failed" when the job did not succeed
+ * (the main process exited before it was ready). */
+int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err);
+
+/* Stops the unit and waits for the job (as `systemctl stop`). -ENOENT when not loaded. */
+int unit_stop(sd_bus *bus, const char *name, moat_error *err);
+
+/* The unit's ActiveState ("active", "activating", "deactivating", "inactive", "failed"),
+ * or "inactive" when the unit is not loaded (ended and collected). */
+int unit_active_state(sd_bus *bus, const char *name, char **ret, moat_error *err);
+
+/* Whether the state means the unit's processes may still run. */
+bool unit_state_is_live(const char *active_state);

@@ -1,0 +1,109 @@
+/* moat inspect: a run's record, with the live state of its unit and container. */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli-util.h"
+#include "cli.h"
+#include "json-util.h"
+#include "podman.h"
+#include "unit.h"
+
+/* The live part: the unit's ActiveState and, when it still exists, the container's state. */
+static void add_live_state(cJSON *obj, const run_record *rec) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        _cleanup_free_ char *state = NULL, *socket = NULL;
+        podman_container_state cs = {};
+        cJSON *container;
+
+        if (unit_bus_open(rec->manager, &bus, NULL) >= 0 && unit_active_state(bus, rec->unit, &state, NULL) >= 0)
+                cJSON_AddStringToObject(obj, "unit_state", state);
+        else
+                cJSON_AddNullToObject(obj, "unit_state");
+
+        if (!rec->container_id || podman_socket_path(rec->manager == RUN_MANAGER_USER, &socket, NULL) < 0 ||
+            podman_client_new(socket, &c, NULL) < 0 || podman_container_inspect(c, rec->container_id, &cs, NULL) < 0) {
+                cJSON_AddNullToObject(obj, "container_state");
+                return;
+        }
+        container = cJSON_AddObjectToObject(obj, "container_state");
+        if (container) {
+                cJSON_AddStringToObject(container, "status", cs.status ? cs.status : "");
+                cJSON_AddNumberToObject(container, "exit_code", cs.exit_code);
+                cJSON_AddBoolToObject(container, "oom_killed", cs.oom_killed);
+        }
+        podman_container_state_free(&cs);
+}
+
+int cmd_inspect(int argc, char **argv) {
+        enum { OPT_USER = 256, OPT_SYSTEM, OPT_JSON };
+        static const struct option options[] = {
+                { "json", no_argument, NULL, OPT_JSON },
+                { "user", no_argument, NULL, OPT_USER },
+                { "system", no_argument, NULL, OPT_SYSTEM },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(run_record_freep) run_record *rec = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *obj = NULL;
+        _cleanup_free_ char *json = NULL, *out = NULL;
+        bool user = false, system = false, as_json = false;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JSON:
+                        as_json = true;
+                        break;
+                case OPT_USER:
+                        user = true;
+                        break;
+                case OPT_SYSTEM:
+                        system = true;
+                        break;
+                case 'h':
+                        fputs("Usage: moat inspect [--json] [--user|--system] RUN\n"
+                              "\n"
+                              "Show RUN's record with the live state of its unit and container.\n"
+                              "See moat-inspect(1).\n",
+                              stdout);
+                        return 0;
+                default:
+                        return cli_fail_option(c, argv, "inspect");
+                }
+        if (argc - optind != 1)
+                return cli_fail("give exactly one run; usage: moat inspect RUN");
+
+        store = cli_open_store(cli_manager(user, system));
+        if (!store)
+                return EXIT_MOAT_ERROR;
+        if (run_store_resolve(store, argv[optind], &rec, &err) < 0 || run_record_to_json(rec, &json, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        obj = cJSON_Parse(json);
+        if (!obj)
+                return cli_fail("out of memory");
+        add_live_state(obj, rec);
+
+        if (as_json) {
+                out = cJSON_Print(obj);
+                if (!out)
+                        return cli_fail("out of memory");
+                puts(out);
+                return 0;
+        }
+        for (cJSON *item = obj->child; item; item = item->next) {
+                _cleanup_free_ char *v = NULL;
+
+                if (cJSON_IsString(item))
+                        printf("%s: %s\n", item->string, item->valuestring);
+                else if (!cJSON_IsNull(item) && (v = cJSON_PrintUnformatted(item)))
+                        printf("%s: %s\n", item->string, v);
+        }
+        return 0;
+}

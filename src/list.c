@@ -1,0 +1,98 @@
+/* moat list: the runs in the store, newest first. */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli-util.h"
+#include "cli.h"
+#include "time-util.h"
+
+static void format_age(uint64_t then, uint64_t now, char *buf, size_t size) {
+        uint64_t s = now > then ? (now - then) / USEC_PER_SEC : 0;
+
+        if (s < 60)
+                snprintf(buf, size, "%us", (unsigned) s);
+        else if (s < 3600)
+                snprintf(buf, size, "%um", (unsigned) (s / 60));
+        else if (s < 86400)
+                snprintf(buf, size, "%uh", (unsigned) (s / 3600));
+        else
+                snprintf(buf, size, "%ud", (unsigned) (s / 86400));
+}
+
+int cmd_list(int argc, char **argv) {
+        enum { OPT_USER = 256, OPT_SYSTEM, OPT_JSON };
+        static const struct option options[] = {
+                { "json", no_argument, NULL, OPT_JSON },
+                { "user", no_argument, NULL, OPT_USER },
+                { "system", no_argument, NULL, OPT_SYSTEM },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(moat_error_clear) moat_error err = {};
+        run_record **list = NULL;
+        size_t n = 0;
+        bool user = false, system = false, json = false;
+        uint64_t now = now_usec();
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JSON:
+                        json = true;
+                        break;
+                case OPT_USER:
+                        user = true;
+                        break;
+                case OPT_SYSTEM:
+                        system = true;
+                        break;
+                case 'h':
+                        fputs("Usage: moat list [--json] [--user|--system]\n"
+                              "\n"
+                              "List runs, newest first: name, id, state, exit code, age, image.\n"
+                              "With --json, an array of run records. See moat-list(1).\n",
+                              stdout);
+                        return 0;
+                default:
+                        return cli_fail_option(c, argv, "list");
+                }
+        if (optind < argc)
+                return cli_fail("unexpected argument '%s'; usage: moat list [--json]", argv[optind]);
+
+        store = cli_open_store(cli_manager(user, system));
+        if (!store)
+                return EXIT_MOAT_ERROR;
+        if (run_store_list(store, &list, &n, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+
+        if (json) {
+                fputc('[', stdout);
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *s = NULL;
+
+                        if (run_record_to_json(list[i], &s, NULL) < 0)
+                                continue;
+                        printf("%s%s", i ? "," : "", s);
+                }
+                fputs("]\n", stdout);
+        } else {
+                printf("%-24s %-12s %-8s %4s %5s %s\n", "NAME", "ID", "STATE", "EXIT", "AGE", "IMAGE");
+                for (size_t i = 0; i < n; i++) {
+                        char age[16], code[8] = "-";
+
+                        format_age(list[i]->created_at, now, age, sizeof(age));
+                        if (list[i]->has_exit_code)
+                                snprintf(code, sizeof(code), "%d", list[i]->exit_code);
+                        printf("%-24s %-12s %-8s %4s %5s %s\n", list[i]->name, list[i]->id,
+                               run_state_to_string(list[i]->state), code, age, list[i]->image);
+                }
+        }
+        run_records_free(list, n);
+        return 0;
+}

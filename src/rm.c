@@ -1,0 +1,94 @@
+/* moat rm: remove the records (and kept containers) of runs. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-util.h"
+#include "cli.h"
+#include "runner.h"
+#include "unit.h"
+
+int cmd_rm(int argc, char **argv) {
+        enum { OPT_USER = 256, OPT_SYSTEM };
+        static const struct option options[] = {
+                { "force", no_argument, NULL, 'f' },
+                { "user", no_argument, NULL, OPT_USER },
+                { "system", no_argument, NULL, OPT_SYSTEM },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(moat_error_clear) moat_error err = {};
+        bool user = false, system = false, force = false;
+        int c, rc = 0;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+:fh", options, NULL)) >= 0)
+                switch (c) {
+                case 'f':
+                        force = true;
+                        break;
+                case OPT_USER:
+                        user = true;
+                        break;
+                case OPT_SYSTEM:
+                        system = true;
+                        break;
+                case 'h':
+                        fputs("Usage: moat rm [-f] [--user|--system] RUN...\n"
+                              "\n"
+                              "Remove the records of ended runs, and their containers when kept.\n"
+                              "  -f, --force   stop a live run first\n"
+                              "See moat-rm(1).\n",
+                              stdout);
+                        return 0;
+                default:
+                        return cli_fail_option(c, argv, "rm");
+                }
+        if (optind >= argc)
+                return cli_fail("no run given; usage: moat rm [-f] RUN...");
+
+        store = cli_open_store(cli_manager(user, system));
+        if (!store)
+                return EXIT_MOAT_ERROR;
+        if (unit_bus_open(cli_manager(user, system), &bus, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+
+        for (int i = optind; i < argc; i++) {
+                _cleanup_(run_record_freep) run_record *rec = NULL;
+                _cleanup_free_ char *state = NULL;
+                int r;
+
+                moat_error_clear(&err);
+                r = run_store_resolve(store, argv[i], &rec, &err);
+                if (r >= 0)
+                        r = unit_active_state(bus, rec->unit, &state, &err);
+                if (r >= 0 && unit_state_is_live(state)) {
+                        char id[RUN_ID_LEN + 1];
+
+                        if (!force) {
+                                rc = cli_fail("run %s (%s) is still running; stop it first (moat stop %s) or use -f",
+                                              rec->name, rec->id, rec->name);
+                                continue;
+                        }
+                        r = unit_stop(bus, rec->unit, &err);
+                        if (r == -ENOENT)
+                                r = 0;
+                        /* the record as the monitor left it */
+                        memcpy(id, rec->id, sizeof(id));
+                        run_record_free(rec);
+                        rec = NULL;
+                        if (r >= 0)
+                                r = run_store_load(store, id, &rec, &err);
+                }
+                if (r >= 0)
+                        r = runner_remove(store, rec, &err);
+                if (r < 0)
+                        rc = cli_fail("%s", moat_error_message(&err));
+        }
+        return rc;
+}
