@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "monitor.h"
 #include "podman.h"
 #include "time-util.h"
@@ -21,6 +22,7 @@ typedef struct monitor {
         char *socket;
         pthread_mutex_t lock; /* the record, shared with the stopper thread */
         atomic_bool stop_requested;
+        bool podman_lost; /* the connection to podman broke during the run */
 } monitor;
 
 static int monitor_save(monitor *m, run_state state, moat_error *err) {
@@ -103,6 +105,7 @@ static int wait_exit(monitor *m, podman_client **c, int *ret_code, moat_error *e
                         return r;
                 }
                 moat_error_clear(&e);
+                m->podman_lost = true;
                 /* A fresh connection: the old one belonged to a service that is gone. */
                 podman_client_free(*c);
                 *c = NULL;
@@ -111,6 +114,93 @@ static int wait_exit(monitor *m, podman_client **c, int *ret_code, moat_error *e
                 if (r < 0)
                         return r;
         }
+}
+
+/* The relay: the container's output into the journal.  It attaches before the container
+ * starts, so not a byte is missed, and streams live.  When podman went away during the run,
+ * the attach may have ended early: after the exit the rest comes from podman's log of the
+ * output (k8s-file), skipping, per stream, the bytes already relayed. */
+typedef struct relay {
+        monitor *m;
+        journal_writer writer;
+        uint64_t relayed[PODMAN_STREAM_ERROR + 1]; /* bytes per stream written to the journal */
+        uint64_t seen[PODMAN_STREAM_ERROR + 1];    /* bytes per stream read in this pass */
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        bool ready, done;
+        int result;
+        moat_error err;
+} relay;
+
+static int relay_frame(podman_stream stream, const char *data, size_t len, void *userdata) {
+        relay *rl = userdata;
+
+        if (stream == PODMAN_STREAM_STDOUT || stream == PODMAN_STREAM_STDERR) {
+                uint64_t *seen = &rl->seen[stream], *relayed = &rl->relayed[stream];
+
+                if (*seen < *relayed) {
+                        size_t skip = (size_t) (*relayed - *seen < len ? *relayed - *seen : len);
+
+                        *seen += skip;
+                        data += skip;
+                        len -= skip;
+                        if (len == 0)
+                                return 0;
+                }
+                *seen += len;
+                *relayed += len;
+        }
+        return journal_writer_feed(stream, data, len, &rl->writer);
+}
+
+static void relay_set(relay *rl, bool ready, bool done) {
+        pthread_mutex_lock(&rl->lock);
+        rl->ready |= ready;
+        rl->done |= done;
+        pthread_cond_broadcast(&rl->changed);
+        pthread_mutex_unlock(&rl->lock);
+}
+
+static void relay_ready(void *userdata) {
+        relay_set(userdata, true, false);
+}
+
+static void *relay_thread(void *userdata) {
+        relay *rl = userdata;
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        int r;
+
+        r = podman_client_new(rl->m->socket, &c, &rl->err);
+        if (r >= 0)
+                r = podman_container_attach(c, rl->m->record->container_id, relay_ready, relay_frame, rl, &rl->err);
+        rl->result = r;
+        relay_set(rl, false, true);
+        return NULL;
+}
+
+/* Blocks until the attach is in place (true) or has failed (false). */
+static bool relay_wait_ready(relay *rl) {
+        bool ready;
+
+        pthread_mutex_lock(&rl->lock);
+        while (!rl->ready && !rl->done)
+                pthread_cond_wait(&rl->changed, &rl->lock);
+        ready = rl->ready;
+        pthread_mutex_unlock(&rl->lock);
+        return ready;
+}
+
+/* After the exit: what the attach did not deliver, from podman's log of the output. */
+static void relay_catch_up(relay *rl) {
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        const podman_logs_options opts = {};
+        moat_error e = {};
+
+        memset(rl->seen, 0, sizeof(rl->seen));
+        if (podman_client_new(rl->m->socket, &c, &e) < 0 ||
+            podman_container_logs(c, rl->m->record->container_id, &opts, relay_frame, rl, &e) < 0)
+                fprintf(stderr, "moat-monitor: cannot read the rest of the output: %s\n", moat_error_message(&e));
+        moat_error_clear(&e);
 }
 
 static void remove_container(monitor *m, podman_client *c) {
@@ -129,6 +219,7 @@ static int fail_run(monitor *m, podman_client *c, moat_error *err) {
         free(m->record->error);
         m->record->error = strdup(moat_error_message(err));
         (void) run_store_save(m->store, m->record, NULL);
+        (void) journal_write_exit(m->record);
         pthread_mutex_unlock(&m->lock);
         if (c)
                 remove_container(m, c);
@@ -138,7 +229,9 @@ static int fail_run(monitor *m, podman_client *c, moat_error *err) {
 int monitor_run(const char *home, const char *id, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         monitor m = { .lock = PTHREAD_MUTEX_INITIALIZER };
-        pthread_t thread;
+        relay rl = { .m = &m, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
+        pthread_t thread, relayer;
+        bool relaying = false;
         sigset_t set;
         int r, code = 0;
 
@@ -167,6 +260,25 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         }
         pthread_detach(thread);
 
+        /* the output's way to the journal first, then the container */
+        r = journal_writer_init(&rl.writer, m.record, err);
+        if (r >= 0) {
+                r = -pthread_create(&relayer, NULL, relay_thread, &rl);
+                if (r < 0)
+                        moat_error_set(err, r, "cannot start relaying the output: %s", strerror(-r));
+        }
+        if (r < 0) {
+                r = fail_run(&m, c, err);
+                goto out;
+        }
+        relaying = true;
+        if (!relay_wait_ready(&rl)) {
+                moat_error_set(err, rl.result < 0 ? rl.result : -EIO, "cannot attach to the container: %s",
+                               moat_error_message(&rl.err));
+                r = fail_run(&m, c, err);
+                goto out;
+        }
+
         r = podman_container_start(c, m.record->container_id, err);
         if (r < 0) {
                 moat_error_prefix(err, "cannot start the container");
@@ -184,11 +296,17 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         sd_notify(0, "READY=1\nSTATUS=Running");
 
         r = wait_exit(&m, &c, &code, err);
+        pthread_join(relayer, NULL);
+        relaying = false;
         if (r < 0) {
                 moat_error_prefix(err, "lost the container");
                 r = fail_run(&m, c, err);
                 goto out;
         }
+        /* every line before the end record */
+        if (m.podman_lost || rl.result < 0)
+                relay_catch_up(&rl);
+        (void) journal_writer_flush(&rl.writer);
 
         pthread_mutex_lock(&m.lock);
         m.record->state = m.stop_requested ? RUN_STOPPED : RUN_EXITED;
@@ -196,11 +314,16 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         m.record->exit_code = code;
         m.record->stopped_at = now_usec();
         r = run_store_save(m.store, m.record, err);
+        (void) journal_write_exit(m.record);
         pthread_mutex_unlock(&m.lock);
         remove_container(&m, c);
         if (r >= 0)
                 r = code & 0xff;
 out:
+        if (relaying)
+                pthread_join(relayer, NULL);
+        journal_writer_done(&rl.writer);
+        moat_error_clear(&rl.err);
         monitor_close(&m);
         return r;
 }

@@ -352,6 +352,15 @@ int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *er
                 if (r < 0)
                         return r;
         }
+        if (spec->log_driver && spec->log_driver[0] != '\0') {
+                cJSON *log = cJSON_AddObjectToObject(o, "log_configuration");
+
+                if (!log)
+                        return -ENOMEM;
+                r = add_string(log, "driver", spec->log_driver, "log driver", err);
+                if (r < 0)
+                        return r;
+        }
 
         json = cJSON_PrintUnformatted(o);
         if (!json)

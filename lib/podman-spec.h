@@ -29,6 +29,7 @@ typedef struct podman_spec {
         double cpus;             /* 0: no limit */
         const char *network;     /* "none", "host", "bridge", "slirp4netns", or NULL: default */
         bool keep_id;            /* rootless: map the caller's uid to the same uid inside */
+        const char *log_driver;  /* "k8s-file", "journald", "none", or NULL: podman's default */
 } podman_spec;
 
 /* Builds the JSON. -EINVAL (err names the field) when the spec is invalid: no image, an

@@ -40,6 +40,9 @@ typedef struct podman_call {
         /* the Libpod-API-Version header, when asked for */
         char *api_version;
         bool want_version;
+        /* called once the headers of a 2xx reply are in, before its body */
+        void (*on_headers)(void *userdata);
+        void *headers_userdata;
 } podman_call;
 
 static void podman_call_done(podman_call *call) {
@@ -93,6 +96,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
         size_t len = size * nmemb, n;
         const char *v;
 
+        if (call->on_headers && len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+                curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &call->status);
+                if (status_ok(call->status))
+                        call->on_headers(call->headers_userdata);
+                return len;
+        }
         if (!call->want_version || len <= strlen(name) || strncasecmp(data, name, strlen(name)) != 0)
                 return len;
         v = data + strlen(name);
@@ -478,6 +487,32 @@ int podman_container_logs(podman_client *c, const char *id, const podman_logs_op
                 return r;
         call.url = url;
 
+        podman_demux_init(&ctx.demux);
+        r = podman_call_expect(c, &call, 0, err);
+        if (r < 0)
+                return r;
+        return podman_demux_end(&ctx.demux, err);
+}
+
+int podman_container_attach(podman_client *c, const char *id, void (*ready)(void *userdata),
+                            podman_frame_fn fn, void *userdata, moat_error *err) {
+        _cleanup_free_ char *url = NULL;
+        logs_ctx ctx = { .fn = fn, .userdata = userdata, .err = err };
+        _cleanup_(podman_call_done) podman_call call = {
+                .method = "POST",
+                .consume = logs_consume,
+                .userdata = &ctx,
+                .on_headers = ready,
+                .headers_userdata = userdata,
+        };
+        int r;
+
+        /* podman answers at once and hijacks the connection; the frames follow until the
+         * container exits, or podman goes away: the end of the stream cannot tell which */
+        r = object_url(c, "containers", id, "/attach?stream=true&stdout=true&stderr=true&logs=false", &url, err);
+        if (r < 0)
+                return r;
+        call.url = url;
         podman_demux_init(&ctx.demux);
         r = podman_call_expect(c, &call, 0, err);
         if (r < 0)

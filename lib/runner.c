@@ -171,6 +171,9 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
                 .memory_bytes = o->memory_bytes,
                 .cpus = o->cpus,
                 .labels = labels,
+                /* podman's file of the output, which the monitor relays to the journal: it
+                 * outlives a restart of the podman service, and is removed with the container */
+                .log_driver = "k8s-file",
         };
 
         if (asprintf(&label_id, "moat.run-id=%s", rec->id) < 0 ||

@@ -198,7 +198,7 @@ int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err) {
         return call_and_wait_job(bus, m, spec->name, err);
 }
 
-int unit_stop(sd_bus *bus, const char *name, moat_error *err) {
+int unit_stop(sd_bus *bus, const char *name, bool wait, moat_error *err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -208,6 +208,16 @@ int unit_stop(sd_bus *bus, const char *name, moat_error *err) {
                 r = sd_bus_message_append(m, "ss", name, "replace");
         if (r < 0)
                 return moat_error_set(err, r, "cannot build the request to stop %s", name);
+        if (!wait) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                r = sd_bus_call(bus, m, 0, &error, NULL);
+                if (r < 0 && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                        return moat_error_set(err, -ENOENT, "%s: %s", name, error.message);
+                if (r < 0)
+                        return moat_error_set(err, r, "%s: %s", name, error.message ? error.message : strerror(-r));
+                return 0;
+        }
         return call_and_wait_job(bus, m, name, err);
 }
 

@@ -27,8 +27,9 @@ typedef struct unit_spec {
  * (the main process exited before it was ready). */
 int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err);
 
-/* Stops the unit and waits for the job (as `systemctl stop`). -ENOENT when not loaded. */
-int unit_stop(sd_bus *bus, const char *name, moat_error *err);
+/* Stops the unit and, with WAIT, waits for the job (as `systemctl stop`; without it, as
+ * `systemctl stop --no-block`). -ENOENT when not loaded. */
+int unit_stop(sd_bus *bus, const char *name, bool wait, moat_error *err);
 
 /* The unit's ActiveState ("active", "activating", "deactivating", "inactive", "failed"),
  * or "inactive" when the unit is not loaded (ended and collected). */

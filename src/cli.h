@@ -16,6 +16,7 @@ enum {
 extern const moat_command moat_commands[];
 
 int cmd_run(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -75,7 +75,7 @@ int cmd_rm(int argc, char **argv) {
                                               rec->name, rec->id, rec->name);
                                 continue;
                         }
-                        r = unit_stop(bus, rec->unit, &err);
+                        r = unit_stop(bus, rec->unit, true, &err);
                         if (r == -ENOENT)
                                 r = 0;
                         /* the record as the monitor left it */

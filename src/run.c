@@ -1,12 +1,14 @@
 /* moat run: start a run (fire-and-forget). */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli-util.h"
 #include "cli.h"
+#include "follow.h"
 #include "runner.h"
 
 #define MAX_LIST 256
@@ -19,6 +21,8 @@ static void run_usage(FILE *out) {
               "/workspace, the working directory.\n"
               "\n"
               "Options:\n"
+              "  -f, --follow          print the run's output until it ends; exit with its code\n"
+              "                        (Ctrl+C stops the run, a second Ctrl+C kills it)\n"
               "  -n, --name NAME       name the run ([a-z0-9][a-z0-9_.-]{0,62}; default: random)\n"
               "      --image IMAGE     the image (default: " RUN_DEFAULT_IMAGE ")\n"
               "  -e, --env KEY=VALUE   set an environment variable in the container (repeatable)\n"
@@ -30,9 +34,33 @@ static void run_usage(FILE *out) {
               "      --system          use the system manager and rootful podman (default for root)\n"
               "  -h, --help            show this help\n"
               "\n"
-              "Exit status: 0 when the run started; 125 when it could not (nothing is left behind).\n"
+              "Exit status: 0 when the run started (with -f: the run's exit code); 125 when it\n"
+              "could not start (nothing is left behind).\n"
               "See moat-run(1).\n",
               out);
+}
+
+/* moat run -f: the output until the end, then the status line; exits with the run's code. */
+static int follow_to_end(const run_record *rec) {
+        const follow_options fo = { .follow = true, .tail = -1, .stop_on_interrupt = true };
+        journal_end end = {};
+        int r;
+
+        r = follow_run(rec, &fo, &end);
+        if (r == -EPIPE)
+                return EXIT_MOAT_ERROR;
+        if (r < 0)
+                return EXIT_MOAT_ERROR;
+        if (!end.seen)
+                return cli_fail("run %s (%s) ended without a record of how; see 'moat inspect %s'", rec->name,
+                                rec->id, rec->id);
+        if (end.state == RUN_FAILED) {
+                fprintf(stderr, "Run %s (%s) failed; see 'moat inspect %s'\n", rec->name, rec->id, rec->id);
+                return EXIT_MOAT_ERROR;
+        }
+        fprintf(stderr, "Run %s (%s) %s with code %d\n", rec->name, rec->id, run_state_to_string(end.state),
+                end.exit_code);
+        return end.exit_code & 0xff;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -45,6 +73,7 @@ int cmd_run(int argc, char **argv) {
                 { "keep", no_argument, NULL, OPT_KEEP },
                 { "memory", required_argument, NULL, OPT_MEMORY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
+                { "follow", no_argument, NULL, 'f' },
                 { "user", no_argument, NULL, OPT_USER },
                 { "system", no_argument, NULL, OPT_SYSTEM },
                 { "help", no_argument, NULL, 'h' },
@@ -54,7 +83,7 @@ int cmd_run(int argc, char **argv) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         char *env[MAX_LIST + 1], *mounts[MAX_LIST + 1];
         run_options o = { .env = env, .mounts = mounts };
-        bool user = false, system = false;
+        bool user = false, system = false, follow = false;
         int c, dashdash = argc, r;
 
         /* Everything after "--" is the command, options included. */
@@ -65,7 +94,7 @@ int cmd_run(int argc, char **argv) {
                 }
 
         opterr = 0;
-        while ((c = getopt_long(dashdash, argv, "+:n:e:m:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(dashdash, argv, "+:fn:e:m:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
                         o.name = optarg;
@@ -82,6 +111,9 @@ int cmd_run(int argc, char **argv) {
                         if (o.n_mounts >= MAX_LIST)
                                 return cli_fail("too many -m options (at most %d)", MAX_LIST);
                         mounts[o.n_mounts++] = optarg;
+                        break;
+                case 'f':
+                        follow = true;
                         break;
                 case OPT_KEEP:
                         o.keep = true;
@@ -123,6 +155,9 @@ int cmd_run(int argc, char **argv) {
         r = runner_start(&o, &rec, &err);
         if (r < 0)
                 return cli_fail("%s", moat_error_message(&err));
-        printf("Started %s (%s). Use 'moat logs %s -f' to follow output.\n", rec->name, rec->id, rec->id);
-        return 0;
+        if (!follow) {
+                printf("Started %s (%s). Use 'moat logs %s -f' to follow output.\n", rec->name, rec->id, rec->id);
+                return 0;
+        }
+        return follow_to_end(rec);
 }

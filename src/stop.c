@@ -59,7 +59,7 @@ int cmd_stop(int argc, char **argv) {
                 moat_error_clear(&err);
                 r = run_store_resolve(store, argv[i], &rec, &err);
                 if (r >= 0) {
-                        r = unit_stop(bus, rec->unit, &err);
+                        r = unit_stop(bus, rec->unit, true, &err);
                         if (r == -ENOENT)
                                 r = 0; /* already ended and collected */
                 }

@@ -99,6 +99,7 @@ static void test_full(void) {
                 .cpus = 1.5,
                 .network = "none",
                 .keep_id = true,
+                .log_driver = "k8s-file",
         };
         _cleanup_free_ char *text = NULL;
         _cleanup_(cJSON_Deletep) cJSON *o = spec_round_trip(&spec, &text);
@@ -138,7 +139,8 @@ static void test_full(void) {
         is_int(cJSON_GetNumberValue(get(o, "resource_limits.cpu.period")), 100000, "period 100000");
         is_str(get_string(o, "netns.nsmode"), "none", "network namespace mode");
         is_str(get_string(o, "userns.nsmode"), "keep-id", "user namespace keep-id");
-        is_int(cJSON_GetArraySize(o), 13, "nothing else");
+        is_str(get_string(o, "log_configuration.driver"), "k8s-file", "log driver");
+        is_int(cJSON_GetArraySize(o), 14, "nothing else");
 }
 
 static void test_escaping(void) {
@@ -250,6 +252,7 @@ static void test_namespaces(void) {
 
                 is_str(get_string(o, "netns.nsmode"), modes[i], "network %s", modes[i]);
                 ok(!get(o, "userns"), "no userns without keep_id");
+                ok(!get(o, "log_configuration"), "no log_configuration without a driver");
         }
 }
 

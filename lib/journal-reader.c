@@ -1,0 +1,173 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+
+#include "journal.h"
+
+#define IDLE_USEC 250000
+
+/* The value of FIELD in the current entry, without "FIELD=", or NULL. */
+static const char *field(sd_journal *j, const char *name, size_t *ret_len) {
+        size_t prefix = strlen(name) + 1, len;
+        const void *data;
+
+        if (sd_journal_get_data(j, name, &data, &len) < 0 || len < prefix)
+                return NULL;
+        if (ret_len)
+                *ret_len = len - prefix;
+        return (const char *) data + prefix;
+}
+
+static bool field_is(sd_journal *j, const char *name, const char *value) {
+        size_t len;
+        const char *v = field(j, name, &len);
+
+        return v && len == strlen(value) && memcmp(v, value, len) == 0;
+}
+
+static int read_end(sd_journal *j, journal_end *end) {
+        char buf[32];
+        size_t len;
+        const char *v;
+
+        *end = (journal_end) { .seen = true, .state = RUN_EXITED };
+        v = field(j, "MOAT_STATE", &len);
+        if (v && len < sizeof(buf)) {
+                memcpy(buf, v, len);
+                buf[len] = '\0';
+                end->state = run_state_from_string(buf);
+        }
+        v = field(j, "MOAT_EXIT_CODE", &len);
+        if (v && len > 0 && len < sizeof(buf)) {
+                memcpy(buf, v, len);
+                buf[len] = '\0';
+                end->exit_code = atoi(buf);
+                end->has_exit_code = true;
+        }
+        return 0;
+}
+
+/* Handles the current entry: an output line goes to the callback; the end record ends. */
+static int handle_entry(sd_journal *j, const journal_read_options *o, journal_end *end) {
+        journal_line line = {};
+        size_t len;
+        const char *stream;
+
+        if (field_is(j, "MOAT_EVENT", "exit"))
+                return read_end(j, end) < 0 ? -EIO : 1;
+        stream = field(j, "MOAT_STREAM", &len);
+        if (!stream)
+                return 0; /* not a line of output */
+        line.is_stderr = len == 6 && memcmp(stream, "stderr", 6) == 0;
+        line.partial = field_is(j, "MOAT_PARTIAL", "1");
+        line.data = field(j, "MESSAGE", &line.len);
+        if (!line.data)
+                return 0;
+        (void) sd_journal_get_realtime_usec(j, &line.realtime);
+        return o->line(&line, o->userdata);
+}
+
+static bool is_output(sd_journal *j) {
+        return field(j, "MOAT_STREAM", NULL) != NULL;
+}
+
+/* Leaves the journal just before the first of the last TAIL lines. */
+static int seek_tail_lines(sd_journal *j, long tail) {
+        long n = 0;
+        int r;
+
+        r = sd_journal_seek_tail(j);
+        if (r < 0)
+                return r;
+        while (n < tail) {
+                r = sd_journal_previous(j);
+                if (r < 0)
+                        return r;
+                if (r == 0) /* fewer lines than asked: all of them */
+                        return sd_journal_seek_head(j);
+                if (is_output(j))
+                        n++;
+        }
+        /* one step back, so that the loop's next() lands on this entry */
+        r = sd_journal_previous(j);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_journal_seek_head(j);
+        return 0;
+}
+
+int journal_read_run(const char *id, const journal_read_options *o, journal_end *ret_end, moat_error *err) {
+        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
+        journal_end end = {};
+        char match[64];
+        int r;
+
+        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot open the journal: %s", strerror(-r));
+        /* the default cuts fields at 64 KiB: a long line must come back whole */
+        r = sd_journal_set_data_threshold(j, 0);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
+        snprintf(match, sizeof(match), "MOAT_RUN_ID=%s", id);
+        r = sd_journal_add_match(j, match, 0);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
+        if (o->follow) {
+                /* before the first read, so that nothing written meanwhile goes unseen */
+                r = sd_journal_get_fd(j);
+                if (r < 0)
+                        return moat_error_set(err, r, "cannot follow the journal: %s", strerror(-r));
+        }
+
+        if (o->tail == 0) {
+                /* nothing old; only what comes next, when following */
+                r = sd_journal_seek_tail(j);
+                if (r >= 0)
+                        r = sd_journal_previous(j);
+                if (r > 0 && field_is(j, "MOAT_EVENT", "exit")) {
+                        read_end(j, &end);
+                        goto done;
+                }
+        } else
+                r = o->tail > 0 ? seek_tail_lines(j, o->tail) : sd_journal_seek_head(j);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
+
+        for (;;) {
+                r = sd_journal_next(j);
+                if (r < 0)
+                        return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
+                if (r > 0) {
+                        r = handle_entry(j, o, &end);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                break;
+                        continue;
+                }
+                if (!o->follow)
+                        break;
+                r = sd_journal_wait(j, IDLE_USEC);
+                if (r == -EINTR) /* a signal (Ctrl+C): let the caller look at it */
+                        r = SD_JOURNAL_NOP;
+                if (r < 0)
+                        return moat_error_set(err, r, "cannot follow the journal: %s", strerror(-r));
+                if (r == SD_JOURNAL_NOP && o->idle) {
+                        r = o->idle(o->userdata);
+                        if (r != 0) {
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+                }
+        }
+done:
+        if (ret_end)
+                *ret_end = end;
+        return 0;
+}

@@ -1,0 +1,129 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "journal.h"
+
+#define MESSAGE_PREFIX "MESSAGE="
+
+int journal_writer_init(journal_writer *w, const run_record *rec, moat_error *err) {
+        *w = (journal_writer) { .rec = rec };
+        if (asprintf(&w->unit_field, "%s=%s",
+                     rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT", rec->unit) < 0 ||
+            asprintf(&w->id_field, "MOAT_RUN_ID=%s", rec->id) < 0 ||
+            asprintf(&w->ident_field, "SYSLOG_IDENTIFIER=%s", rec->name) < 0) {
+                journal_writer_done(w);
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+void journal_writer_done(journal_writer *w) {
+        free(w->unit_field);
+        free(w->id_field);
+        free(w->ident_field);
+        free(w->message);
+        line_buffer_free(&w->out);
+        line_buffer_free(&w->err);
+        *w = (journal_writer) {};
+}
+
+static int send_line(journal_writer *w, bool is_stderr, const char *line, size_t len, bool partial) {
+        size_t need = strlen(MESSAGE_PREFIX) + len;
+        struct iovec iov[7];
+        size_t n = 0;
+        int r;
+
+        if (need > w->message_cap) {
+                char *p = realloc(w->message, need);
+
+                if (!p)
+                        return -ENOMEM;
+                w->message = p;
+                w->message_cap = need;
+                memcpy(w->message, MESSAGE_PREFIX, strlen(MESSAGE_PREFIX));
+        }
+        memcpy(w->message + strlen(MESSAGE_PREFIX), line, len);
+
+        iov[n++] = (struct iovec) { w->message, need };
+        iov[n++] = is_stderr ? (struct iovec) { (char *) "PRIORITY=3", 10 } : (struct iovec) { (char *) "PRIORITY=6", 10 };
+        iov[n++] = is_stderr ? (struct iovec) { (char *) "MOAT_STREAM=stderr", 18 }
+                             : (struct iovec) { (char *) "MOAT_STREAM=stdout", 18 };
+        iov[n++] = (struct iovec) { w->id_field, strlen(w->id_field) };
+        iov[n++] = (struct iovec) { w->unit_field, strlen(w->unit_field) };
+        iov[n++] = (struct iovec) { w->ident_field, strlen(w->ident_field) };
+        if (partial)
+                iov[n++] = (struct iovec) { (char *) "MOAT_PARTIAL=1", 14 };
+
+        /* journald's socket may be full for a moment under a burst: retry, never drop. */
+        for (unsigned attempt = 0;; attempt++) {
+                r = sd_journal_sendv(iov, (int) n);
+                if (r >= 0 || (r != -EAGAIN && r != -ENOBUFS) || attempt >= 1000)
+                        return r;
+                usleep(1000);
+        }
+}
+
+static int send_stdout(const char *line, size_t len, bool partial, void *userdata) {
+        return send_line(userdata, false, line, len, partial);
+}
+
+static int send_stderr(const char *line, size_t len, bool partial, void *userdata) {
+        return send_line(userdata, true, line, len, partial);
+}
+
+int journal_writer_feed(podman_stream stream, const char *data, size_t len, void *userdata) {
+        journal_writer *w = userdata;
+
+        switch (stream) {
+        case PODMAN_STREAM_STDOUT:
+                return line_buffer_feed(&w->out, data, len, send_stdout, w);
+        case PODMAN_STREAM_STDERR:
+                return line_buffer_feed(&w->err, data, len, send_stderr, w);
+        default:
+                /* podman's own errors belong to the monitor's log, not the run's output */
+                fprintf(stderr, "podman: %.*s\n", (int) len, data);
+                return 0;
+        }
+}
+
+int journal_writer_flush(journal_writer *w) {
+        int r;
+
+        r = line_buffer_flush(&w->out, send_stdout, w);
+        if (r < 0)
+                return r;
+        return line_buffer_flush(&w->err, send_stderr, w);
+}
+
+int journal_write_exit(const run_record *rec) {
+        const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
+        _cleanup_free_ char *message = NULL;
+        char code[16] = "";
+        int r;
+
+        if (rec->has_exit_code)
+                snprintf(code, sizeof(code), "%d", rec->exit_code);
+        if (rec->state == RUN_FAILED)
+                r = asprintf(&message, "Run %s (%s) failed: %s", rec->name, rec->id, rec->error ?: "unknown");
+        else
+                r = asprintf(&message, "Run %s (%s) %s with code %s", rec->name, rec->id,
+                             run_state_to_string(rec->state), code);
+        if (r < 0)
+                return -ENOMEM;
+        return sd_journal_send("MESSAGE=%s", message,
+                               "PRIORITY=%d", rec->state == RUN_FAILED ? 3 : 5,
+                               "MOAT_RUN_ID=%s", rec->id,
+                               "MOAT_EVENT=exit",
+                               "MOAT_STATE=%s", run_state_to_string(rec->state),
+                               "MOAT_EXIT_CODE=%s", code,
+                               "%s=%s", unit_key, rec->unit,
+                               "SYSLOG_IDENTIFIER=%s", rec->name,
+                               NULL);
+}

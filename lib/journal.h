@@ -1,0 +1,71 @@
+/* A run's output in the journal.
+ *
+ * Writer (the monitor): one entry per line of container output, PRIORITY 6 for stdout and 3
+ * for stderr, with MOAT_RUN_ID and MOAT_STREAM; MOAT_PARTIAL=1 on a last line that had no
+ * newline.  Each entry also names the unit itself (OBJECT_SYSTEMD_UNIT from root for the
+ * system manager, USER_UNIT for a user manager), which `journalctl [--user] -u` matches:
+ * journald's own attribution of the last lines of an exiting process is racy.  The end of a
+ * run is an entry of its own, MOAT_EVENT=exit, written after the last line.
+ *
+ * Reader (moat logs, moat run -f): the run's entries by MOAT_RUN_ID. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "line-buffer.h"
+#include "podman-frames.h"
+#include "run.h"
+
+typedef struct journal_writer {
+        const run_record *rec;
+        char *unit_field;  /* OBJECT_SYSTEMD_UNIT=... or USER_UNIT=... */
+        char *id_field;    /* MOAT_RUN_ID=... */
+        char *ident_field; /* SYSLOG_IDENTIFIER=... */
+        char *message;     /* "MESSAGE=" + line, reused */
+        size_t message_cap;
+        line_buffer out, err;
+} journal_writer;
+
+int journal_writer_init(journal_writer *w, const run_record *rec, moat_error *err);
+void journal_writer_done(journal_writer *w);
+
+/* Relays a piece of the container's output (podman_frame_fn's shape). */
+int journal_writer_feed(podman_stream stream, const char *data, size_t len, void *userdata);
+
+/* Writes out the last lines that had no newline. */
+int journal_writer_flush(journal_writer *w);
+
+/* The end record: the run's state and exit code, after everything else. */
+int journal_write_exit(const run_record *rec);
+
+typedef struct journal_line {
+        bool is_stderr;
+        bool partial;       /* no newline followed it */
+        const char *data;
+        size_t len;
+        uint64_t realtime;  /* microseconds since the epoch */
+} journal_line;
+
+typedef struct journal_end {
+        bool seen;
+        run_state state;
+        bool has_exit_code;
+        int exit_code;
+} journal_end;
+
+typedef struct journal_read_options {
+        bool follow;           /* until the end record */
+        long tail;             /* the last N lines only; < 0: all */
+        /* Called with each line; negative stops the read and is returned. */
+        int (*line)(const journal_line *line, void *userdata);
+        /* Called about every 250 ms while following with nothing new; a positive return ends
+         * the follow (e.g. the run ended without an end record), negative fails it. */
+        int (*idle)(void *userdata);
+        void *userdata;
+} journal_read_options;
+
+/* Reads run ID's output from the journals this user may read. *ret_end says whether (and
+ * how) the run's end record was seen. */
+int journal_read_run(const char *id, const journal_read_options *o, journal_end *ret_end, moat_error *err);
