@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,31 +52,22 @@ static int clean_containers(sd_bus *bus, run_manager manager, unsigned *ret_n, m
 }
 
 int cmd_clean(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM };
         static const struct option options[] = {
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(cli_context_close) cli_context ctx = {};
+        cli_manager_flags mf = {};
         _cleanup_(moat_error_clear) moat_error err = {};
         run_record **list = NULL;
         size_t n = 0;
         unsigned removed = 0, containers = 0;
-        bool user = false, system = false;
         int c, rc = 0;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
-                        break;
                 case 'h':
                         fputs("Usage: moat clean [--user|--system]\n"
                               "\n"
@@ -87,29 +77,27 @@ int cmd_clean(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "clean");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "clean");
                 }
         if (optind < argc)
                 return cli_fail("unexpected argument '%s'; usage: moat clean", argv[optind]);
 
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, true) != 0)
                 return EXIT_MOAT_ERROR;
-        if (unit_bus_open(cli_manager(user, system), &bus, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
-        if (run_store_list(store, &list, &n, &err) < 0)
+        if (run_store_list(ctx.store, &list, &n, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *state = NULL;
 
-                if (unit_active_state(bus, list[i]->unit, &state, &err) < 0) {
+                if (unit_active_state(ctx.bus, list[i]->unit, &state, &err) < 0) {
                         rc = cli_fail("%s", moat_error_message(&err));
                         break;
                 }
                 if (unit_state_is_live(state))
                         continue;
-                if (runner_remove(store, list[i], &err) < 0) {
+                if (runner_remove(ctx.store, list[i], &err) < 0) {
                         rc = cli_fail("%s", moat_error_message(&err));
                         moat_error_clear(&err);
                         continue;
@@ -118,7 +106,7 @@ int cmd_clean(int argc, char **argv) {
         }
         run_records_free(list, n);
 
-        if (rc == 0 && clean_containers(bus, cli_manager(user, system), &containers, &err) < 0)
+        if (rc == 0 && clean_containers(ctx.bus, ctx.manager, &containers, &err) < 0)
                 rc = cli_fail("%s", moat_error_message(&err));
         printf("Removed %u run%s and %u orphaned container%s.\n", removed, removed == 1 ? "" : "s", containers,
                containers == 1 ? "" : "s");

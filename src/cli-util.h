@@ -1,13 +1,45 @@
-/* What several commands share: the manager options and how a run is named on output. */
+/* What the commands share: the --user/--system options and the store and bus they open. */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <systemd/sd-bus.h>
 
 #include "run.h"
 
-/* The manager for this caller: the user manager for non-root, the system manager for
- * root; --user / --system (USER_FLAG / SYSTEM_FLAG) override. */
-run_manager cli_manager(bool user_flag, bool system_flag);
+/* getopt values of the options every command takes; a command's own start at OPT_OWN. */
+enum {
+        OPT_USER = 0x100,
+        OPT_SYSTEM,
+        OPT_OWN,
+};
 
-/* Opens the run store of MANAGER; on failure reports and returns NULL. */
-run_store *cli_open_store(run_manager manager);
+#define CLI_MANAGER_OPTIONS                                 \
+        { "user", no_argument, NULL, OPT_USER },            \
+        { "system", no_argument, NULL, OPT_SYSTEM }
+
+typedef struct cli_manager_flags {
+        bool user, system;
+} cli_manager_flags;
+
+/* Takes getopt's C when it is --user or --system; false for anything else. */
+bool cli_manager_option(int c, cli_manager_flags *f);
+
+/* The manager for this caller: the user manager for non-root, the system manager for
+ * root; --user / --system override.  -EINVAL when both were given. */
+int cli_manager(const cli_manager_flags *f, run_manager *ret);
+
+/* What a command works on. */
+typedef struct cli_context {
+        run_manager manager;
+        run_store *store;
+        sd_bus *bus; /* NULL unless asked for */
+} cli_context;
+
+/* Opens the manager's run store and, with NEED_BUS, its bus.  Reports a failure on stderr
+ * and returns EXIT_MOAT_ERROR; 0 on success. */
+int cli_context_open(cli_context *ctx, const cli_manager_flags *f, bool need_bus);
+void cli_context_close(cli_context *ctx);
+
+/* The run named RUN (id, prefix or name), or NULL after reporting why not. */
+run_record *cli_resolve(cli_context *ctx, const char *run);

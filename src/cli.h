@@ -24,7 +24,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 
-/* For getopt's '?' (unknown option) and ':' (missing value; optstrings start with "+:"):
+/* For getopt's '?' (unknown option) and ':' (missing value; optstrings start with ":"):
  * reports which option of COMMAND was wrong and returns EXIT_USAGE. */
 int cli_fail_option(int c, char **argv, const char *command);
 

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli-util.h"
@@ -39,33 +38,27 @@ static void add_live_state(cJSON *obj, const run_record *rec) {
 }
 
 int cmd_inspect(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM, OPT_JSON };
+        enum { OPT_JSON = OPT_OWN };
         static const struct option options[] = {
                 { "json", no_argument, NULL, OPT_JSON },
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(cli_context_close) cli_context ctx = {};
         _cleanup_(moat_error_clear) moat_error err = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
+        cli_manager_flags mf = {};
         _cleanup_(cJSON_Deletep) cJSON *obj = NULL;
         _cleanup_free_ char *json = NULL, *out = NULL;
-        bool user = false, system = false, as_json = false;
+        bool as_json = false;
         int c;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case OPT_JSON:
                         as_json = true;
-                        break;
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
                         break;
                 case 'h':
                         fputs("Usage: moat inspect [--json] [--user|--system] RUN\n"
@@ -75,15 +68,18 @@ int cmd_inspect(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "inspect");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "inspect");
                 }
         if (argc - optind != 1)
                 return cli_fail("give exactly one run; usage: moat inspect RUN");
 
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, false) != 0)
                 return EXIT_MOAT_ERROR;
-        if (run_store_resolve(store, argv[optind], &rec, &err) < 0 || run_record_to_json(rec, &json, &err) < 0)
+        rec = cli_resolve(&ctx, argv[optind]);
+        if (!rec)
+                return EXIT_MOAT_ERROR;
+        if (run_record_to_json(rec, &json, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
         obj = cJSON_Parse(json);
         if (!obj)

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,33 +23,27 @@ static void format_age(uint64_t then, uint64_t now, char *buf, size_t size) {
 }
 
 int cmd_list(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM, OPT_JSON };
+        enum { OPT_JSON = OPT_OWN };
         static const struct option options[] = {
                 { "json", no_argument, NULL, OPT_JSON },
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(cli_context_close) cli_context ctx = {};
         _cleanup_(moat_error_clear) moat_error err = {};
         run_record **list = NULL;
         size_t n = 0;
-        bool user = false, system = false, json = false;
+        cli_manager_flags mf = {};
+        bool json = false;
         uint64_t now = now_usec();
         int c;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case OPT_JSON:
                         json = true;
-                        break;
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
                         break;
                 case 'h':
                         fputs("Usage: moat list [--json] [--user|--system]\n"
@@ -60,15 +53,15 @@ int cmd_list(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "list");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "list");
                 }
         if (optind < argc)
                 return cli_fail("unexpected argument '%s'; usage: moat list [--json]", argv[optind]);
 
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, false) != 0)
                 return EXIT_MOAT_ERROR;
-        if (run_store_list(store, &list, &n, &err) < 0)
+        if (run_store_list(ctx.store, &list, &n, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
 
         if (json) {

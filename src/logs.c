@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,26 +10,23 @@
 #include "follow.h"
 
 int cmd_logs(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM };
         static const struct option options[] = {
                 { "follow", no_argument, NULL, 'f' },
                 { "lines", required_argument, NULL, 'n' },
                 { "timestamps", no_argument, NULL, 't' },
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
-        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(cli_context_close) cli_context ctx = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
         follow_options o = { .tail = -1 };
-        bool user = false, system = false;
+        cli_manager_flags mf = {};
         char *end;
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:fn:th", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":fn:th", options, NULL)) >= 0)
                 switch (c) {
                 case 'f':
                         o.follow = true;
@@ -44,12 +40,6 @@ int cmd_logs(int argc, char **argv) {
                 case 't':
                         o.timestamps = true;
                         break;
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
-                        break;
                 case 'h':
                         fputs("Usage: moat logs [-f] [-n N] [-t] [--user|--system] RUN\n"
                               "\n"
@@ -62,16 +52,17 @@ int cmd_logs(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "logs");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "logs");
                 }
         if (argc - optind != 1)
                 return cli_fail("give exactly one run; usage: moat logs [-f] [-n N] [-t] RUN");
 
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, false) != 0)
                 return EXIT_MOAT_ERROR;
-        if (run_store_resolve(store, argv[optind], &rec, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
+        rec = cli_resolve(&ctx, argv[optind]);
+        if (!rec)
+                return EXIT_MOAT_ERROR;
 
         r = follow_run(rec, &o, NULL);
         if (r == -EPIPE)

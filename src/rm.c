@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,31 +11,23 @@
 #include "unit.h"
 
 int cmd_rm(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM };
         static const struct option options[] = {
                 { "force", no_argument, NULL, 'f' },
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(cli_context_close) cli_context ctx = {};
+        cli_manager_flags mf = {};
         _cleanup_(moat_error_clear) moat_error err = {};
-        bool user = false, system = false, force = false;
+        bool force = false;
         int c, rc = 0;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:fh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":fh", options, NULL)) >= 0)
                 switch (c) {
                 case 'f':
                         force = true;
-                        break;
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
                         break;
                 case 'h':
                         fputs("Usage: moat rm [-f] [--user|--system] RUN...\n"
@@ -47,16 +38,14 @@ int cmd_rm(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "rm");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "rm");
                 }
         if (optind >= argc)
                 return cli_fail("no run given; usage: moat rm [-f] RUN...");
 
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, true) != 0)
                 return EXIT_MOAT_ERROR;
-        if (unit_bus_open(cli_manager(user, system), &bus, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
 
         for (int i = optind; i < argc; i++) {
                 _cleanup_(run_record_freep) run_record *rec = NULL;
@@ -64,9 +53,9 @@ int cmd_rm(int argc, char **argv) {
                 int r;
 
                 moat_error_clear(&err);
-                r = run_store_resolve(store, argv[i], &rec, &err);
+                r = run_store_resolve(ctx.store, argv[i], &rec, &err);
                 if (r >= 0)
-                        r = unit_active_state(bus, rec->unit, &state, &err);
+                        r = unit_active_state(ctx.bus, rec->unit, &state, &err);
                 if (r >= 0 && unit_state_is_live(state)) {
                         char id[RUN_ID_LEN + 1];
 
@@ -75,7 +64,7 @@ int cmd_rm(int argc, char **argv) {
                                               rec->name, rec->id, rec->name);
                                 continue;
                         }
-                        r = unit_stop(bus, rec->unit, true, &err);
+                        r = unit_stop(ctx.bus, rec->unit, true, &err);
                         if (r == -ENOENT)
                                 r = 0;
                         /* the record as the monitor left it */
@@ -83,10 +72,10 @@ int cmd_rm(int argc, char **argv) {
                         run_record_free(rec);
                         rec = NULL;
                         if (r >= 0)
-                                r = run_store_load(store, id, &rec, &err);
+                                r = run_store_load(ctx.store, id, &rec, &err);
                 }
                 if (r >= 0)
-                        r = runner_remove(store, rec, &err);
+                        r = runner_remove(ctx.store, rec, &err);
                 if (r < 0)
                         rc = cli_fail("%s", moat_error_message(&err));
         }

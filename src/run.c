@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,7 +63,7 @@ static int follow_to_end(const run_record *rec) {
 }
 
 int cmd_run(int argc, char **argv) {
-        enum { OPT_IMAGE = 256, OPT_KEEP, OPT_MEMORY, OPT_CPUS, OPT_USER, OPT_SYSTEM };
+        enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS };
         static const struct option options[] = {
                 { "name", required_argument, NULL, 'n' },
                 { "image", required_argument, NULL, OPT_IMAGE },
@@ -74,8 +73,7 @@ int cmd_run(int argc, char **argv) {
                 { "memory", required_argument, NULL, OPT_MEMORY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
                 { "follow", no_argument, NULL, 'f' },
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -83,7 +81,8 @@ int cmd_run(int argc, char **argv) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         char *env[MAX_LIST + 1], *mounts[MAX_LIST + 1];
         run_options o = { .env = env, .mounts = mounts };
-        bool user = false, system = false, follow = false;
+        cli_manager_flags mf = {};
+        bool follow = false;
         int c, dashdash = argc, r;
 
         /* Everything after "--" is the command, options included. */
@@ -94,7 +93,7 @@ int cmd_run(int argc, char **argv) {
                 }
 
         opterr = 0;
-        while ((c = getopt_long(dashdash, argv, "+:fn:e:m:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(dashdash, argv, ":fn:e:m:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
                         o.name = optarg;
@@ -126,21 +125,14 @@ int cmd_run(int argc, char **argv) {
                         if (parse_cpus(optarg, &o.cpus) < 0)
                                 return cli_fail("invalid --cpus '%s': use a positive number such as 1.5", optarg);
                         break;
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
-                        break;
                 case 'h':
                         run_usage(stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "run");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "run");
                 }
         }
-        if (user && system)
-                return cli_fail("--user and --system exclude each other");
         env[o.n_env] = NULL;
         mounts[o.n_mounts] = NULL;
         if (optind < dashdash)
@@ -150,7 +142,8 @@ int cmd_run(int argc, char **argv) {
                                 argv[optind]);
         if (dashdash + 1 < argc)
                 o.command = argv + dashdash + 1;
-        o.manager = cli_manager(user, system);
+        if (cli_manager(&mf, &o.manager) < 0)
+                return cli_fail("--user and --system exclude each other");
 
         r = runner_start(&o, &rec, &err);
         if (r < 0)

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli-util.h"
@@ -10,28 +9,18 @@
 #include "unit.h"
 
 int cmd_stop(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM };
         static const struct option options[] = {
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(moat_error_clear) moat_error err = {};
-        bool user = false, system = false;
+        _cleanup_(cli_context_close) cli_context ctx = {};
+        cli_manager_flags mf = {};
         int c, rc = 0;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
-                        break;
                 case 'h':
                         fputs("Usage: moat stop [--user|--system] RUN...\n"
                               "\n"
@@ -41,29 +30,25 @@ int cmd_stop(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "stop");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "stop");
                 }
         if (optind >= argc)
                 return cli_fail("no run given; usage: moat stop RUN...");
-
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, true) != 0)
                 return EXIT_MOAT_ERROR;
-        if (unit_bus_open(cli_manager(user, system), &bus, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
 
         for (int i = optind; i < argc; i++) {
-                _cleanup_(run_record_freep) run_record *rec = NULL;
+                _cleanup_(run_record_freep) run_record *rec = cli_resolve(&ctx, argv[i]);
+                _cleanup_(moat_error_clear) moat_error err = {};
                 int r;
 
-                moat_error_clear(&err);
-                r = run_store_resolve(store, argv[i], &rec, &err);
-                if (r >= 0) {
-                        r = unit_stop(bus, rec->unit, true, &err);
-                        if (r == -ENOENT)
-                                r = 0; /* already ended and collected */
+                if (!rec) {
+                        rc = EXIT_MOAT_ERROR;
+                        continue;
                 }
-                if (r < 0)
+                r = unit_stop(ctx.bus, rec->unit, true, &err);
+                if (r < 0 && r != -ENOENT) /* -ENOENT: already ended and collected */
                         rc = cli_fail("%s", moat_error_message(&err));
         }
         return rc;

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/inotify.h>
@@ -12,31 +11,21 @@
 #include "unit.h"
 
 int cmd_wait(int argc, char **argv) {
-        enum { OPT_USER = 256, OPT_SYSTEM };
         static const struct option options[] = {
-                { "user", no_argument, NULL, OPT_USER },
-                { "system", no_argument, NULL, OPT_SYSTEM },
+                CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(run_store_freep) run_store *store = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(cli_context_close) cli_context ctx = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
         _cleanup_close_ int ifd = -1;
         _cleanup_free_ char *dir = NULL;
-        bool user = false, system = false;
-        int c, r, unit_gone = 0;
+        cli_manager_flags mf = {};
+        int c, unit_gone = 0;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
-                case OPT_USER:
-                        user = true;
-                        break;
-                case OPT_SYSTEM:
-                        system = true;
-                        break;
                 case 'h':
                         fputs("Usage: moat wait [--user|--system] RUN\n"
                               "\n"
@@ -45,40 +34,39 @@ int cmd_wait(int argc, char **argv) {
                               stdout);
                         return 0;
                 default:
-                        return cli_fail_option(c, argv, "wait");
+                        if (!cli_manager_option(c, &mf))
+                                return cli_fail_option(c, argv, "wait");
                 }
         if (argc - optind != 1)
                 return cli_fail("give exactly one run; usage: moat wait RUN");
-
-        store = cli_open_store(cli_manager(user, system));
-        if (!store)
+        if (cli_context_open(&ctx, &mf, true) != 0)
                 return EXIT_MOAT_ERROR;
-        if (run_store_resolve(store, argv[optind], &rec, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
-        if (unit_bus_open(cli_manager(user, system), &bus, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
+        rec = cli_resolve(&ctx, argv[optind]);
+        if (!rec)
+                return EXIT_MOAT_ERROR;
 
         /* The monitor renames each new record into place: watch for that, and look at the
          * unit now and then in case nothing will ever be written again. */
-        if (asprintf(&dir, "%s/runs/%s", run_store_home(store), rec->id) < 0)
+        if (asprintf(&dir, "%s/runs/%s", run_store_home(ctx.store), rec->id) < 0)
                 return cli_fail("out of memory");
         ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (ifd < 0 || inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF) < 0)
                 return cli_fail("cannot watch %s: %m", dir);
 
         for (;;) {
+                _cleanup_(moat_error_clear) moat_error err = {};
                 _cleanup_free_ char *state = NULL;
                 struct pollfd p = { .fd = ifd, .events = POLLIN };
                 char buf[4096];
+                run_record *now = NULL;
 
-                run_record_free(rec);
-                rec = NULL;
-                r = run_store_resolve(store, argv[optind], &rec, &err);
-                if (r < 0)
+                if (run_store_load(ctx.store, rec->id, &now, &err) < 0)
                         return cli_fail("%s", moat_error_message(&err));
+                run_record_free(rec);
+                rec = now;
                 if (run_state_is_final(rec->state))
                         break;
-                if (unit_active_state(bus, rec->unit, &state, &err) < 0)
+                if (unit_active_state(ctx.bus, rec->unit, &state, &err) < 0)
                         return cli_fail("%s", moat_error_message(&err));
                 /* ExecStopPost writes the record before the unit is inactive; give a record
                  * that lags one more look before calling the run lost. */

@@ -59,8 +59,8 @@ check_logs_follow() {
 	run as "$1" moat logs -f "$id"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(printf 'tick 1\ntick 2\ntick 3')" ]
-	# on an ended run: everything, then exit
-	run as "$1" moat logs -f "$id"
+	# on an ended run: everything, then exit; options may follow RUN, as 'Started' says
+	run as "$1" moat logs "$id" -f
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 3 ]
 	run as "$1" moat logs -t "$id"
