@@ -14,12 +14,18 @@ for mode in root user; do
 		$how moat run --image "$image" "$ws" -- sh -c 'echo some output; sleep 30' >/dev/null
 	done
 	sleep 2
-	# RSS in KiB of every moat-monitor and conmon in the sandbox
-	mon=$(sb sh -c 'for p in $(pgrep -x moat-monitor); do grep VmRSS /proc/$p/status; done' | awk '{ s += $2; n++ } END { printf "%.0f %d", s / n, n }')
-	con=$(sb sh -c 'for p in $(pgrep -x conmon); do grep VmRSS /proc/$p/status; done' | awk '{ s += $2; n++ } END { printf "%.0f %d", s / n, n }')
-	set -- $mon; m=$1 mn=$2
-	set -- $con; c=$1 cn=$2
-	printf 'monitor memory (%s): moat-monitor %d KiB RSS (mean of %d), conmon %d KiB (mean of %d), ratio %.3f\n' \
-		"$mode" "$m" "$mn" "$c" "$cn" "$(awk -v a="$m" -v b="$c" 'BEGIN { print a / b }')"
+	# Rss, Pss and private (dirty + clean) KiB, averaged over every moat-monitor / conmon
+	for prog in moat-monitor conmon; do
+		sb sh -c "for p in \$(pgrep -x $prog); do cat /proc/\$p/smaps_rollup; done" |
+			awk -v prog="$prog" '/^Rss:/ { r += $2; n++ } /^Pss:/ { p += $2 } /^Private_(Clean|Dirty):/ { u += $2 }
+				END { printf "%s %.0f %.0f %.0f %d\n", prog, r / n, p / n, u / n, n }'
+	done >"$top_builddir/bench/.mem"
+	read -r _ mr mp mu mn < <(sed -n 1p "$top_builddir/bench/.mem")
+	read -r _ cr cp cu cn < <(sed -n 2p "$top_builddir/bench/.mem")
+	rm -f "$top_builddir/bench/.mem"
+	printf 'monitor memory (%s, %d monitors, %d conmons): RSS %d vs %d KiB (ratio %.2f), PSS %d vs %d KiB (ratio %.2f), private %d vs %d KiB (ratio %.2f)\n' \
+		"$mode" "$mn" "$cn" "$mr" "$cr" "$(awk -v a="$mr" -v b="$cr" 'BEGIN { print a / b }')" \
+		"$mp" "$cp" "$(awk -v a="$mp" -v b="$cp" 'BEGIN { print a / b }')" \
+		"$mu" "$cu" "$(awk -v a="$mu" -v b="$cu" 'BEGIN { print a / b }')"
 	$how sh -c 'for r in $(moat list --json | grep -o "\"id\":\"[0-9a-f]*\"" | cut -d\" -f4); do moat stop $r; done; moat clean' >/dev/null
 done

@@ -7,7 +7,11 @@
 
 #include "journal.h"
 
-#define IDLE_USEC 250000
+/* journald tells readers about new entries on a 250 ms timer; what it wrote is readable in
+ * the mapped file at once, so a follower looks every 20 ms and asks the caller about
+ * anything else (Ctrl+C, a run that ended) every 250 ms. */
+#define FOLLOW_POLL_USEC 20000
+#define IDLE_EVERY 12
 
 /* The value of FIELD in the current entry, without "FIELD=", or NULL. */
 static const char *field(sd_journal *j, const char *name, size_t *ret_len) {
@@ -103,6 +107,7 @@ static int seek_tail_lines(sd_journal *j, long tail) {
 int journal_read_run(const char *id, const journal_read_options *o, journal_end *ret_end, moat_error *err) {
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         journal_end end = {};
+        unsigned quiet = 0;
         char match[64];
         int r;
 
@@ -143,6 +148,7 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
                 if (r < 0)
                         return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
                 if (r > 0) {
+                        quiet = 0;
                         r = handle_entry(j, o, &end);
                         if (r < 0)
                                 return r;
@@ -152,12 +158,15 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
                 }
                 if (!o->follow)
                         break;
-                r = sd_journal_wait(j, IDLE_USEC);
-                if (r == -EINTR) /* a signal (Ctrl+C): let the caller look at it */
+                r = sd_journal_wait(j, FOLLOW_POLL_USEC);
+                if (r == -EINTR) { /* a signal (Ctrl+C): let the caller look at it now */
                         r = SD_JOURNAL_NOP;
+                        quiet = IDLE_EVERY;
+                }
                 if (r < 0)
                         return moat_error_set(err, r, "cannot follow the journal: %s", strerror(-r));
-                if (r == SD_JOURNAL_NOP && o->idle) {
+                if (r == SD_JOURNAL_NOP && o->idle && ++quiet >= IDLE_EVERY) {
+                        quiet = 0;
                         r = o->idle(o->userdata);
                         if (r != 0) {
                                 if (r < 0)

@@ -246,6 +246,10 @@ static int object_url(podman_client *c, const char *kind, const char *id, const 
         return 0;
 }
 
+void podman_global_init(void) {
+        curl_global_init(CURL_GLOBAL_NOTHING);
+}
+
 int podman_socket_path(bool rootless, char **ret_path, moat_error *err) {
         const char *host = getenv("CONTAINER_HOST");
         const char *runtime_dir;

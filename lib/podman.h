@@ -13,6 +13,11 @@
 
 typedef struct podman_client podman_client;
 
+/* Once per program, before any client: sets libcurl up without TLS (moat talks to a unix
+ * socket only), which keeps OpenSSL's initialisation — megabytes of resident memory in
+ * every monitor — out of the process. */
+void podman_global_init(void);
+
 /* The socket to use: CONTAINER_HOST=unix://PATH when set (other schemes are refused), else
  * $XDG_RUNTIME_DIR/podman/podman.sock when ROOTLESS, else /run/podman/podman.sock. */
 int podman_socket_path(bool rootless, char **ret_path, moat_error *err);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "monitor.h"
+#include "podman.h"
 
 int main(int argc, char **argv) {
         _cleanup_(moat_error_clear) moat_error err = {};
@@ -23,6 +24,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
+        podman_global_init();
         r = strcmp(argv[1], "run") == 0 ? monitor_run(home, argv[2], &err) : monitor_cleanup(home, argv[2], &err);
         if (r < 0) {
                 /* stderr is the unit's journal */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "podman.h"
 
 const moat_command moat_commands[] = {
         { "run", "start a command in a new container, as a systemd unit", cmd_run },
@@ -62,6 +63,8 @@ int main(int argc, char **argv) {
                 {},
         };
         int c;
+
+        podman_global_init();
 
         /* '+' stops at the command name: everything after it belongs to the command. */
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {

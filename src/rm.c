@@ -54,9 +54,10 @@ int cmd_rm(int argc, char **argv) {
 
                 moat_error_clear(&err);
                 r = run_store_resolve(ctx.store, argv[i], &rec, &err);
-                if (r >= 0)
+                /* a run whose record is final has ended, even while its unit still cleans up */
+                if (r >= 0 && !run_state_is_final(rec->state))
                         r = unit_active_state(ctx.bus, rec->unit, &state, &err);
-                if (r >= 0 && unit_state_is_live(state)) {
+                if (r >= 0 && state && unit_state_is_live(state)) {
                         char id[RUN_ID_LEN + 1];
 
                         if (!force) {

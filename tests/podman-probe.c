@@ -111,6 +111,7 @@ int main(int argc, char **argv) {
                 fputs("usage: podman-probe COMMAND [ARG...]\n", stderr);
                 return 2;
         }
+        podman_global_init();
         cmd = argv[1];
         argc--, argv++;
 

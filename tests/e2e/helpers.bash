@@ -60,6 +60,9 @@ count_everything() {
 	echo "runs=$runs containers=$containers units=$units"
 }
 
+# The id of the run called NAME in MODE's store, or nothing.
+run_id_of() { as "$1" moat list 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'; }
+
 # The id in "Started NAME (ID). ..."
 started_id() { sed -n 's/^Started .* (\([0-9a-f]\{12\}\))\. .*/\1/p' <<<"$1"; }
 

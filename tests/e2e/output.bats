@@ -114,18 +114,18 @@ check_cli_killed() {
 @test "killing moat run -f leaves the run alone" { each_mode check_cli_killed; }
 
 check_monitor_killed_follow() {
-	local ws
+	local ws id=
 	ws=$(workspace "$1")
 	as "$1" sh -c "moat run -f --image $TEST_IMAGE -n lostmon-$1 $ws -- sleep 1000 >/tmp/lostmon-$1.out 2>&1; echo rc=\$? >>/tmp/lostmon-$1.out" &
-	for _ in $(seq 50); do
-		as "$1" systemctl $(scope_flag "$1") is-active -q "moat-$(as "$1" moat inspect --json "lostmon-$1" | sed -n 's/.*"id":[^"]*"\([0-9a-f]*\)".*/\1/p')" 2>/dev/null && break
+	for _ in $(seq 100); do
+		id=$(run_id_of "$1" "lostmon-$1")
+		[ -n "$id" ] && as "$1" systemctl $(scope_flag "$1") is-active -q "moat-$id" && break
 		sleep 0.1
 	done
-	as "$1" systemctl $(scope_flag "$1") kill --kill-who=main --signal=SIGKILL \
-		"moat-$(as "$1" moat inspect --json "lostmon-$1" | sed -n 's/.*"id":[^"]*"\([0-9a-f]*\)".*/\1/p')"
+	as "$1" systemctl $(scope_flag "$1") kill --kill-who=main --signal=SIGKILL "moat-$id"
 	wait
-	run as "$1" cat /tmp/lostmon-$1.out
-	[[ "$output" == *"failed"* ]]
+	run as "$1" cat "/tmp/lostmon-$1.out"
+	[[ "$output" == *"Run lostmon-$1 ($id) failed"* ]]
 	[ "${lines[-1]}" = rc=125 ]
 	as "$1" moat rm "lostmon-$1"
 }
