@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmarks: boot the sandbox (as `make check` does), time commands inside it,
 # and report medians and their ratio.  Source it from a bench script run from the build tree.
 set -euo pipefail
