@@ -172,7 +172,8 @@ static void *relay_thread(void *userdata) {
 
         r = podman_client_new(rl->m->socket, &c, &rl->err);
         if (r >= 0)
-                r = podman_container_attach(c, rl->m->record->container_id, relay_ready, relay_frame, rl, &rl->err);
+                r = podman_container_attach(c, rl->m->record->container_id, rl->m->record->tty, relay_ready, relay_frame,
+                                            rl, &rl->err);
         rl->result = r;
         relay_set(rl, false, true);
         return NULL;
@@ -304,7 +305,8 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
                 goto out;
         }
         /* every line before the end record */
-        if (m.podman_lost || rl.result < 0)
+        /* (podman's log of a terminal is not the raw stream the attach gave: no catch-up) */
+        if ((m.podman_lost || rl.result < 0) && !m.record->tty)
                 relay_catch_up(&rl);
         (void) journal_writer_flush(&rl.writer);
 

@@ -451,6 +451,7 @@ int podman_container_wait(podman_client *c, const char *id, int *ret_exit_code, 
 }
 
 typedef struct logs_ctx {
+        bool raw; /* a terminal's stream: no frames */
         podman_demux demux;
         podman_frame_fn fn;
         void *userdata;
@@ -460,6 +461,8 @@ typedef struct logs_ctx {
 static int logs_consume(const char *data, size_t len, void *userdata) {
         logs_ctx *l = userdata;
 
+        if (l->raw)
+                return l->fn(PODMAN_STREAM_STDOUT, data, len, l->userdata);
         return podman_demux_feed(&l->demux, data, len, l->fn, l->userdata, l->err);
 }
 
@@ -499,10 +502,10 @@ int podman_container_logs(podman_client *c, const char *id, const podman_logs_op
         return podman_demux_end(&ctx.demux, err);
 }
 
-int podman_container_attach(podman_client *c, const char *id, void (*ready)(void *userdata),
+int podman_container_attach(podman_client *c, const char *id, bool tty, void (*ready)(void *userdata),
                             podman_frame_fn fn, void *userdata, moat_error *err) {
         _cleanup_free_ char *url = NULL;
-        logs_ctx ctx = { .fn = fn, .userdata = userdata, .err = err };
+        logs_ctx ctx = { .raw = tty, .fn = fn, .userdata = userdata, .err = err };
         _cleanup_(podman_call_done) podman_call call = {
                 .method = "POST",
                 .consume = logs_consume,

@@ -312,6 +312,7 @@ int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
             add_string(o, "manager", run_manager_to_string(r->manager)) < 0 ||
             add_string(o, "state", run_state_to_string(r->state)) < 0 ||
             !cJSON_AddBoolToObject(o, "interactive", r->interactive) ||
+            !cJSON_AddBoolToObject(o, "tty", r->tty) ||
             !cJSON_AddBoolToObject(o, "keep", r->keep) || add_int(o, "memory_bytes", r->memory_bytes) < 0 ||
             add_double(o, "cpus", r->cpus) < 0 || add_timestamp(o, "created_at", r->created_at) < 0 ||
             add_timestamp(o, "started_at", r->started_at) < 0 ||
@@ -547,6 +548,7 @@ int run_record_from_json(const char *json, size_t len, run_record **ret, moat_er
             (k = read_string(o, "workspace", &r->workspace, err)) < 0 ||
             (k = read_strv(o, "env_keys", &r->env_keys, err)) < 0 || (k = read_mounts(o, r, err)) < 0 ||
             (k = read_bool(o, "interactive", &r->interactive, err)) < 0 ||
+            (k = read_bool(o, "tty", &r->tty, err)) < 0 ||
             (k = read_bool(o, "keep", &r->keep, err)) < 0 || (k = read_numbers(o, r, err)) < 0 ||
             (k = read_timestamp(o, "created_at", &r->created_at, err)) < 0 ||
             (k = read_timestamp(o, "started_at", &r->started_at, err)) < 0 ||

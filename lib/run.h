@@ -62,6 +62,7 @@ typedef struct run_record {
         run_manager manager;
         run_state state;
         bool interactive;
+        bool tty;             /* the container has a terminal (interactive from a terminal) */
         bool keep;
         int64_t memory_bytes; /* 0: none */
         double cpus;          /* 0: none */

@@ -166,7 +166,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
                 .command = rec->command,
                 .env = o->env,
                 .work_dir = WORKSPACE_DIR,
-                .terminal = o->interactive,
+                .terminal = o->interactive && o->tty,
                 .stdin_open = o->interactive,
                 .memory_bytes = o->memory_bytes,
                 .cpus = o->cpus,
@@ -297,6 +297,7 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
                         return moat_error_set(err, -ENOMEM, "out of memory");
         rec->manager = o->manager;
         rec->interactive = o->interactive;
+        rec->tty = o->interactive && o->tty;
         rec->keep = o->keep;
         rec->memory_bytes = o->memory_bytes;
         rec->cpus = o->cpus;
@@ -352,6 +353,12 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
                 goto fail;
         record_written = true;
         lock_fd = safe_close(lock_fd);
+
+        if (o->before_start) {
+                r = o->before_start(rec, o->userdata, err);
+                if (r < 0)
+                        goto fail;
+        }
 
         r = start_unit(bus, store, rec, err);
         if (r < 0) {

@@ -17,7 +17,12 @@ typedef struct run_options {
         char *const *mounts;     /* SRC:DST[:ro] */
         size_t n_mounts;
         bool keep;
-        bool interactive;
+        bool interactive;        /* stdin open, for moat run -i */
+        bool tty;                /* with interactive: a terminal (stdin is one) */
+        /* Called once the container and its record exist, before the run's unit starts it:
+         * where moat run -i attaches, so that not a byte of early output is lost. */
+        int (*before_start)(const run_record *rec, void *userdata, moat_error *err);
+        void *userdata;
         int64_t memory_bytes;
         double cpus;
         run_manager manager;

@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "cli-util.h"
@@ -57,4 +60,45 @@ run_record *cli_resolve(cli_context *ctx, const char *run) {
                 return NULL;
         }
         return rec;
+}
+
+int cli_wait_end(cli_context *ctx, run_record **rec) {
+        _cleanup_close_ int ifd = -1;
+        _cleanup_free_ char *dir = NULL;
+        int unit_gone = 0;
+
+        /* The monitor renames each new record into place: watch for that, and look at the
+         * unit now and then in case nothing will ever be written again. */
+        if (asprintf(&dir, "%s/runs/%s", run_store_home(ctx->store), (*rec)->id) < 0)
+                return cli_fail("out of memory");
+        ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (ifd < 0 || inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF) < 0)
+                return cli_fail("cannot watch %s: %m", dir);
+
+        for (;;) {
+                _cleanup_(moat_error_clear) moat_error err = {};
+                _cleanup_free_ char *state = NULL;
+                struct pollfd p = { .fd = ifd, .events = POLLIN };
+                char buf[4096];
+                run_record *now = NULL;
+
+                if (run_store_load(ctx->store, (*rec)->id, &now, &err) < 0)
+                        return cli_fail("%s", moat_error_message(&err));
+                run_record_free(*rec);
+                *rec = now;
+                if (run_state_is_final(now->state))
+                        return 0;
+                if (unit_active_state(ctx->bus, now->unit, &state, &err) < 0)
+                        return cli_fail("%s", moat_error_message(&err));
+                /* ExecStopPost writes the record before the unit is inactive; give a record
+                 * that lags one more look before calling the run lost. */
+                if (!unit_state_is_live(state) && unit_gone++ > 0)
+                        return cli_fail("run %s (%s) ended without recording how; see 'journalctl%s -u %s'",
+                                        now->name, now->id, now->manager == RUN_MANAGER_USER ? " --user" : "",
+                                        now->unit);
+                if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+                        return cli_fail("cannot wait: %m");
+                while (read(ifd, buf, sizeof(buf)) > 0)
+                        ;
+        }
 }

@@ -43,3 +43,7 @@ void cli_context_close(cli_context *ctx);
 
 /* The run named RUN (id, prefix or name), or NULL after reporting why not. */
 run_record *cli_resolve(cli_context *ctx, const char *run);
+
+/* Blocks until *REC's run has ended (its record is final) and leaves that record in *REC;
+ * needs ctx->bus.  Reports a run lost without a final record and returns EXIT_MOAT_ERROR. */
+int cli_wait_end(cli_context *ctx, run_record **rec);

@@ -8,6 +8,7 @@
 #include "cli-util.h"
 #include "cli.h"
 #include "follow.h"
+#include "interactive.h"
 #include "runner.h"
 
 #define MAX_LIST 256
@@ -22,6 +23,8 @@ static void run_usage(FILE *out) {
               "Options:\n"
               "  -f, --follow          print the run's output until it ends; exit with its code\n"
               "                        (Ctrl+C stops the run, a second Ctrl+C kills it)\n"
+              "  -i, --interactive     attach stdin (and the terminal, with a TTY) until the run\n"
+              "                        ends; Ctrl-] three times stops it; exit with its code\n"
               "  -n, --name NAME       name the run ([a-z0-9][a-z0-9_.-]{0,62}; default: random)\n"
               "      --image IMAGE     the image (default: " RUN_DEFAULT_IMAGE ")\n"
               "  -e, --env KEY=VALUE   set an environment variable in the container (repeatable)\n"
@@ -73,6 +76,7 @@ int cmd_run(int argc, char **argv) {
                 { "memory", required_argument, NULL, OPT_MEMORY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
                 { "follow", no_argument, NULL, 'f' },
+                { "interactive", no_argument, NULL, 'i' },
                 CLI_MANAGER_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -82,7 +86,7 @@ int cmd_run(int argc, char **argv) {
         char *env[MAX_LIST + 1], *mounts[MAX_LIST + 1];
         run_options o = { .env = env, .mounts = mounts };
         cli_manager_flags mf = {};
-        bool follow = false;
+        bool follow = false, interactive = false;
         int c, dashdash = argc, r;
 
         /* Everything after "--" is the command, options included. */
@@ -93,7 +97,7 @@ int cmd_run(int argc, char **argv) {
                 }
 
         opterr = 0;
-        while ((c = getopt_long(dashdash, argv, ":fn:e:m:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(dashdash, argv, ":fin:e:m:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
                         o.name = optarg;
@@ -113,6 +117,9 @@ int cmd_run(int argc, char **argv) {
                         break;
                 case 'f':
                         follow = true;
+                        break;
+                case 'i':
+                        interactive = true;
                         break;
                 case OPT_KEEP:
                         o.keep = true;
@@ -144,6 +151,11 @@ int cmd_run(int argc, char **argv) {
                 o.command = argv + dashdash + 1;
         if (cli_manager(&mf, &o.manager) < 0)
                 return cli_fail("--user and --system exclude each other");
+
+        if (follow && interactive)
+                return cli_fail("-f and -i exclude each other: -i already shows the output");
+        if (interactive)
+                return interactive_run(&o);
 
         r = runner_start(&o, &rec, &err);
         if (r < 0)

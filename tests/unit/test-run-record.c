@@ -65,6 +65,7 @@ static run_record *record_full(void) {
         r->manager = RUN_MANAGER_USER;
         r->state = RUN_EXITED;
         r->interactive = true;
+        r->tty = true;
         r->keep = true;
         r->memory_bytes = (INT64_C(1) << 40) + 1;
         r->cpus = 0.1 + 0.2; /* 0.30000000000000004: a printf("%.15g") would lose it */
@@ -98,6 +99,7 @@ static void check_same(const run_record *a, const run_record *b, const char *wha
         is_int(a->manager, b->manager, "%s: manager", what);
         is_int(a->state, b->state, "%s: state", what);
         is_int(a->interactive, b->interactive, "%s: interactive", what);
+        is_int(a->tty, b->tty, "%s: tty", what);
         is_int(a->keep, b->keep, "%s: keep", what);
         is_int(a->memory_bytes, b->memory_bytes, "%s: memory_bytes", what);
         ok(memcmp(&a->cpus, &b->cpus, sizeof a->cpus) == 0, "%s: cpus exactly (%.17g, %.17g)", what, a->cpus,
@@ -141,7 +143,7 @@ static void test_round_trip_full(void) {
         _cleanup_free_ char *json = NULL;
         static const char *const keys[] = {
                 "id",    "name",        "image",       "command",      "workspace",  "env_keys",   "mounts",
-                "container_id", "unit", "manager",     "state",        "interactive", "keep",      "memory_bytes",
+                "container_id", "unit", "manager",     "state",        "interactive", "tty", "keep", "memory_bytes",
                 "cpus",  "created_at",  "started_at",  "stopped_at",   "exit_code",  "error",
         };
         const cJSON *m;
@@ -432,6 +434,7 @@ static void test_rejected(void) {
                 { "{" BASE ", \"unit\": \"a/b.service\"}", "a unit with '/'" },
                 { "{" BASE ", \"unit\": 1}", "a numeric unit" },
                 { "{" BASE ", \"interactive\": \"true\"}", "interactive that is a string" },
+                { "{" BASE ", \"tty\": 1}", "tty that is a number" },
                 { "{" BASE ", \"keep\": 1}", "keep that is a number" },
                 { "{" BASE ", \"memory_bytes\": -1}", "negative memory" },
                 { "{" BASE ", \"memory_bytes\": 1.5}", "fractional memory" },
