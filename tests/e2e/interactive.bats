@@ -137,3 +137,22 @@ check_piped_stdin() {
 	as "$1" moat rm "pipe-$1"
 }
 @test "without a terminal, -i streams stdin: printf 'a\\nb\\n' | moat run -i -- cat" { each_mode check_piped_stdin; }
+
+check_hangup() {
+	local ws
+	ws=$(workspace "$1")
+	pane_start "hup-$1"
+	tx send-keys -t "hup-$1" "$(moat_i "$1" -n "ihup-$1" "$ws" -- sh -c "'trap \"exit 6\" TERM; echo ready; while :; do sleep 0.1; done'")" Enter
+	wait_pane "hup-$1" '^ready'
+	# closing the terminal hangs up moat: the run is stopped
+	tx kill-session -t "hup-$1"
+	for _ in $(seq 100); do
+		run as "$1" moat inspect --json "ihup-$1"
+		has_json state '"stopped"' 2>/dev/null && break
+		sleep 0.1
+	done
+	has_json state '"stopped"'
+	has_json exit_code 6
+	as "$1" moat rm "ihup-$1"
+}
+@test "closing the terminal stops the run" { each_mode check_hangup; }

@@ -286,10 +286,10 @@ check_podman_restart() {
 @test "moat --help lists the commands that work; --version prints the version" {
 	run sb moat --help
 	[ "$status" -eq 0 ]
-	for c in run stop wait list inspect rm clean; do
+	for c in run logs stop wait list inspect rm clean; do
 		grep -q "^  $c " <<<"$output"
 	done
-	for c in run stop wait list inspect rm clean; do
+	for c in run logs stop wait list inspect rm clean; do
 		run sb moat "$c" --help
 		[ "$status" -eq 0 ]
 		[[ "$output" == "Usage: moat $c"* ]]
