@@ -23,6 +23,8 @@ int cmd_list(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
+int cmd_providers(int argc, char **argv);
+int cmd_agent(const char *provider, int argc, char **argv);
 
 /* For getopt's '?' (unknown option) and ':' (missing value; optstrings start with ":"):
  * reports which option of COMMAND was wrong and returns EXIT_USAGE. */

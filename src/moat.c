@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "podman.h"
+#include "settings.h"
 
 const moat_command moat_commands[] = {
         { "run", "start a command in a new container, as a systemd unit", cmd_run },
@@ -17,6 +19,7 @@ const moat_command moat_commands[] = {
         { "inspect", "show a run's record and live state", cmd_inspect },
         { "rm", "remove ended runs", cmd_rm },
         { "clean", "remove all ended runs and orphaned containers", cmd_clean },
+        { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
         {},
 };
 
@@ -44,6 +47,7 @@ int cli_fail_option(int c, char **argv, const char *command) {
 static void usage(FILE *out) {
         fprintf(out,
                 "Usage: moat [--help] [--version] COMMAND [ARG...]\n"
+                "       moat PROVIDER [OPTIONS] [WORKSPACE] [-p PROMPT] [-f]   (see 'moat providers')\n"
                 "\n"
                 "Run commands and AI coding agents in isolated Podman containers, each run a\n"
                 "transient systemd unit moat-<id>.service.\n"
@@ -95,5 +99,28 @@ int main(int argc, char **argv) {
                         return cmd->run(argc - first, argv + first);
                 }
 
-        return cli_fail("unknown command '%s'; run 'moat --help' for the list", argv[optind]);
+        /* not a command: an agent, when a provider has that name */
+        if (provider_name_valid(argv[optind])) {
+                provider p = {};
+                moat_error err = {};
+                int r = provider_load(argv[optind], &p, &err);
+
+                provider_done(&p);
+                if (r >= 0) {
+                        int first = optind;
+
+                        moat_error_clear(&err);
+                        optind = 0;
+                        return cmd_agent(argv[first], argc - first, argv + first);
+                }
+                if (r != -ENOENT) {
+                        r = cli_fail("%s", moat_error_message(&err));
+                        moat_error_clear(&err);
+                        return r;
+                }
+                moat_error_clear(&err);
+        }
+        return cli_fail("unknown command or provider '%s'; run 'moat --help' for the commands, 'moat providers' "
+                        "for the agents",
+                        argv[optind]);
 }

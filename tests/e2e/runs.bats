@@ -286,10 +286,10 @@ check_podman_restart() {
 @test "moat --help lists the commands that work; --version prints the version" {
 	run sb moat --help
 	[ "$status" -eq 0 ]
-	for c in run logs stop wait list inspect rm clean; do
+	for c in run logs stop wait list inspect rm clean providers; do
 		grep -q "^  $c " <<<"$output"
 	done
-	for c in run logs stop wait list inspect rm clean; do
+	for c in run logs stop wait list inspect rm clean providers; do
 		run sb moat "$c" --help
 		[ "$status" -eq 0 ]
 		[[ "$output" == "Usage: moat $c"* ]]
@@ -298,5 +298,5 @@ check_podman_restart() {
 	done
 	run sb moat no-such-command
 	[ "$status" -eq 125 ]
-	[ "$output" = "moat: unknown command 'no-such-command'; run 'moat --help' for the list" ]
+	[ "$output" = "moat: unknown command or provider 'no-such-command'; run 'moat --help' for the commands, 'moat providers' for the agents" ]
 }

@@ -1,0 +1,428 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "settings.h"
+#include "strv.h"
+#include "yaml-doc.h"
+
+#define FILE_MAX (1024 * 1024)
+
+static int warn_unknown(const char *file, const yaml_node *entry, char ***warnings) {
+        char *w;
+
+        if (asprintf(&w, "%s:%u: unknown key '%s' (ignored)", file, entry->key_line, entry->key) < 0)
+                return -ENOMEM;
+        return strv_push(warnings, w);
+}
+
+static int want(const char *file, const yaml_node *n, yaml_kind kind, const char *what, moat_error *err) {
+        if (n->kind == kind)
+                return 0;
+        return moat_error_set(err, -EINVAL, "%s:%u:%u: %s must be %s, not %s", file, n->line, n->column, what,
+                              yaml_kind_name(kind), yaml_kind_name(n->kind));
+}
+
+static int read_string(const char *file, const yaml_node *n, char **ret, moat_error *err) {
+        int r = want(file, n, YAML_KIND_SCALAR, n->key, err);
+
+        if (r < 0)
+                return r;
+        free(*ret);
+        *ret = strdup(n->value);
+        return *ret ? 0 : moat_error_set(err, -ENOMEM, "out of memory");
+}
+
+/* A list of strings; with SHELL_STRING, a plain string becomes /bin/sh -c STRING. */
+static int read_list(const char *file, const yaml_node *n, bool shell_string, char ***ret, moat_error *err) {
+        char **v = NULL;
+        int r;
+
+        if (shell_string && n->kind == YAML_KIND_SCALAR) {
+                if (strv_push(&v, strdup("/bin/sh")) < 0 || strv_push(&v, strdup("-c")) < 0 ||
+                    strv_push(&v, strdup(n->value)) < 0) {
+                        strv_free(v);
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                }
+                goto done;
+        }
+        r = want(file, n, YAML_KIND_SEQUENCE, n->key, err);
+        if (r < 0)
+                return r;
+        for (const yaml_node *c = n->children; c; c = c->next) {
+                if (c->kind != YAML_KIND_SCALAR) {
+                        strv_free(v);
+                        return moat_error_set(err, -EINVAL, "%s:%u:%u: the items of %s must be strings", file, c->line,
+                                              c->column, n->key);
+                }
+                if (strv_push(&v, strdup(c->value)) < 0) {
+                        strv_free(v);
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                }
+        }
+        if (!v) /* an empty list is an empty vector */
+                v = calloc(1, sizeof(char *));
+        if (!v)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+done:
+        strv_free(*ret);
+        *ret = v;
+        return 0;
+}
+
+static int read_bool(const char *file, const yaml_node *n, int *ret, moat_error *err) {
+        static const char *const yes[] = { "true", "yes", "on" }, *const no[] = { "false", "no", "off" };
+        int r = want(file, n, YAML_KIND_SCALAR, n->key, err);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(n->value, yes[i]) == 0) {
+                        *ret = 1;
+                        return 0;
+                }
+                if (strcasecmp(n->value, no[i]) == 0) {
+                        *ret = 0;
+                        return 0;
+                }
+        }
+        return moat_error_set(err, -EINVAL, "%s:%u:%u: %s must be true or false, not '%s'", file, n->line, n->column,
+                              n->key, n->value);
+}
+
+void moat_config_done(moat_config *c) {
+        free(c->name);
+        free(c->image);
+        free(c->memory);
+        free(c->cpus);
+        free(c->agent);
+        strv_free(c->command);
+        strv_free(c->env);
+        strv_free(c->mounts);
+        strv_free(c->warnings);
+        *c = (moat_config) { .interactive = -1 };
+}
+
+static int read_env(const char *file, const yaml_node *n, char ***ret, moat_error *err) {
+        int r = want(file, n, YAML_KIND_MAPPING, "env", err);
+
+        if (r < 0)
+                return r;
+        for (const yaml_node *c = n->children; c; c = c->next) {
+                char *kv;
+
+                if (c->kind != YAML_KIND_SCALAR)
+                        return moat_error_set(err, -EINVAL, "%s:%u:%u: the value of env %s must be a string", file,
+                                              c->line, c->column, c->key);
+                if (asprintf(&kv, "%s=%s", c->key, c->value) < 0 || strv_push(ret, kv) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* SRC:DST[:ro] with a relative SRC made absolute against the workspace. */
+static int read_mounts(const char *file, const yaml_node *n, const char *workspace, char ***ret, moat_error *err) {
+        _cleanup_(strv_freep) char **list = NULL;
+        int r;
+
+        r = read_list(file, n, false, &list, err);
+        if (r < 0)
+                return r;
+        for (char **m = list; m && *m; m++) {
+                char *abs;
+
+                if ((*m)[0] == '/' || !workspace)
+                        abs = strdup(*m);
+                else if (asprintf(&abs, "%s/%s", workspace, *m) < 0)
+                        abs = NULL;
+                if (strv_push(ret, abs) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+int moat_config_parse(const char *name, const char *text, size_t len, const char *workspace, moat_config *ret,
+                      moat_error *err) {
+        _cleanup_(yaml_node_freep) yaml_node *root = NULL;
+        moat_config c = { .interactive = -1 };
+        int r;
+
+        r = yaml_doc_parse(name, text, len, &root, err);
+        if (r < 0)
+                return r;
+        r = want(name, root, YAML_KIND_MAPPING, "the file", err);
+        if (r < 0)
+                return r;
+        for (const yaml_node *e = root->children; e && r >= 0; e = e->next) {
+                if (strcmp(e->key, "name") == 0)
+                        r = read_string(name, e, &c.name, err);
+                else if (strcmp(e->key, "image") == 0)
+                        r = read_string(name, e, &c.image, err);
+                else if (strcmp(e->key, "agent") == 0)
+                        r = read_string(name, e, &c.agent, err);
+                else if (strcmp(e->key, "command") == 0)
+                        r = read_list(name, e, true, &c.command, err);
+                else if (strcmp(e->key, "env") == 0)
+                        r = read_env(name, e, &c.env, err);
+                else if (strcmp(e->key, "mounts") == 0)
+                        r = read_mounts(name, e, workspace, &c.mounts, err);
+                else if (strcmp(e->key, "interactive") == 0)
+                        r = read_bool(name, e, &c.interactive, err);
+                else if (strcmp(e->key, "container") == 0) {
+                        r = want(name, e, YAML_KIND_MAPPING, "container", err);
+                        for (const yaml_node *k = r >= 0 ? e->children : NULL; k && r >= 0; k = k->next) {
+                                if (strcmp(k->key, "memory") == 0)
+                                        r = read_string(name, k, &c.memory, err);
+                                else if (strcmp(k->key, "cpus") == 0)
+                                        r = read_string(name, k, &c.cpus, err);
+                                else if (warn_unknown(name, k, &c.warnings) < 0)
+                                        r = moat_error_set(err, -ENOMEM, "out of memory");
+                        }
+                } else if (warn_unknown(name, e, &c.warnings) < 0)
+                        r = moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (r < 0) {
+                moat_config_done(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+static int read_file(const char *path, char **ret, size_t *ret_len, moat_error *err) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : moat_error_set(err, -errno, "cannot read %s: %m", path);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > FILE_MAX)
+                return moat_error_set(err, -EINVAL, "%s is not a regular file under 1 MiB", path);
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        n = read(fd, buf, (size_t) st.st_size);
+        if (n < 0)
+                return moat_error_set(err, -errno, "cannot read %s: %m", path);
+        buf[n] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = (size_t) n;
+        return 0;
+}
+
+int moat_config_load(const char *workspace, moat_config *ret, moat_error *err) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t len;
+        int r;
+
+        if (asprintf(&path, "%s/moat.yaml", workspace) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        r = read_file(path, &text, &len, err);
+        if (r == -ENOENT) {
+                *ret = (moat_config) { .interactive = -1 };
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return moat_config_parse(path, text, len, workspace, ret, err);
+}
+
+void provider_done(provider *p) {
+        free(p->name);
+        free(p->image);
+        strv_free(p->command);
+        strv_free(p->prompt);
+        strv_free(p->interactive_command);
+        strv_free(p->env);
+        strv_free(p->mounts);
+        strv_free(p->warnings);
+        *p = (provider) {};
+}
+
+bool provider_name_valid(const char *name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 32 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+                return false;
+        return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+int provider_parse(const char *name, const char *file, const char *text, size_t len, provider *ret, moat_error *err) {
+        _cleanup_(yaml_node_freep) yaml_node *root = NULL;
+        provider p = {};
+        int r;
+
+        r = yaml_doc_parse(file, text, len, &root, err);
+        if (r < 0)
+                return r;
+        r = want(file, root, YAML_KIND_MAPPING, "the file", err);
+        if (r < 0)
+                return r;
+        p.name = strdup(name);
+        if (!p.name)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (const yaml_node *e = root->children; e && r >= 0; e = e->next) {
+                if (strcmp(e->key, "image") == 0)
+                        r = read_string(file, e, &p.image, err);
+                else if (strcmp(e->key, "command") == 0)
+                        r = read_list(file, e, false, &p.command, err);
+                else if (strcmp(e->key, "prompt") == 0)
+                        r = read_list(file, e, false, &p.prompt, err);
+                else if (strcmp(e->key, "interactive_command") == 0)
+                        r = read_list(file, e, false, &p.interactive_command, err);
+                else if (strcmp(e->key, "env") == 0)
+                        r = read_list(file, e, false, &p.env, err);
+                else if (strcmp(e->key, "mounts") == 0)
+                        r = read_list(file, e, false, &p.mounts, err);
+                else if (warn_unknown(file, e, &p.warnings) < 0)
+                        r = moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (r >= 0 && (!p.image || !p.command || !p.command[0]))
+                r = moat_error_set(err, -EINVAL, "%s: a provider needs an image and a command", file);
+        if (r < 0) {
+                provider_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* The provider directories, the user's first. */
+static int provider_dirs(char *ret[2]) {
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+        ret[0] = NULL;
+        if (xdg && xdg[0] == '/') {
+                if (asprintf(&ret[0], "%s/moat/providers", xdg) < 0)
+                        return -ENOMEM;
+        } else if (home && home[0] == '/' && asprintf(&ret[0], "%s/.config/moat/providers", home) < 0)
+                return -ENOMEM;
+        ret[1] = strdup(DATADIR "/providers");
+        return ret[1] ? 0 : -ENOMEM;
+}
+
+int provider_list(char ***ret, moat_error *err) {
+        _cleanup_free_ char *dirs[2] = {};
+        char **names = NULL;
+        size_t n = 0;
+
+        if (provider_dirs(dirs) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t d = 0; d < 2; d++) {
+                DIR *dir = dirs[d] ? opendir(dirs[d]) : NULL;
+                struct dirent *de;
+
+                if (!dir)
+                        continue;
+                while ((de = readdir(dir))) {
+                        size_t l = strlen(de->d_name);
+                        char *name;
+                        bool seen = false;
+
+                        if (l <= 5 || strcmp(de->d_name + l - 5, ".yaml") != 0)
+                                continue;
+                        name = strndup(de->d_name, l - 5);
+                        if (!name || !provider_name_valid(name)) {
+                                free(name);
+                                continue;
+                        }
+                        for (size_t i = 0; i < n; i++)
+                                seen |= strcmp(names[i], name) == 0;
+                        if (seen || strv_push(&names, name) < 0) {
+                                free(seen ? name : NULL);
+                                continue;
+                        }
+                        n++;
+                }
+                closedir(dir);
+        }
+        for (size_t i = 1; i < n; i++) /* insertion sort: a handful of names */
+                for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+                        char *t = names[j];
+                        names[j] = names[j - 1];
+                        names[j - 1] = t;
+                }
+        if (!names)
+                names = calloc(1, sizeof(char *));
+        *ret = names;
+        return names ? 0 : moat_error_set(err, -ENOMEM, "out of memory");
+}
+
+int provider_load(const char *name, provider *ret, moat_error *err) {
+        _cleanup_free_ char *dirs[2] = {};
+        int r;
+
+        if (!provider_name_valid(name))
+                return moat_error_set(err, -EINVAL, "invalid provider name '%s'", name);
+        if (provider_dirs(dirs) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t d = 0; d < 2; d++) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                size_t len;
+
+                if (!dirs[d])
+                        continue;
+                if (asprintf(&path, "%s/%s.yaml", dirs[d], name) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                r = read_file(path, &text, &len, err);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                return provider_parse(name, path, text, len, ret, err);
+        }
+        {
+                _cleanup_(strv_freep) char **known = NULL;
+                _cleanup_free_ char *list = NULL;
+                size_t size = 1;
+
+                if (provider_list(&known, NULL) >= 0)
+                        for (char **k = known; k && *k; k++)
+                                size += strlen(*k) + 2;
+                list = calloc(1, size);
+                for (char **k = known; list && k && *k; k++) {
+                        if (k != known)
+                                strcat(list, ", ");
+                        strcat(list, *k);
+                }
+                return moat_error_set(err, -ENOENT, "unknown provider '%s'; known providers: %s", name,
+                                      list && *list ? list : "none");
+        }
+}
+
+int provider_argv(const provider *p, const char *prompt_text, char *const *extra, char ***ret, moat_error *err) {
+        char **base = prompt_text || !p->interactive_command ? p->command : p->interactive_command;
+        char **v = NULL;
+
+        for (char **a = base; a && *a; a++)
+                if (strv_push(&v, strdup(*a)) < 0)
+                        goto oom;
+        if (prompt_text) {
+                if (!p->prompt)
+                        goto no_prompt;
+                for (char **a = p->prompt; *a; a++)
+                        if (strv_push(&v, strdup(strcmp(*a, "{prompt}") == 0 ? prompt_text : *a)) < 0)
+                                goto oom;
+        }
+        for (char *const *a = extra; a && *a; a++)
+                if (strv_push(&v, strdup(*a)) < 0)
+                        goto oom;
+        *ret = v;
+        return 0;
+oom:
+        strv_free(v);
+        return moat_error_set(err, -ENOMEM, "out of memory");
+no_prompt:
+        strv_free(v);
+        return moat_error_set(err, -EINVAL, "provider %s takes no prompt (its file has no 'prompt')", p->name);
+}

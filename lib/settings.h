@@ -1,0 +1,59 @@
+/* moat.yaml (the workspace's settings) and provider files (an agent as data), both YAML.
+ * Unknown keys are warnings that name the key and its line; malformed YAML or a wrong type
+ * is an error with the line and column, and nothing is started. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "strv.h"
+
+typedef struct moat_config {
+        char *name;
+        char *image;
+        char **command;      /* NULL-terminated; a plain string becomes /bin/sh -c STRING */
+        char **env;          /* KEY=VALUE */
+        char **mounts;       /* SRC:DST[:ro], SRC relative to the workspace made absolute */
+        int interactive;     /* -1: not given */
+        char *memory;        /* as written: parse_memory_size() reads it */
+        char *cpus;
+        char *agent;         /* a provider's name */
+        char **warnings;     /* "moat.yaml:LINE: unknown key 'KEY'" ... */
+} moat_config;
+
+void moat_config_done(moat_config *c);
+
+/* Reads WORKSPACE/moat.yaml; no such file is an empty config. */
+int moat_config_load(const char *workspace, moat_config *ret, moat_error *err);
+/* The same, from text (NAME for messages): what the loader and the tests share. */
+int moat_config_parse(const char *name, const char *text, size_t len, const char *workspace, moat_config *ret,
+                      moat_error *err);
+
+typedef struct provider {
+        char *name;
+        char *image;
+        char **command;             /* the agent, non-interactive */
+        char **prompt;              /* how a prompt is passed: e.g. [-p, "{prompt}"] */
+        char **interactive_command; /* the agent with a terminal; NULL: command */
+        char **env;                 /* names of host variables passed through */
+        char **mounts;              /* SRC:DST[:ro]; a leading ~ is the caller's home */
+        char **warnings;
+} provider;
+
+void provider_done(provider *p);
+
+int provider_parse(const char *name, const char *file, const char *text, size_t len, provider *ret, moat_error *err);
+
+/* Finds NAME in $XDG_CONFIG_HOME/moat/providers/ (else ~/.config/...), then in the installed
+ * data directory.  -ENOENT when there is none; err lists the known providers. */
+int provider_load(const char *name, provider *ret, moat_error *err);
+
+/* The names of every provider, sorted, without duplicates. */
+int provider_list(char ***ret, moat_error *err);
+
+/* Whether NAME can be a provider's name: [a-z0-9][a-z0-9_-]{0,31}. */
+bool provider_name_valid(const char *name);
+
+/* argv for a run: COMMAND (or INTERACTIVE_COMMAND without a prompt), then PROMPT's items
+ * with "{prompt}" replaced by PROMPT_TEXT as one argument, exactly as typed, then EXTRA. */
+int provider_argv(const provider *p, const char *prompt_text, char *const *extra, char ***ret, moat_error *err);

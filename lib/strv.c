@@ -1,0 +1,37 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "strv.h"
+
+void strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+int strv_push(char ***v, char *s) {
+        size_t n = strv_length(*v);
+        char **p;
+
+        if (!s)
+                return -ENOMEM;
+        p = realloc(*v, (n + 2) * sizeof(char *));
+        if (!p) {
+                free(s);
+                return -ENOMEM;
+        }
+        p[n] = s;
+        p[n + 1] = NULL;
+        *v = p;
+        return 0;
+}
+
+size_t strv_length(char *const *v) {
+        size_t n = 0;
+
+        while (v && v[n])
+                n++;
+        return n;
+}

@@ -1,0 +1,14 @@
+/* NULL-terminated vectors of strings. */
+#pragma once
+
+#include <stddef.h>
+
+#include "macro.h"
+
+void strv_free(char **v);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+
+/* Appends S (taking it; NULL is -ENOMEM) and keeps *V NULL-terminated. */
+int strv_push(char ***v, char *s);
+
+size_t strv_length(char *const *v);

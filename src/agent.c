@@ -1,0 +1,54 @@
+/* moat <provider> (claude, codex, gemini, ...): an agent is data, run by one runner; and
+ * moat providers, the list of them. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "launch.h"
+
+int cmd_agent(const char *name, int argc, char **argv) {
+        _cleanup_(launch_done) launch l = {};
+        int r;
+
+        r = launch_parse(&l, argc, argv, name, true);
+        if (r >= 0)
+                return r;
+        r = launch_apply_config(&l);
+        if (r >= 0)
+                return r;
+        r = launch_provider(&l, name);
+        if (r >= 0)
+                return r;
+        return launch_start(&l);
+}
+
+int cmd_providers(int argc, char **argv) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(strv_freep) char **names = NULL;
+
+        if (argc > 1) {
+                if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                        fputs("Usage: moat providers\n"
+                              "\n"
+                              "List the agents moat can run as 'moat NAME': the provider files in\n"
+                              "$XDG_CONFIG_HOME/moat/providers/ and " DATADIR "/providers/.\n"
+                              "See moat-agents(1).\n",
+                              stdout);
+                        return 0;
+                }
+                return cli_fail("unexpected argument '%s'; usage: moat providers", argv[1]);
+        }
+        if (provider_list(&names, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        for (char **n = names; *n; n++) {
+                provider p = {};
+
+                if (provider_load(*n, &p, NULL) >= 0)
+                        printf("%-12s %s\n", *n, p.image);
+                else
+                        printf("%-12s (unreadable: see 'moat %s --help')\n", *n, *n);
+                provider_done(&p);
+        }
+        return 0;
+}

@@ -1,0 +1,295 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "follow.h"
+#include "interactive.h"
+#include "launch.h"
+
+static void run_usage(FILE *out, const char *command, bool is_provider) {
+        if (is_provider)
+                fprintf(out,
+                        "Usage: moat %s [OPTIONS] [WORKSPACE] [-p PROMPT] [-f] [-- EXTRA ARGS]\n"
+                        "\n"
+                        "Run the %s agent in a container on WORKSPACE (default: the current directory,\n"
+                        "mounted at /workspace). With -p, non-interactive: fire-and-forget, or -f to follow;\n"
+                        "without -p, interactive. Takes every option of moat run.\n"
+                        "\n"
+                        "  -p, --prompt PROMPT   the task, passed to the agent exactly as typed\n",
+                        command, command);
+        else
+                fputs("Usage: moat run [OPTIONS] [WORKSPACE] [-- COMMAND [ARG...]]\n"
+                      "\n"
+                      "Run COMMAND in a new container, as the transient systemd unit moat-<id>.service, and\n"
+                      "return once it runs. WORKSPACE (default: the current directory) is mounted at\n"
+                      "/workspace, the working directory; its moat.yaml, if any, gives defaults.\n"
+                      "\n",
+                      out);
+        fputs("Options:\n"
+              "  -f, --follow          print the run's output until it ends; exit with its code\n"
+              "                        (Ctrl+C stops the run, a second Ctrl+C kills it)\n"
+              "  -i, --interactive     attach stdin (and the terminal, with a TTY) until the run\n"
+              "                        ends; Ctrl-] three times stops it; exit with its code\n"
+              "  -n, --name NAME       name the run ([a-z0-9][a-z0-9_.-]{0,62}; default: random)\n"
+              "      --image IMAGE     the image (default: " RUN_DEFAULT_IMAGE ")\n"
+              "  -e, --env KEY=VALUE   set an environment variable in the container (repeatable)\n"
+              "  -m, --mount SRC:DST[:ro]  bind-mount a host path (repeatable)\n"
+              "      --keep            keep the container after the run ends\n"
+              "      --memory SIZE     memory limit, e.g. 512m, 2g\n"
+              "      --cpus N          CPU limit, e.g. 1.5\n"
+              "      --user            use the user manager and rootless podman (default for non-root)\n"
+              "      --system          use the system manager and rootful podman (default for root)\n"
+              "  -h, --help            show this help\n"
+              "\n"
+              "Exit status: 0 when the run started (with -f or -i: the run's exit code); 125 when\n"
+              "it could not start (nothing is left behind).\n",
+              out);
+        fprintf(out, "See %s(1).\n", is_provider ? "moat-agents" : "moat-run");
+}
+
+int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_provider) {
+        enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS };
+        static const struct option options[] = {
+                { "name", required_argument, NULL, 'n' },
+                { "image", required_argument, NULL, OPT_IMAGE },
+                { "env", required_argument, NULL, 'e' },
+                { "mount", required_argument, NULL, 'm' },
+                { "keep", no_argument, NULL, OPT_KEEP },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "follow", no_argument, NULL, 'f' },
+                { "interactive", no_argument, NULL, 'i' },
+                { "prompt", required_argument, NULL, 'p' },
+                CLI_MANAGER_OPTIONS,
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c, dashdash = argc;
+
+        l->cfg.interactive = -1;
+        /* Everything after "--" is the command, options included. */
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--") == 0) {
+                        dashdash = i;
+                        break;
+                }
+
+        opterr = 0;
+        while ((c = getopt_long(dashdash, argv, is_provider ? ":fin:e:m:p:h" : ":fin:e:m:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'n':
+                        l->o.name = optarg;
+                        break;
+                case OPT_IMAGE:
+                        l->o.image = optarg;
+                        break;
+                case 'e':
+                        if (strv_push(&l->env, strdup(optarg)) < 0)
+                                return cli_fail("out of memory");
+                        break;
+                case 'm':
+                        if (strv_push(&l->mounts, strdup(optarg)) < 0)
+                                return cli_fail("out of memory");
+                        break;
+                case 'f':
+                        l->follow = true;
+                        break;
+                case 'i':
+                        l->interactive = l->interactive_flag = true;
+                        break;
+                case 'p':
+                        if (!is_provider)
+                                return cli_fail_option('?', argv, command);
+                        l->prompt = optarg;
+                        break;
+                case OPT_KEEP:
+                        l->o.keep = true;
+                        break;
+                case OPT_MEMORY:
+                        if (parse_memory_size(optarg, &l->o.memory_bytes) < 0)
+                                return cli_fail("invalid --memory '%s': use a size such as 512m or 2g", optarg);
+                        l->memory_flag = true;
+                        break;
+                case OPT_CPUS:
+                        if (parse_cpus(optarg, &l->o.cpus) < 0)
+                                return cli_fail("invalid --cpus '%s': use a positive number such as 1.5", optarg);
+                        l->cpus_flag = true;
+                        break;
+                case 'h':
+                        run_usage(stdout, command, is_provider);
+                        return 0;
+                default:
+                        if (!cli_manager_option(c, &l->mf))
+                                return cli_fail_option(c, argv, command);
+                }
+        }
+        if (optind < dashdash)
+                l->o.workspace = argv[optind++];
+        if (optind < dashdash)
+                return cli_fail("unexpected argument '%s'; put the command after '--' (see 'moat %s --help')",
+                                argv[optind], command);
+        if (dashdash + 1 < argc)
+                l->extra = argv + dashdash + 1;
+        if (cli_manager(&l->mf, &l->o.manager) < 0)
+                return cli_fail("--user and --system exclude each other");
+        if (l->follow && l->interactive)
+                return cli_fail("-f and -i exclude each other: -i already shows the output");
+        return -1;
+}
+
+/* Puts LIST's entries before those already in *V (which come from flags and win). */
+static int prepend(char ***v, char *const *list) {
+        _cleanup_(strv_freep) char **merged = NULL;
+
+        for (char *const *p = list; p && *p; p++)
+                if (strv_push(&merged, strdup(*p)) < 0)
+                        return -ENOMEM;
+        for (char **p = *v; p && *p; p++)
+                if (strv_push(&merged, strdup(*p)) < 0)
+                        return -ENOMEM;
+        strv_free(*v);
+        *v = TAKE_PTR(merged);
+        return 0;
+}
+
+int launch_apply_config(launch *l) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_free_ char *ws = realpath(l->o.workspace ?: ".", NULL);
+        moat_config *cfg = &l->cfg;
+
+        if (!ws)
+                return -1; /* the runner says what is wrong with the workspace */
+        if (moat_config_load(ws, cfg, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        for (char **w = cfg->warnings; w && *w; w++)
+                fprintf(stderr, "moat: warning: %s\n", *w);
+
+        if (!l->o.name)
+                l->o.name = cfg->name;
+        if (!l->o.image)
+                l->o.image = cfg->image;
+        if (!l->extra && cfg->command)
+                l->o.command = cfg->command;
+        if (!l->interactive_flag && cfg->interactive == 1 && !l->follow)
+                l->interactive = true;
+        if (!l->memory_flag && cfg->memory && parse_memory_size(cfg->memory, &l->o.memory_bytes) < 0)
+                return cli_fail("invalid container.memory '%s' in %s/moat.yaml: use a size such as 512m or 2g",
+                                cfg->memory, ws);
+        if (!l->cpus_flag && cfg->cpus && parse_cpus(cfg->cpus, &l->o.cpus) < 0)
+                return cli_fail("invalid container.cpus '%s' in %s/moat.yaml: use a positive number such as 1.5",
+                                cfg->cpus, ws);
+        if (prepend(&l->env, cfg->env) < 0 || prepend(&l->mounts, cfg->mounts) < 0)
+                return cli_fail("out of memory");
+        return -1;
+}
+
+int launch_provider(launch *l, const char *name) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(strv_freep) char **pass = NULL, **mounts = NULL;
+        const char *home = getenv("HOME");
+        provider p = {};
+        int rc = -1;
+
+        if (provider_load(name, &p, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        for (char **w = p.warnings; w && *w; w++)
+                fprintf(stderr, "moat: warning: %s\n", *w);
+        if (!l->o.image) {
+                l->provider_image = TAKE_PTR(p.image);
+                l->o.image = l->provider_image;
+        }
+        if (provider_argv(&p, l->prompt, l->extra, &l->command, &err) < 0) {
+                rc = cli_fail("%s", moat_error_message(&err));
+                goto out;
+        }
+        /* without a prompt, the agent is interactive */
+        if (!l->prompt && !l->follow)
+                l->interactive = true;
+        /* host variables pass through by name: their values go to the container spec only */
+        for (char **k = p.env; k && *k; k++) {
+                const char *v = getenv(*k);
+                char *kv;
+
+                if (!v)
+                        continue;
+                if (asprintf(&kv, "%s=%s", *k, v) < 0 || strv_push(&pass, kv) < 0) {
+                        rc = cli_fail("out of memory");
+                        goto out;
+                }
+        }
+        for (char **m = p.mounts; m && *m; m++) {
+                char *abs;
+
+                if ((*m)[0] == '~' && home && asprintf(&abs, "%s%s", home, *m + 1) >= 0)
+                        ;
+                else
+                        abs = strdup(*m);
+                if (strv_push(&mounts, abs) < 0) {
+                        rc = cli_fail("out of memory");
+                        goto out;
+                }
+        }
+        if (prepend(&l->env, pass) < 0 || prepend(&l->mounts, mounts) < 0)
+                rc = cli_fail("out of memory");
+out:
+        provider_done(&p);
+        return rc;
+}
+
+/* moat run -f: the output until the end, then the status line; exits with the run's code. */
+static int follow_to_end(const run_record *rec) {
+        const follow_options fo = { .follow = true, .tail = -1, .stop_on_interrupt = true };
+        journal_end end = {};
+        int r;
+
+        r = follow_run(rec, &fo, &end);
+        if (r < 0)
+                return EXIT_MOAT_ERROR;
+        if (!end.seen)
+                return cli_fail("run %s (%s) ended without a record of how; see 'moat inspect %s'", rec->name,
+                                rec->id, rec->id);
+        if (end.state == RUN_FAILED) {
+                fprintf(stderr, "Run %s (%s) failed; see 'moat inspect %s'\n", rec->name, rec->id, rec->id);
+                return EXIT_MOAT_ERROR;
+        }
+        fprintf(stderr, "Run %s (%s) %s with code %d\n", rec->name, rec->id, run_state_to_string(end.state),
+                end.exit_code);
+        return end.exit_code & 0xff;
+}
+
+int launch_start(launch *l) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(run_record_freep) run_record *rec = NULL;
+
+        l->o.env = l->env;
+        l->o.n_env = strv_length(l->env);
+        l->o.mounts = l->mounts;
+        l->o.n_mounts = strv_length(l->mounts);
+        if (l->command)
+                l->o.command = l->command;
+        else if (l->extra)
+                l->o.command = l->extra;
+
+        if (l->interactive)
+                return interactive_run(&l->o);
+        if (runner_start(&l->o, &rec, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        if (!l->follow) {
+                printf("Started %s (%s). Use 'moat logs %s -f' to follow output.\n", rec->name, rec->id, rec->id);
+                return 0;
+        }
+        return follow_to_end(rec);
+}
+
+void launch_done(launch *l) {
+        strv_free(l->env);
+        strv_free(l->mounts);
+        strv_free(l->command);
+        free(l->provider_image);
+        moat_config_done(&l->cfg);
+}
