@@ -18,7 +18,8 @@ tx() { tmux -L "$TMUX_SOCKET" "$@"; }
 
 # A pane of 100x30 running bash, in session NAME.
 pane_start() {
-	tx new-session -d -s "$1" -x 100 -y 30 "env -i PATH=$PATH TERM=xterm HOME=$HOME bash --norc --noprofile"
+	tx new-session -d -s "$1" -x 100 -y 30 \
+		"env -i PATH=$PATH TERM=xterm HOME=$HOME MOAT_SANDBOX_STATE=$MOAT_SANDBOX_STATE bash --norc --noprofile"
 	sleep 0.3
 }
 
