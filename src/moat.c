@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -42,6 +43,25 @@ int cli_fail_option(int c, char **argv, const char *command) {
         if (optopt && strncmp(arg, "--", 2) != 0)
                 return cli_fail("unknown option '-%c' for 'moat %s'; see 'moat %s --help'", optopt, command, command);
         return cli_fail("unknown option '%s' for 'moat %s'; see 'moat %s --help'", arg, command, command);
+}
+
+/* Says what the known commands and providers are, in one line. */
+static int unknown_command(const char *name) {
+        _cleanup_(strv_freep) char **providers = NULL;
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+
+        if (provider_list(&providers, NULL) >= 0)
+                for (char **p = providers; *p; p++)
+                        len += strlen(*p) + 2;
+        list = calloc(1, len + 1);
+        for (char **p = providers; list && p && *p; p++) {
+                if (p != providers)
+                        strcat(list, ", ");
+                strcat(list, *p);
+        }
+        return cli_fail("unknown command or provider '%s'; providers: %s; 'moat --help' lists the commands", name,
+                        list && *list ? list : "none");
 }
 
 static void usage(FILE *out) {
@@ -100,27 +120,20 @@ int main(int argc, char **argv) {
                 }
 
         /* not a command: an agent, when a provider has that name */
-        if (provider_name_valid(argv[optind])) {
+        {
+                _cleanup_(moat_error_clear) moat_error err = {};
                 provider p = {};
-                moat_error err = {};
                 int r = provider_load(argv[optind], &p, &err);
 
                 provider_done(&p);
                 if (r >= 0) {
                         int first = optind;
 
-                        moat_error_clear(&err);
                         optind = 0;
                         return cmd_agent(argv[first], argc - first, argv + first);
                 }
-                if (r != -ENOENT) {
-                        r = cli_fail("%s", moat_error_message(&err));
-                        moat_error_clear(&err);
-                        return r;
-                }
-                moat_error_clear(&err);
+                if (r != -ENOENT && r != -EINVAL)
+                        return cli_fail("%s", moat_error_message(&err));
+                return unknown_command(argv[optind]);
         }
-        return cli_fail("unknown command or provider '%s'; run 'moat --help' for the commands, 'moat providers' "
-                        "for the agents",
-                        argv[optind]);
 }

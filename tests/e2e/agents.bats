@@ -29,7 +29,14 @@ check_providers_list() {
 	[[ "$output" == *"claude "*"codex "*"echo "*"gemini "* ]]
 	run --separate-stderr as "$1" moat nosuchagent -p hi
 	[ "$status" -eq 125 ]
-	[[ "$stderr" == "moat: unknown command or provider 'nosuchagent'"* ]]
+	[ "$stderr" = "moat: unknown command or provider 'nosuchagent'; providers: claude, codex, echo, gemini; 'moat --help' lists the commands" ]
+	# a user's file overrides a shipped one
+	as "$1" sh -c "printf 'image: my/own-claude\ncommand: [claude]\n' >$(home_of "$1")/.config/moat/providers/claude.yaml"
+	run as "$1" moat providers
+	[[ "$output" == *"claude       my/own-claude"* ]]
+	as "$1" rm "$(home_of "$1")/.config/moat/providers/claude.yaml"
+	run as "$1" moat providers
+	[[ "$output" == *"claude       localhost/moat/claude-code:latest"* ]]
 	run --separate-stderr as "$1" moat echo --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == "Usage: moat echo [OPTIONS] [WORKSPACE] [-p PROMPT] [-f]"* ]]
@@ -112,6 +119,12 @@ container:
 	has_json memory_bytes 67108864
 	has_json cpus 0.5
 	as "$1" moat rm "from-yaml-$1"
+	if [ "$1" = root ]; then
+		# the limit is real (rootless podman on cgroup v1 cannot set one)
+		run --separate-stderr as root moat run -f -n "mem-root" "$ws" -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+		[ "$output" = 67108864 ]
+		as root moat rm mem-root
+	fi
 	# flags override the file
 	run --separate-stderr as "$1" moat run -f -n "flagged-$1" -e G=from-flag "$ws" -- sh -c 'echo "G=$G"'
 	[ "$output" = "G=from-flag" ]

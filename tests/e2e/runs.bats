@@ -298,5 +298,5 @@ check_podman_restart() {
 	done
 	run sb moat no-such-command
 	[ "$status" -eq 125 ]
-	[ "$output" = "moat: unknown command or provider 'no-such-command'; run 'moat --help' for the commands, 'moat providers' for the agents" ]
+	[[ "$output" == "moat: unknown command or provider 'no-such-command'; providers: claude, codex, "*"gemini; 'moat --help' lists the commands" ]]
 }
