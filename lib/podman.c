@@ -450,20 +450,43 @@ int podman_container_wait(podman_client *c, const char *id, int *ret_exit_code, 
         return podman_reply_parse_wait(call.body, call.body_len, ret_exit_code, err);
 }
 
-typedef struct logs_ctx {
+/* How a stream's body reaches its consumer. */
+typedef struct stream_ctx {
         bool raw; /* a terminal's stream: no frames */
         podman_demux demux;
         podman_frame_fn fn;
         void *userdata;
         moat_error *err;
-} logs_ctx;
+} stream_ctx;
 
-static int logs_consume(const char *data, size_t len, void *userdata) {
-        logs_ctx *l = userdata;
+static int stream_consume(const char *data, size_t len, void *userdata) {
+        stream_ctx *l = userdata;
 
         if (l->raw)
                 return l->fn(PODMAN_STREAM_STDOUT, data, len, l->userdata);
         return podman_demux_feed(&l->demux, data, len, l->fn, l->userdata, l->err);
+}
+
+/* A request whose 2xx body is a stream of frames (with RAW, a terminal's stream), handed to
+ * FN as it arrives; READY (may be NULL) once the headers are in. */
+static int stream_call(podman_client *c, const char *method, const char *url, bool raw, void (*ready)(void *),
+                       podman_frame_fn fn, void *userdata, moat_error *err) {
+        stream_ctx ctx = { .raw = raw, .fn = fn, .userdata = userdata, .err = err };
+        _cleanup_(podman_call_done) podman_call call = {
+                .method = method,
+                .url = url,
+                .consume = stream_consume,
+                .userdata = &ctx,
+                .on_headers = ready,
+                .headers_userdata = userdata,
+        };
+        int r;
+
+        podman_demux_init(&ctx.demux);
+        r = podman_call_expect(c, &call, 0, err);
+        if (r < 0)
+                return r;
+        return podman_demux_end(&ctx.demux, err);
 }
 
 int podman_container_logs(podman_client *c, const char *id, const podman_logs_options *opts,
@@ -471,12 +494,6 @@ int podman_container_logs(podman_client *c, const char *id, const podman_logs_op
         static const podman_logs_options defaults = {};
         _cleanup_(curl_freep) char *since = NULL;
         _cleanup_free_ char *suffix = NULL, *url = NULL;
-        logs_ctx ctx = { .fn = fn, .userdata = userdata, .err = err };
-        _cleanup_(podman_call_done) podman_call call = {
-                .method = "GET",
-                .consume = logs_consume,
-                .userdata = &ctx,
-        };
         int r;
 
         if (!opts)
@@ -493,26 +510,12 @@ int podman_container_logs(podman_client *c, const char *id, const podman_logs_op
         r = object_url(c, "containers", id, suffix, &url, err);
         if (r < 0)
                 return r;
-        call.url = url;
-
-        podman_demux_init(&ctx.demux);
-        r = podman_call_expect(c, &call, 0, err);
-        if (r < 0)
-                return r;
-        return podman_demux_end(&ctx.demux, err);
+        return stream_call(c, "GET", url, false, NULL, fn, userdata, err);
 }
 
 int podman_container_attach(podman_client *c, const char *id, bool tty, void (*ready)(void *userdata),
                             podman_frame_fn fn, void *userdata, moat_error *err) {
         _cleanup_free_ char *url = NULL;
-        logs_ctx ctx = { .raw = tty, .fn = fn, .userdata = userdata, .err = err };
-        _cleanup_(podman_call_done) podman_call call = {
-                .method = "POST",
-                .consume = logs_consume,
-                .userdata = &ctx,
-                .on_headers = ready,
-                .headers_userdata = userdata,
-        };
         int r;
 
         /* podman answers at once and hijacks the connection; the frames follow until the
@@ -520,12 +523,7 @@ int podman_container_attach(podman_client *c, const char *id, bool tty, void (*r
         r = object_url(c, "containers", id, "/attach?stream=true&stdout=true&stderr=true&logs=false", &url, err);
         if (r < 0)
                 return r;
-        call.url = url;
-        podman_demux_init(&ctx.demux);
-        r = podman_call_expect(c, &call, 0, err);
-        if (r < 0)
-                return r;
-        return podman_demux_end(&ctx.demux, err);
+        return stream_call(c, "POST", url, tty, ready, fn, userdata, err);
 }
 
 int podman_container_stop(podman_client *c, const char *id, unsigned timeout, moat_error *err) {
