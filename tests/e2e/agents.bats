@@ -121,8 +121,10 @@ container:
 	as "$1" moat rm "from-yaml-$1"
 	if [ "$1" = root ]; then
 		# the limit is real (rootless podman on cgroup v1 cannot set one)
-		run --separate-stderr as root moat run -f -n "mem-root" "$ws" -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes
-		[ "$output" = 67108864 ]
+		run --separate-stderr as root moat run -f -n "mem-root" "$ws" -- \
+			cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us
+		[ "${lines[0]}" = 67108864 ]
+		[ "${lines[1]}" = 50000 ]
 		as root moat rm mem-root
 	fi
 	# flags override the file
