@@ -427,6 +427,11 @@ static int container_action(podman_client *c, const char *id, const char *action
         return podman_call_expect(c, &call, extra_ok, err);
 }
 
+int podman_container_init(podman_client *c, const char *id, moat_error *err) {
+        /* 304: already initialised (or running). */
+        return container_action(c, id, "/init", 304, err);
+}
+
 int podman_container_start(podman_client *c, const char *id, moat_error *err) {
         /* 304: already running. */
         return container_action(c, id, "/start", 304, err);

@@ -43,6 +43,10 @@ int podman_image_pull(podman_client *c, const char *reference, podman_pull_progr
 int podman_container_create(podman_client *c, const podman_spec *spec, char **ret_id,
                             moat_error *err);
 
+/* Prepares the container to start (the OCI runtime's create, the network) without starting
+ * it; 0 also when already done (HTTP 304). */
+int podman_container_init(podman_client *c, const char *id, moat_error *err);
+
 /* 0 when started, also when it was already running (HTTP 304). */
 int podman_container_start(podman_client *c, const char *id, moat_error *err);
 

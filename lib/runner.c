@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,25 @@ static int start_unit(sd_bus *bus, const run_store *store, const run_record *rec
         return unit_start_transient(bus, &spec, err);
 }
 
+typedef struct init_job {
+        const char *socket;
+        const char *container_id;
+} init_job;
+
+/* podman's part of a start (runtime and network set-up, ~100 ms rootful) runs while systemd
+ * creates the unit and the monitor comes up; the monitor's attach then finds it done.  A
+ * failure here is the monitor's to report: its attach would fail the same way. */
+static void *init_container(void *userdata) {
+        init_job *job = userdata;
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        moat_error e = {};
+
+        if (podman_client_new(job->socket, &c, &e) >= 0)
+                (void) podman_container_init(c, job->container_id, &e);
+        moat_error_clear(&e);
+        return NULL;
+}
+
 /* Undoes a run that could not start: its container and its record. */
 static void discard_run(podman_client *c, run_store *store, const char *id, const char *container_id) {
         if (container_id)
@@ -241,7 +261,9 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         _cleanup_free_ char *home = NULL, *socket = NULL;
         _cleanup_close_ int lock_fd = -1;
         struct stat st;
-        bool record_written = false;
+        bool record_written = false, initing = false;
+        pthread_t initer;
+        init_job job;
         int r;
 
         rec = calloc(1, sizeof(*rec));
@@ -358,9 +380,14 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
                 r = o->before_start(rec, o->userdata, err);
                 if (r < 0)
                         goto fail;
+        } else {
+                job = (init_job) { .socket = socket, .container_id = rec->container_id };
+                initing = pthread_create(&initer, NULL, init_container, &job) == 0;
         }
 
         r = start_unit(bus, store, rec, err);
+        if (initing)
+                pthread_join(initer, NULL);
         if (r < 0) {
                 /* The monitor says why in the record when it got that far. */
                 _cleanup_(run_record_freep) run_record *now = NULL;
