@@ -43,9 +43,11 @@ typedef struct podman_call {
         /* called once the headers of a 2xx reply are in, before its body */
         void (*on_headers)(void *userdata);
         void *headers_userdata;
+        char *owned_url; /* freed with the call */
 } podman_call;
 
 static void podman_call_done(podman_call *call) {
+        free(call->owned_url);
         free(call->body);
         free(call->api_version);
 }
@@ -413,18 +415,26 @@ int podman_container_create(podman_client *c, const podman_spec *spec, char **re
         return podman_reply_parse_create(call.body, call.body_len, ret_id, err);
 }
 
+/* METHOD to /containers/ID + SUFFIX, into CALL (whose reply the caller may read); fails
+ * unless podman answers 2xx or EXTRA_OK. */
+static int container_call(podman_client *c, const char *method, const char *id, const char *suffix, long extra_ok,
+                          podman_call *call, moat_error *err) {
+        int r;
+
+        r = object_url(c, "containers", id, suffix, &call->owned_url, err);
+        if (r < 0)
+                return r;
+        call->method = method;
+        call->url = call->owned_url;
+        return podman_call_expect(c, call, extra_ok, err);
+}
+
 /* A POST to /containers/ID/ACTION with no body, where podman answers 2xx or EXTRA_OK. */
 static int container_action(podman_client *c, const char *id, const char *action, long extra_ok,
                             moat_error *err) {
-        _cleanup_free_ char *url = NULL;
-        _cleanup_(podman_call_done) podman_call call = { .method = "POST" };
-        int r;
+        _cleanup_(podman_call_done) podman_call call = {};
 
-        r = object_url(c, "containers", id, action, &url, err);
-        if (r < 0)
-                return r;
-        call.url = url;
-        return podman_call_expect(c, &call, extra_ok, err);
+        return container_call(c, "POST", id, action, extra_ok, &call, err);
 }
 
 int podman_container_init(podman_client *c, const char *id, moat_error *err) {
@@ -438,18 +448,12 @@ int podman_container_start(podman_client *c, const char *id, moat_error *err) {
 }
 
 int podman_container_wait(podman_client *c, const char *id, int *ret_exit_code, moat_error *err) {
-        _cleanup_free_ char *url = NULL;
-        _cleanup_(podman_call_done) podman_call call = { .method = "POST" };
+        _cleanup_(podman_call_done) podman_call call = {};
         int r;
 
         /* podman polls the state; its default interval (250 ms) would delay every exit, and
          * every poll asks the OCI runtime, so 5 ms polls cost more than they save. */
-        r = object_url(c, "containers", id, "/wait?condition=stopped&condition=exited&interval=20ms",
-                       &url, err);
-        if (r < 0)
-                return r;
-        call.url = url;
-        r = podman_call_expect(c, &call, 0, err);
+        r = container_call(c, "POST", id, "/wait?condition=stopped&condition=exited&interval=20ms", 0, &call, err);
         if (r < 0)
                 return r;
         return podman_reply_parse_wait(call.body, call.body_len, ret_exit_code, err);
@@ -558,28 +562,17 @@ int podman_container_resize(podman_client *c, const char *id, unsigned rows, uns
 }
 
 int podman_container_remove(podman_client *c, const char *id, bool force, moat_error *err) {
-        _cleanup_free_ char *url = NULL;
-        _cleanup_(podman_call_done) podman_call call = { .method = "DELETE" };
-        int r;
+        _cleanup_(podman_call_done) podman_call call = {};
 
-        r = object_url(c, "containers", id, force ? "?force=true&v=true" : "?v=true", &url, err);
-        if (r < 0)
-                return r;
-        call.url = url;
-        return podman_call_expect(c, &call, 0, err);
+        return container_call(c, "DELETE", id, force ? "?force=true&v=true" : "?v=true", 0, &call, err);
 }
 
 int podman_container_inspect(podman_client *c, const char *id, podman_container_state *ret,
                              moat_error *err) {
-        _cleanup_free_ char *url = NULL;
-        _cleanup_(podman_call_done) podman_call call = { .method = "GET" };
+        _cleanup_(podman_call_done) podman_call call = {};
         int r;
 
-        r = object_url(c, "containers", id, "/json", &url, err);
-        if (r < 0)
-                return r;
-        call.url = url;
-        r = podman_call_expect(c, &call, 0, err);
+        r = container_call(c, "GET", id, "/json", 0, &call, err);
         if (r < 0)
                 return r;
         return podman_reply_parse_inspect(call.body, call.body_len, ret, err);
