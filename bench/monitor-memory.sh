@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Resident memory of one run's moat-monitor against the conmon of the same run, side by side
-# (several runs at once, rootful and rootless).  Target: ratio <= 1.0.
+# Resident memory of one run's monitor (the unit's main process while the container runs:
+# moat-relay) against the conmon of the same run, side by side (several runs at once,
+# rootful and rootless).  Target: ratio <= 1.0.
 #   Usage: bench/monitor-memory.sh [RUNS]
 . "$(dirname "$0")/lib.sh"
 runs=${1:-5}
@@ -14,9 +15,14 @@ for mode in root user; do
 		$how moat run --image "$image" "$ws" -- sh -c 'echo some output; sleep 30' >/dev/null
 	done
 	sleep 2
-	# Rss, Pss and private (dirty + clean) KiB, averaged over every moat-monitor / conmon
-	for prog in moat-monitor conmon; do
-		sb sh -c "for p in \$(pgrep -x $prog); do cat /proc/\$p/smaps_rollup; done" |
+	scope=; [ "$mode" = user ] && scope=--user
+	monitors=$($how sh -c "for u in \$(systemctl $scope list-units --plain --no-legend 'moat-*.service' | cut -d' ' -f1); do
+		systemctl $scope show -P MainPID \$u; done" | tr '\n' ' ')
+	conmons=$(sb pgrep -x conmon | tr '\n' ' ')
+	# Rss, Pss and private (dirty + clean) KiB, averaged over every monitor / conmon
+	for prog in monitor conmon; do
+		pids=$monitors; [ "$prog" = conmon ] && pids=$conmons
+		sb sh -c "for p in $pids; do cat /proc/\$p/smaps_rollup; done" |
 			awk -v prog="$prog" '/^Rss:/ { r += $2; n++ } /^Pss:/ { p += $2 } /^Private_(Clean|Dirty):/ { u += $2 }
 				END { printf "%s %.0f %.0f %.0f %d\n", prog, r / n, p / n, u / n, n }'
 	done >"$top_builddir/bench/.mem"

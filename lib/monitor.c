@@ -1,9 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 
 #include "journal.h"
 #include "monitor.h"
+#include "podman-attach.h"
 #include "podman.h"
 #include "time-util.h"
 
@@ -20,23 +19,13 @@ typedef struct monitor {
         run_store *store;
         run_record *record;
         char *socket;
-        pthread_mutex_t lock; /* the record, shared with the stopper thread */
-        atomic_bool stop_requested;
-        bool podman_lost; /* the connection to podman broke during the run */
 } monitor;
 
 static int monitor_save(monitor *m, run_state state, moat_error *err) {
-        int r;
-
-        pthread_mutex_lock(&m->lock);
         if (run_state_is_final(m->record->state) || !run_state_transition_ok(m->record->state, state))
-                r = 0; /* a later state won: e.g. stopping after the run already exited */
-        else {
-                m->record->state = state;
-                r = run_store_save(m->store, m->record, err);
-        }
-        pthread_mutex_unlock(&m->lock);
-        return r;
+                return 0; /* a later state won: e.g. stopping after the run already exited */
+        m->record->state = state;
+        return run_store_save(m->store, m->record, err);
 }
 
 static int monitor_open(const char *home, const char *id, monitor *m, moat_error *err) {
@@ -57,35 +46,113 @@ static void monitor_close(monitor *m) {
         free(m->socket);
 }
 
-/* Waits in its own thread for SIGTERM/SIGINT (systemctl stop, moat stop) and stops the
- * container with grace; the main thread's wait then sees the exit. */
-static void *stopper(void *userdata) {
-        monitor *m = userdata;
-        sigset_t set;
-        int sig;
+static void remove_container(monitor *m, podman_client *c) {
+        moat_error e = {};
 
+        if (m->record->keep || !m->record->container_id)
+                return;
+        (void) podman_container_remove(c, m->record->container_id, true, &e);
+        moat_error_clear(&e);
+}
+
+static int fail_run(monitor *m, podman_client *c, moat_error *err) {
+        m->record->state = RUN_FAILED;
+        m->record->stopped_at = now_usec();
+        free(m->record->error);
+        m->record->error = strdup(moat_error_message(err));
+        (void) run_store_save(m->store, m->record, NULL);
+        (void) journal_write_exit(m->record);
+        if (c)
+                remove_container(m, c);
+        return err->code;
+}
+
+/* A podman client for the run; without one the run cannot go on: it fails. */
+static int monitor_connect(monitor *m, podman_client **ret, moat_error *err) {
+        int r;
+
+        r = podman_client_new(m->socket, ret, err);
+        return r < 0 ? fail_run(m, NULL, err) : 0;
+}
+
+int monitor_run(const char *home, const char *id, moat_error *err) {
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        _cleanup_(podman_attach_closep) podman_attach *a = NULL;
+        monitor m = {};
+        char fd_arg[16];
+        sigset_t set;
+        int r, fd;
+
+        /* A stop while the container starts stays pending, across the exec, for the relay. */
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
-        for (;;) {
-                _cleanup_(podman_client_freep) podman_client *c = NULL;
-                moat_error err = {};
+        sigprocmask(SIG_BLOCK, &set, NULL);
 
-                if (sigwait(&set, &sig) != 0)
-                        continue;
-                m->stop_requested = true;
-                (void) monitor_save(m, RUN_STOPPING, NULL);
-                sd_notify(0, "STOPPING=1\nSTATUS=Stopping the container");
-                if (podman_client_new(m->socket, &c, &err) >= 0)
-                        (void) podman_container_stop(c, m->record->container_id, MONITOR_STOP_GRACE_SEC, &err);
-                moat_error_clear(&err);
+        r = monitor_open(home, id, &m, err);
+        if (r >= 0)
+                r = monitor_connect(&m, &c, err);
+        if (r < 0)
+                goto out;
+        r = monitor_save(&m, RUN_STARTING, err);
+        if (r < 0)
+                goto out;
+
+        /* the output's way to the journal first, then the container: not a byte is missed */
+        r = podman_attach_open(m.socket, m.record->container_id, m.record->tty, false, &a, err);
+        if (r < 0) {
+                moat_error_prefix(err, "cannot attach to the container");
+                r = fail_run(&m, c, err);
+                goto out;
         }
-        return NULL;
+        r = podman_container_start(c, m.record->container_id, err);
+        if (r < 0) {
+                moat_error_prefix(err, "cannot start the container");
+                r = fail_run(&m, c, err);
+                goto out;
+        }
+        m.record->started_at = now_usec();
+        r = monitor_save(&m, RUN_RUNNING, err);
+        if (r >= 0)
+                r = fd = podman_attach_take_fd(a, err);
+        if (r < 0) {
+                r = fail_run(&m, c, err);
+                goto out;
+        }
+        sd_notify(0, "READY=1\nSTATUS=Running");
+
+        /* The rest of the run needs no podman client in memory: the relay takes over this
+         * process (systemd's main PID stays the same). */
+        snprintf(fd_arg, sizeof(fd_arg), "%d", fd);
+        execv(RELAY_PATH, (char *[]) { (char *) RELAY_PATH, m.record->id, m.record->name,
+                                       (char *) run_manager_to_string(m.record->manager),
+                                       (char *) (m.record->tty ? "tty" : "notty"), fd_arg, NULL });
+        moat_error_set(err, -errno, "cannot run %s: %m", RELAY_PATH);
+        r = fail_run(&m, c, err);
+out:
+        monitor_close(&m);
+        return r;
+}
+
+int monitor_stop(const char *home, const char *id, moat_error *err) {
+        _cleanup_(podman_client_freep) podman_client *c = NULL;
+        monitor m = {};
+        int r;
+
+        r = monitor_open(home, id, &m, err);
+        if (r >= 0)
+                r = monitor_save(&m, RUN_STOPPING, err);
+        if (r >= 0)
+                r = podman_client_new(m.socket, &c, err);
+        if (r >= 0)
+                r = podman_container_stop(c, m.record->container_id, MONITOR_STOP_GRACE_SEC, err);
+        monitor_close(&m);
+        return r;
 }
 
 /* Waits for the container's exit, across restarts and idle exits of the podman service:
  * a lost connection is retried, never taken for an exit. */
-static int wait_exit(monitor *m, podman_client **c, int *ret_code, moat_error *err) {
+static int wait_exit(monitor *m, podman_client **c, int *ret_code, bool *podman_lost, moat_error *err) {
         for (unsigned attempt = 0;; attempt++) {
                 moat_error e = {};
                 int r;
@@ -105,7 +172,7 @@ static int wait_exit(monitor *m, podman_client **c, int *ret_code, moat_error *e
                         return r;
                 }
                 moat_error_clear(&e);
-                m->podman_lost = true;
+                *podman_lost = true;
                 /* A fresh connection: the old one belonged to a service that is gone. */
                 podman_client_free(*c);
                 *c = NULL;
@@ -116,27 +183,19 @@ static int wait_exit(monitor *m, podman_client **c, int *ret_code, moat_error *e
         }
 }
 
-/* The relay: the container's output into the journal.  It attaches before the container
- * starts, so not a byte is missed, and streams live.  When podman went away during the run,
- * the attach may have ended early: after the exit the rest comes from podman's log of the
- * output (k8s-file), skipping, per stream, the bytes already relayed. */
-typedef struct relay {
-        monitor *m;
+/* When the attach ended before the container did (podman went away), the rest of the output
+ * comes from podman's log of it (k8s-file), skipping, per stream, what the relay wrote. */
+typedef struct catch_up {
         journal_writer writer;
-        uint64_t relayed[PODMAN_STREAM_ERROR + 1]; /* bytes per stream written to the journal */
-        uint64_t seen[PODMAN_STREAM_ERROR + 1];    /* bytes per stream read in this pass */
-        pthread_mutex_t lock;
-        pthread_cond_t changed;
-        bool ready, done;
-        int result;
-        moat_error err;
-} relay;
+        uint64_t relayed[PODMAN_STREAM_ERROR + 1]; /* bytes per stream already in the journal */
+        uint64_t seen[PODMAN_STREAM_ERROR + 1];    /* bytes per stream read from the log */
+} catch_up;
 
-static int relay_frame(podman_stream stream, const char *data, size_t len, void *userdata) {
-        relay *rl = userdata;
+static int catch_up_frame(podman_stream stream, const char *data, size_t len, void *userdata) {
+        catch_up *cu = userdata;
 
         if (stream == PODMAN_STREAM_STDOUT || stream == PODMAN_STREAM_STDERR) {
-                uint64_t *seen = &rl->seen[stream], *relayed = &rl->relayed[stream];
+                uint64_t *seen = &cu->seen[stream], *relayed = &cu->relayed[stream];
 
                 if (*seen < *relayed) {
                         size_t skip = (size_t) (*relayed - *seen < len ? *relayed - *seen : len);
@@ -150,182 +209,76 @@ static int relay_frame(podman_stream stream, const char *data, size_t len, void 
                 *seen += len;
                 *relayed += len;
         }
-        return journal_writer_feed(stream, data, len, &rl->writer);
+        return journal_writer_feed(stream, data, len, &cu->writer);
 }
 
-static void relay_set(relay *rl, bool ready, bool done) {
-        pthread_mutex_lock(&rl->lock);
-        rl->ready |= ready;
-        rl->done |= done;
-        pthread_cond_broadcast(&rl->changed);
-        pthread_mutex_unlock(&rl->lock);
-}
-
-static void relay_ready(void *userdata) {
-        relay_set(userdata, true, false);
-}
-
-static void *relay_thread(void *userdata) {
-        relay *rl = userdata;
-        _cleanup_(podman_client_freep) podman_client *c = NULL;
-        int r;
-
-        r = podman_client_new(rl->m->socket, &c, &rl->err);
-        if (r >= 0)
-                r = podman_container_attach(c, rl->m->record->container_id, rl->m->record->tty, relay_ready, relay_frame,
-                                            rl, &rl->err);
-        rl->result = r;
-        relay_set(rl, false, true);
-        return NULL;
-}
-
-/* Blocks until the attach is in place (true) or has failed (false). */
-static bool relay_wait_ready(relay *rl) {
-        bool ready;
-
-        pthread_mutex_lock(&rl->lock);
-        while (!rl->ready && !rl->done)
-                pthread_cond_wait(&rl->changed, &rl->lock);
-        ready = rl->ready;
-        pthread_mutex_unlock(&rl->lock);
-        return ready;
-}
-
-/* After the exit: what the attach did not deliver, from podman's log of the output. */
-static void relay_catch_up(relay *rl) {
-        _cleanup_(podman_client_freep) podman_client *c = NULL;
+static void relay_catch_up(monitor *m, podman_client *c, const uint64_t relayed[2]) {
         const podman_logs_options opts = {};
+        catch_up cu = {};
         moat_error e = {};
 
-        memset(rl->seen, 0, sizeof(rl->seen));
-        if (podman_client_new(rl->m->socket, &c, &e) < 0 ||
-            podman_container_logs(c, rl->m->record->container_id, &opts, relay_frame, rl, &e) < 0)
+        cu.relayed[PODMAN_STREAM_STDOUT] = relayed[0];
+        cu.relayed[PODMAN_STREAM_STDERR] = relayed[1];
+        if (journal_writer_init(&cu.writer, m->record, &e) < 0 ||
+            podman_container_logs(c, m->record->container_id, &opts, catch_up_frame, &cu, &e) < 0)
                 fprintf(stderr, "moat-monitor: cannot read the rest of the output: %s\n", moat_error_message(&e));
+        (void) journal_writer_flush(&cu.writer);
+        journal_writer_done(&cu.writer);
         moat_error_clear(&e);
 }
 
-static void remove_container(monitor *m, podman_client *c) {
+/* True when the container still runs although its output ended: the attach was cut. */
+static bool still_running(podman_client *c, const char *container_id) {
+        podman_container_state st = {};
         moat_error e = {};
+        bool running;
 
-        if (m->record->keep || !m->record->container_id)
-                return;
-        (void) podman_container_remove(c, m->record->container_id, true, &e);
+        running = podman_container_inspect(c, container_id, &st, &e) >= 0 && st.running;
+        podman_container_state_free(&st);
         moat_error_clear(&e);
+        return running;
 }
 
-static int fail_run(monitor *m, podman_client *c, moat_error *err) {
-        pthread_mutex_lock(&m->lock);
-        m->record->state = RUN_FAILED;
-        m->record->stopped_at = now_usec();
-        free(m->record->error);
-        m->record->error = strdup(moat_error_message(err));
-        (void) run_store_save(m->store, m->record, NULL);
-        (void) journal_write_exit(m->record);
-        pthread_mutex_unlock(&m->lock);
-        if (c)
-                remove_container(m, c);
-        return err->code;
-}
-
-int monitor_run(const char *home, const char *id, moat_error *err) {
+int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], bool cut, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
-        monitor m = { .lock = PTHREAD_MUTEX_INITIALIZER };
-        relay rl = { .m = &m, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
-        pthread_t thread, relayer;
-        bool relaying = false;
-        sigset_t set;
+        _cleanup_(run_record_freep) run_record *latest = NULL;
+        monitor m = {};
+        bool podman_lost = false;
         int r, code = 0;
 
-        /* Blocked before any thread exists, so only the stopper receives them. */
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
-
         r = monitor_open(home, id, &m, err);
+        if (r >= 0)
+                r = monitor_connect(&m, &c, err);
         if (r < 0)
                 goto out;
-        r = podman_client_new(m.socket, &c, err);
-        if (r < 0) {
-                r = fail_run(&m, NULL, err);
-                goto out;
-        }
-        r = monitor_save(&m, RUN_STARTING, err);
-        if (r < 0)
-                goto out;
-
-        r = pthread_create(&thread, NULL, stopper, &m);
-        if (r != 0) {
-                r = fail_run(&m, c, err) ?: -r;
-                goto out;
-        }
-        pthread_detach(thread);
-
-        /* the output's way to the journal first, then the container */
-        r = journal_writer_init(&rl.writer, m.record, err);
-        if (r >= 0) {
-                r = -pthread_create(&relayer, NULL, relay_thread, &rl);
-                if (r < 0)
-                        moat_error_set(err, r, "cannot start relaying the output: %s", strerror(-r));
-        }
-        if (r < 0) {
-                r = fail_run(&m, c, err);
-                goto out;
-        }
-        relaying = true;
-        if (!relay_wait_ready(&rl)) {
-                moat_error_set(err, rl.result < 0 ? rl.result : -EIO, "cannot attach to the container: %s",
-                               moat_error_message(&rl.err));
-                r = fail_run(&m, c, err);
-                goto out;
-        }
-
-        r = podman_container_start(c, m.record->container_id, err);
-        if (r < 0) {
-                moat_error_prefix(err, "cannot start the container");
-                r = fail_run(&m, c, err);
-                goto out;
-        }
-        pthread_mutex_lock(&m.lock);
-        m.record->started_at = now_usec();
-        pthread_mutex_unlock(&m.lock);
-        r = monitor_save(&m, RUN_RUNNING, err);
-        if (r < 0) {
-                r = fail_run(&m, c, err);
-                goto out;
-        }
-        sd_notify(0, "READY=1\nSTATUS=Running");
-
-        r = wait_exit(&m, &c, &code, err);
-        pthread_join(relayer, NULL);
-        relaying = false;
+        if (!cut)
+                cut = still_running(c, m.record->container_id);
+        r = wait_exit(&m, &c, &code, &podman_lost, err);
         if (r < 0) {
                 moat_error_prefix(err, "lost the container");
                 r = fail_run(&m, c, err);
                 goto out;
         }
-        /* every line before the end record */
-        /* (podman's log of a terminal is not the raw stream the attach gave: no catch-up) */
-        if ((m.podman_lost || rl.result < 0) && !m.record->tty)
-                relay_catch_up(&rl);
-        (void) journal_writer_flush(&rl.writer);
+        /* every line before the end record (podman's log of a terminal is not the raw stream
+         * the attach gave: no catch-up for it) */
+        if ((cut || podman_lost) && !m.record->tty)
+                relay_catch_up(&m, c, relayed);
 
-        pthread_mutex_lock(&m.lock);
-        m.record->state = m.stop_requested ? RUN_STOPPED : RUN_EXITED;
+        /* a stop helper may have recorded "stopping" meanwhile */
+        if (run_store_load(m.store, id, &latest, NULL) >= 0) {
+                run_record_free(m.record);
+                m.record = TAKE_PTR(latest);
+        }
+        m.record->state = m.record->state == RUN_STOPPING ? RUN_STOPPED : RUN_EXITED;
         m.record->has_exit_code = true;
         m.record->exit_code = code;
         m.record->stopped_at = now_usec();
         r = run_store_save(m.store, m.record, err);
         (void) journal_write_exit(m.record);
-        pthread_mutex_unlock(&m.lock);
         remove_container(&m, c);
         if (r >= 0)
                 r = code & 0xff;
 out:
-        if (relaying)
-                pthread_join(relayer, NULL);
-        journal_writer_done(&rl.writer);
-        moat_error_clear(&rl.err);
         monitor_close(&m);
         return r;
 }
@@ -346,7 +299,7 @@ static void monitor_death_reason(moat_error *e, const char *result, const char *
 
 int monitor_cleanup(const char *home, const char *id, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
-        monitor m = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        monitor m = {};
         const char *result = getenv("SERVICE_RESULT"), *code = getenv("EXIT_CODE"),
                    *status = getenv("EXIT_STATUS");
         moat_error e = {};

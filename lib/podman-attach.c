@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "podman-attach.h"
 
@@ -90,7 +92,8 @@ static int read_headers(podman_attach *a, moat_error *err) {
         return 0;
 }
 
-int podman_attach_open(const char *socket_path, const char *id, bool tty, podman_attach **ret, moat_error *err) {
+int podman_attach_open(const char *socket_path, const char *id, bool tty, bool input, podman_attach **ret,
+                       moat_error *err) {
         _cleanup_(podman_attach_closep) podman_attach *a = NULL;
         _cleanup_free_ char *request = NULL;
         char *escaped;
@@ -120,13 +123,13 @@ int podman_attach_open(const char *socket_path, const char *id, bool tty, podman
         if (!escaped)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         r = asprintf(&request,
-                     "POST /v4.0.0/libpod/containers/%s/attach?stream=true&stdin=true&stdout=true&stderr=true&logs=false HTTP/1.1\r\n"
+                     "POST /v4.0.0/libpod/containers/%s/attach?stream=true&stdin=%s&stdout=true&stderr=true&logs=false HTTP/1.1\r\n"
                      "Host: d\r\n"
                      "Upgrade: tcp\r\n"
                      "Connection: Upgrade\r\n"
                      "Content-Length: 0\r\n"
                      "\r\n",
-                     escaped);
+                     escaped, input ? "true" : "false");
         curl_free(escaped);
         if (r < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
@@ -151,6 +154,18 @@ void podman_attach_close(podman_attach *a) {
 
 int podman_attach_fd(const podman_attach *a) {
         return (int) a->fd;
+}
+
+int podman_attach_take_fd(podman_attach *a, moat_error *err) {
+        int fd;
+
+        /* the receiver starts at a frame boundary: nothing of the stream may be ours alone */
+        if (a->pending_len > 0)
+                return moat_error_set(err, -EBUSY, "the container's output began before the attach was handed on");
+        fd = fcntl((int) a->fd, F_DUPFD, 3);
+        if (fd < 0)
+                return moat_error_set(err, -errno, "cannot hand on the attach: %m");
+        return fd;
 }
 
 static int deliver(podman_attach *a, const char *data, size_t len, podman_frame_fn fn, void *userdata,

@@ -13,15 +13,20 @@
 
 typedef struct podman_attach podman_attach;
 
-/* Attaches to stdin, stdout and stderr of container ID (created, not yet started, or
- * running).  TTY says whether the container has a terminal: then the output is one raw
- * stream, else it comes in frames. */
-int podman_attach_open(const char *socket_path, const char *id, bool tty, podman_attach **ret, moat_error *err);
+/* Attaches to stdout and stderr of container ID (created, not yet started, or running), and
+ * to its stdin with INPUT.  TTY says whether the container has a terminal: then the output is
+ * one raw stream, else it comes in frames. */
+int podman_attach_open(const char *socket_path, const char *id, bool tty, bool input, podman_attach **ret,
+                       moat_error *err);
 void podman_attach_close(podman_attach *a);
 DEFINE_TRIVIAL_CLEANUP_FUNC(podman_attach *, podman_attach_close);
 
 /* The connection's file descriptor, to poll for input. */
 int podman_attach_fd(const podman_attach *a);
+
+/* A duplicate of the connection, inheritable across exec, for a reader that starts at the
+ * beginning of the stream (nothing read yet): -EBUSY otherwise. */
+int podman_attach_take_fd(podman_attach *a, moat_error *err);
 
 /* Reads what has arrived and hands it to FN (the raw stream as PODMAN_STREAM_STDOUT when
  * the container has a terminal).  Returns 1 while the stream goes on, 0 at its end. */

@@ -40,9 +40,6 @@ typedef struct podman_call {
         /* the Libpod-API-Version header, when asked for */
         char *api_version;
         bool want_version;
-        /* called once the headers of a 2xx reply are in, before its body */
-        void (*on_headers)(void *userdata);
-        void *headers_userdata;
         char *owned_url; /* freed with the call */
 } podman_call;
 
@@ -98,12 +95,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
         size_t len = size * nmemb, n;
         const char *v;
 
-        if (call->on_headers && len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
-                curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &call->status);
-                if (status_ok(call->status))
-                        call->on_headers(call->headers_userdata);
-                return len;
-        }
         if (!call->want_version || len <= strlen(name) || strncasecmp(data, name, strlen(name)) != 0)
                 return len;
         v = data + strlen(name);
@@ -461,7 +452,6 @@ int podman_container_wait(podman_client *c, const char *id, int *ret_exit_code, 
 
 /* How a stream's body reaches its consumer. */
 typedef struct stream_ctx {
-        bool raw; /* a terminal's stream: no frames */
         podman_demux demux;
         podman_frame_fn fn;
         void *userdata;
@@ -471,23 +461,18 @@ typedef struct stream_ctx {
 static int stream_consume(const char *data, size_t len, void *userdata) {
         stream_ctx *l = userdata;
 
-        if (l->raw)
-                return l->fn(PODMAN_STREAM_STDOUT, data, len, l->userdata);
         return podman_demux_feed(&l->demux, data, len, l->fn, l->userdata, l->err);
 }
 
-/* A request whose 2xx body is a stream of frames (with RAW, a terminal's stream), handed to
- * FN as it arrives; READY (may be NULL) once the headers are in. */
-static int stream_call(podman_client *c, const char *method, const char *url, bool raw, void (*ready)(void *),
-                       podman_frame_fn fn, void *userdata, moat_error *err) {
-        stream_ctx ctx = { .raw = raw, .fn = fn, .userdata = userdata, .err = err };
+/* A request whose 2xx body is a stream of frames, handed to FN as it arrives. */
+static int stream_call(podman_client *c, const char *method, const char *url, podman_frame_fn fn, void *userdata,
+                       moat_error *err) {
+        stream_ctx ctx = { .fn = fn, .userdata = userdata, .err = err };
         _cleanup_(podman_call_done) podman_call call = {
                 .method = method,
                 .url = url,
                 .consume = stream_consume,
                 .userdata = &ctx,
-                .on_headers = ready,
-                .headers_userdata = userdata,
         };
         int r;
 
@@ -519,20 +504,7 @@ int podman_container_logs(podman_client *c, const char *id, const podman_logs_op
         r = object_url(c, "containers", id, suffix, &url, err);
         if (r < 0)
                 return r;
-        return stream_call(c, "GET", url, false, NULL, fn, userdata, err);
-}
-
-int podman_container_attach(podman_client *c, const char *id, bool tty, void (*ready)(void *userdata),
-                            podman_frame_fn fn, void *userdata, moat_error *err) {
-        _cleanup_free_ char *url = NULL;
-        int r;
-
-        /* podman answers at once and hijacks the connection; the frames follow until the
-         * container exits, or podman goes away: the end of the stream cannot tell which */
-        r = object_url(c, "containers", id, "/attach?stream=true&stdout=true&stderr=true&logs=false", &url, err);
-        if (r < 0)
-                return r;
-        return stream_call(c, "POST", url, tty, ready, fn, userdata, err);
+        return stream_call(c, "GET", url, fn, userdata, err);
 }
 
 int podman_container_stop(podman_client *c, const char *id, unsigned timeout, moat_error *err) {

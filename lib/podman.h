@@ -66,14 +66,6 @@ typedef struct podman_logs_options {
 int podman_container_logs(podman_client *c, const char *id, const podman_logs_options *opts,
                           podman_frame_fn fn, void *userdata, moat_error *err);
 
-/* Attaches to the container's stdout and stderr and streams them through FN until it exits
- * (with TTY, the container's terminal: one raw stream, handed on as stdout); READY (may be
- * NULL) is called once podman has accepted the attach, so that the container can be started
- * then without losing a byte.  The stream also ends when podman goes away: the caller tells
- * the two apart with wait. */
-int podman_container_attach(podman_client *c, const char *id, bool tty, void (*ready)(void *userdata),
-                            podman_frame_fn fn, void *userdata, moat_error *err);
-
 /* Stops with TIMEOUT seconds of grace before SIGKILL; 0 also when already stopped. */
 int podman_container_stop(podman_client *c, const char *id, unsigned timeout, moat_error *err);
 

@@ -17,7 +17,6 @@
 #include "time-util.h"
 #include "unit.h"
 
-#define MONITOR_PATH LIBEXECDIR "/moat-monitor"
 #define WORKSPACE_DIR "/workspace"
 
 int parse_memory_size(const char *s, int64_t *ret) {

@@ -53,7 +53,7 @@ typedef struct session {
 static int open_attach(const run_record *rec, void *userdata, moat_error *err) {
         session *s = userdata;
 
-        return podman_attach_open(s->socket, rec->container_id, rec->tty, &s->attach, err);
+        return podman_attach_open(s->socket, rec->container_id, rec->tty, true, &s->attach, err);
 }
 
 static int write_out(podman_stream stream, const char *data, size_t len, void *userdata) {

@@ -1,8 +1,13 @@
-/* moat-monitor: the main process of a run's unit (`moat-monitor run ID`) and its
- * ExecStopPost (`moat-monitor cleanup ID`).  Started by systemd, never by hand; the run store
- * is $MOAT_HOME, which moat puts into the unit's environment. */
+/* moat-monitor: a run's podman side, started by systemd and by the relay, never by hand.
+ *   run ID                  the unit's main process until the container runs (then the relay)
+ *   stop ID                 the relay's helper on SIGTERM/SIGINT
+ *   finish ID OUT ERR whole|cut   the relay's helper once the output ended
+ *   cleanup ID              the unit's ExecStopPost
+ * The run store is $MOAT_HOME, which moat puts into the unit's environment. */
 #include "config.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +15,47 @@
 #include "monitor.h"
 #include "podman.h"
 
+static int usage(void) {
+        fputs("usage: moat-monitor run|stop|cleanup RUN-ID\n"
+              "       moat-monitor finish RUN-ID STDOUT-BYTES STDERR-BYTES whole|cut\n"
+              "(started by systemd and moat-relay for moat)\n",
+              stderr);
+        return 2;
+}
+
+static bool parse_bytes(const char *s, uint64_t *ret) {
+        char *end;
+
+        errno = 0;
+        *ret = strtoull(s, &end, 10);
+        return errno == 0 && end != s && *end == '\0' && s[0] != '-';
+}
+
 int main(int argc, char **argv) {
         _cleanup_(moat_error_clear) moat_error err = {};
         const char *home = getenv("MOAT_HOME");
+        uint64_t relayed[2];
         int r;
 
-        if (argc != 3 || !run_id_valid(argv[2]) || (strcmp(argv[1], "run") && strcmp(argv[1], "cleanup"))) {
-                fputs("usage: moat-monitor run|cleanup RUN-ID (started by systemd for moat)\n", stderr);
-                return 2;
-        }
+        if (argc < 3 || !run_id_valid(argv[2]))
+                return usage();
         if (!home || home[0] != '/') {
                 fputs("moat-monitor: MOAT_HOME is not set to an absolute path\n", stderr);
                 return 2;
         }
 
         podman_global_init();
-        r = strcmp(argv[1], "run") == 0 ? monitor_run(home, argv[2], &err) : monitor_cleanup(home, argv[2], &err);
+        if (argc == 3 && strcmp(argv[1], "run") == 0)
+                r = monitor_run(home, argv[2], &err);
+        else if (argc == 3 && strcmp(argv[1], "stop") == 0)
+                r = monitor_stop(home, argv[2], &err);
+        else if (argc == 3 && strcmp(argv[1], "cleanup") == 0)
+                r = monitor_cleanup(home, argv[2], &err);
+        else if (argc == 6 && strcmp(argv[1], "finish") == 0 && parse_bytes(argv[3], &relayed[0]) &&
+                 parse_bytes(argv[4], &relayed[1]) && (strcmp(argv[5], "whole") == 0 || strcmp(argv[5], "cut") == 0))
+                r = monitor_finish(home, argv[2], relayed, strcmp(argv[5], "cut") == 0, &err);
+        else
+                return usage();
         if (r < 0) {
                 /* stderr is the unit's journal */
                 fprintf(stderr, "moat-monitor: %s\n", moat_error_message(&err));

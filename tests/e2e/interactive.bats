@@ -83,7 +83,7 @@ check_stop_from_elsewhere() {
 	ws=$(workspace "$1")
 	pane_start "stop-$1"
 	tx send-keys -t "stop-$1" "$(moat_i "$1" -n "istop-$1" "$ws" -- sh -c "'trap \"exit 3\" TERM; echo ready; while :; do sleep 0.1; done'")" Enter
-	wait_pane "stop-$1" '^ready'
+	wait_pane "stop-$1" '^ready$'
 	run as "$1" moat stop "istop-$1"
 	[ "$status" -eq 0 ]
 	wait_pane "stop-$1" '^EXIT=3$'
@@ -101,7 +101,7 @@ check_escape() {
 	ws=$(workspace "$1")
 	pane_start "esc-$1"
 	tx send-keys -t "esc-$1" "$(moat_i "$1" -n "iesc-$1" "$ws" -- sh -c "'trap \"exit 4\" TERM; echo ready; while :; do sleep 0.1; done'")" Enter
-	wait_pane "esc-$1" '^ready'
+	wait_pane "esc-$1" '^ready$'
 	tx send-keys -t "esc-$1" C-] C-] C-]
 	wait_pane "esc-$1" '^EXIT=4$'
 	wait_pane "esc-$1" "^Run iesc-$1 \([0-9a-f]{12}\) stopped with code 4$"
@@ -116,7 +116,7 @@ check_ctrl_c_to_program() {
 	ws=$(workspace "$1")
 	pane_start "cc-$1"
 	tx send-keys -t "cc-$1" "$(moat_i "$1" -n "icc-$1" "$ws" -- sh -c "'trap \"echo got-int\" INT; echo ready; read x; exit 5'")" Enter
-	wait_pane "cc-$1" '^ready'
+	wait_pane "cc-$1" '^ready$'
 	tx send-keys -t "cc-$1" C-c
 	wait_pane "cc-$1" 'got-int'
 	tx send-keys -t "cc-$1" Enter
@@ -144,7 +144,7 @@ check_hangup() {
 	ws=$(workspace "$1")
 	pane_start "hup-$1"
 	tx send-keys -t "hup-$1" "$(moat_i "$1" -n "ihup-$1" "$ws" -- sh -c "'trap \"exit 6\" TERM; echo ready; while :; do sleep 0.1; done'")" Enter
-	wait_pane "hup-$1" '^ready'
+	wait_pane "hup-$1" '^ready$'
 	# closing the terminal hangs up moat: the run is stopped
 	tx kill-session -t "hup-$1"
 	for _ in $(seq 100); do

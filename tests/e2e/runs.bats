@@ -64,7 +64,7 @@ check_secret_stays_out() {
 	[[ "$output" == *"MOAT_HOME="* ]]
 	[[ "$output" != *hunter2* ]]
 	run sb ps -eo args
-	[[ "$output" == *"moat-monitor run $id"* ]]
+	[[ "$output" == *"moat-relay $id"* ]]
 	[[ "$output" != *hunter2* ]]
 	run as "$1" moat inspect --json "$id"
 	[[ "$output" != *hunter2* ]]
@@ -73,6 +73,27 @@ check_secret_stays_out() {
 	[ "$status" -eq 0 ]
 }
 @test "environment values stay out of unit properties, command lines and the record" { each_mode check_secret_stays_out; }
+
+check_resident_relay() {
+	local ws id pid
+	ws=$(workspace "$1")
+	run mrun "$1" "$ws" -- sleep 1000
+	id=$(started_id "$output")
+	pid=$(as "$1" systemctl $(scope_flag "$1") show -P MainPID "moat-$id.service")
+	[ "$pid" -gt 0 ]
+	run sb readlink "/proc/$pid/exe"
+	[[ "$output" == */libexec/moat/moat-relay ]]
+	run sb cat "/proc/$pid/maps"
+	[[ "$output" == *libsystemd* ]]
+	[[ "$output" != *libcurl* ]]
+	[[ "$output" != *libcjson* ]]
+	run as "$1" moat stop "$id"
+	[ "$status" -eq 0 ]
+	run as "$1" moat inspect --json "$id"
+	has_json state '"stopped"'
+	assert_no_leftovers "$1" "$id"
+}
+@test "while the container runs, the unit's main process is the relay, without libcurl" { each_mode check_resident_relay; }
 
 check_systemctl_stop() {
 	local ws id

@@ -1,0 +1,236 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "monitor.h"
+#include "relay.h"
+#include "strv.h"
+
+extern char **environ;
+
+static int count_frame(podman_stream stream, const char *data, size_t len, void *userdata) {
+        relay_feed *f = userdata;
+
+        f->relayed[stream] += len;
+        return f->sink(stream, data, len, f->userdata);
+}
+
+void relay_feed_init(relay_feed *f, bool tty, podman_frame_fn sink, void *userdata) {
+        *f = (relay_feed) { .tty = tty, .sink = sink, .userdata = userdata };
+        podman_demux_init(&f->demux);
+}
+
+int relay_feed_bytes(relay_feed *f, const void *data, size_t len, moat_error *err) {
+        if (len == 0)
+                return 0;
+        if (f->tty)
+                return count_frame(PODMAN_STREAM_STDOUT, data, len, f);
+        return podman_demux_feed(&f->demux, data, len, count_frame, f, err);
+}
+
+bool relay_feed_at_boundary(const relay_feed *f) {
+        return f->tty || podman_demux_end(&f->demux, NULL) == 0;
+}
+
+char **relay_finish_argv(const char *monitor, const char *id, const relay_feed *f, bool cut) {
+        char out[24], err[24];
+        char **argv;
+
+        snprintf(out, sizeof(out), "%" PRIu64, f->relayed[PODMAN_STREAM_STDOUT]);
+        snprintf(err, sizeof(err), "%" PRIu64, f->relayed[PODMAN_STREAM_STDERR]);
+        argv = calloc(7, sizeof(char *));
+        if (!argv)
+                return NULL;
+        argv[0] = strdup(monitor);
+        argv[1] = strdup("finish");
+        argv[2] = strdup(id);
+        argv[3] = strdup(out);
+        argv[4] = strdup(err);
+        argv[5] = strdup(cut ? "cut" : "whole");
+        for (size_t i = 0; i < 6; i++)
+                if (!argv[i]) {
+                        strv_free(argv);
+                        return NULL;
+                }
+        return argv;
+}
+
+/* A moat-monitor helper, with default signal handling (ours are blocked for the signalfd). */
+static pid_t spawn_helper(char **argv) {
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pid_t pid;
+        int r;
+
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        r = posix_spawn(&pid, argv[0], NULL, &attr, argv, environ);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0) {
+                fprintf(stderr, "moat-relay: cannot start %s %s: %s\n", argv[0], argv[1], strerror(r));
+                return -r;
+        }
+        return pid;
+}
+
+typedef struct relay {
+        const run_record *rec;
+        journal_writer writer;
+        relay_feed feed;
+        bool write_failed;
+        pid_t stopper, finisher;
+        int status; /* the finish helper's, once it ended */
+} relay;
+
+static int to_journal(podman_stream stream, const char *data, size_t len, void *userdata) {
+        relay *rl = userdata;
+        int r;
+
+        if (rl->write_failed)
+                return 0;
+        r = journal_writer_feed(stream, data, len, &rl->writer);
+        if (r < 0) {
+                /* keep reading all the same: a container blocked on its output must not hang */
+                fprintf(stderr, "moat-relay: cannot write to the journal: %s; output is lost from here on\n",
+                        strerror(-r));
+                rl->write_failed = true;
+        }
+        return 0;
+}
+
+static void start_stop(relay *rl) {
+        char *argv[] = { (char *) MONITOR_PATH, (char *) "stop", (char *) rl->rec->id, NULL };
+        pid_t pid;
+
+        if (rl->stopper != 0)
+                return;
+        sd_notify(0, "STOPPING=1\nSTATUS=Stopping the container");
+        pid = spawn_helper(argv);
+        rl->stopper = pid > 0 ? pid : -1; /* -1: tried once; the stop timeout is the fallback */
+}
+
+static int start_finish(relay *rl, bool cut) {
+        char **argv;
+        pid_t pid;
+
+        (void) journal_writer_flush(&rl->writer);
+        argv = relay_finish_argv(MONITOR_PATH, rl->rec->id, &rl->feed, cut);
+        if (!argv)
+                return -ENOMEM;
+        pid = spawn_helper(argv);
+        strv_free(argv);
+        if (pid < 0)
+                return pid;
+        rl->finisher = pid;
+        return 0;
+}
+
+static void reap(relay *rl) {
+        pid_t pid;
+        int status;
+
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (pid == rl->stopper)
+                        rl->stopper = -1;
+                else if (pid == rl->finisher) {
+                        rl->finisher = -1;
+                        if (WIFEXITED(status))
+                                rl->status = WEXITSTATUS(status);
+                        else {
+                                fprintf(stderr, "moat-relay: moat-monitor finish was killed by signal %d\n",
+                                        WTERMSIG(status));
+                                rl->status = 125;
+                        }
+                }
+        }
+}
+
+int relay_run(const run_record *rec, int attach_fd) {
+        relay rl = { .rec = rec, .status = 125 };
+        moat_error err = {};
+        sigset_t set;
+        int sfd, r;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        if (sfd < 0) {
+                fprintf(stderr, "moat-relay: signalfd: %m\n");
+                return 125;
+        }
+        (void) fcntl(attach_fd, F_SETFD, FD_CLOEXEC); /* the helpers have no business with it */
+        r = journal_writer_init(&rl.writer, rec, &err);
+        if (r < 0) {
+                fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
+                moat_error_clear(&err);
+                rl.write_failed = true;
+        }
+        relay_feed_init(&rl.feed, rec->tty, to_journal, &rl);
+
+        while (rl.finisher >= 0 || rl.stopper > 0) {
+                struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = attach_fd, .events = POLLIN } };
+
+                if (poll(p, attach_fd >= 0 ? 2 : 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "moat-relay: poll: %m\n");
+                        break;
+                }
+                if (p[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+
+                        if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                                if (si.ssi_signo == SIGCHLD)
+                                        reap(&rl);
+                                else
+                                        start_stop(&rl);
+                        }
+                }
+                if (attach_fd >= 0 && p[1].revents) {
+                        static char buf[65536];
+                        ssize_t n = read(attach_fd, buf, sizeof(buf));
+
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (n > 0) {
+                                r = relay_feed_bytes(&rl.feed, buf, (size_t) n, &err);
+                                if (r >= 0)
+                                        continue;
+                                fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
+                                moat_error_clear(&err);
+                        }
+                        /* the end of the output: the container exited, or podman went away */
+                        bool cut = n != 0 || !relay_feed_at_boundary(&rl.feed);
+
+                        close(attach_fd);
+                        attach_fd = -1;
+                        if (start_finish(&rl, cut) < 0)
+                                break;
+                }
+        }
+        if (attach_fd >= 0)
+                close(attach_fd);
+        journal_writer_done(&rl.writer);
+        close(sfd);
+        return rl.status;
+}

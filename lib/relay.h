@@ -1,0 +1,45 @@
+/* The relay: the unit's main process from the moment the container runs until the run ends.
+ *
+ * It copies the container's output from podman's attach connection into the journal and
+ * does nothing else, so what stays resident for a run is small: the C library and
+ * libsystemd, no libcurl, no cJSON (conmon's model).  Whatever needs podman's API it leaves to
+ * short-lived moat-monitor helpers it starts: `moat-monitor stop ID` on SIGTERM/SIGINT (the
+ * relay goes on relaying while the container stops), and at the end of the output
+ * `moat-monitor finish ID ...`, which waits for the exit, records it and removes the
+ * container; the relay then exits with the finish helper's status, so the unit's result is
+ * the container's. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "podman-frames.h"
+#include "run.h"
+
+/* The pure part: bytes from the attach connection to a sink, counted per stream. */
+typedef struct relay_feed {
+        bool tty; /* a terminal's raw stream (all of it stdout), else podman's frames */
+        podman_demux demux;
+        uint64_t relayed[PODMAN_STREAM_ERROR + 1]; /* payload bytes handed on, per stream */
+        podman_frame_fn sink;
+        void *userdata;
+} relay_feed;
+
+void relay_feed_init(relay_feed *f, bool tty, podman_frame_fn sink, void *userdata);
+
+/* Returns 0, the sink's negative value, or -EBADMSG for a stream that is not podman's frames. */
+int relay_feed_bytes(relay_feed *f, const void *data, size_t len, moat_error *err);
+
+/* True when the stream could end here: not inside a frame.  An end elsewhere means the
+ * connection broke (podman went away), not that the container exited. */
+bool relay_feed_at_boundary(const relay_feed *f);
+
+/* The arguments of the helper that finishes the run after the output ended:
+ * MONITOR finish ID STDOUT-BYTES STDERR-BYTES whole|cut.  Returns a NULL-terminated argv
+ * (free with strv_free), or NULL when out of memory. */
+char **relay_finish_argv(const char *monitor, const char *id, const relay_feed *f, bool cut);
+
+/* Runs the relay of REC (id, name, manager, tty) on ATTACH_FD until the run has ended;
+ * returns the process's exit status. */
+int relay_run(const run_record *rec, int attach_fd);
