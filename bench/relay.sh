@@ -2,7 +2,8 @@
 # Output through the journal, as the test user (user manager, rootless podman):
 #  - relay throughput: 200,000 lines from a container until `moat run -f` ends, against the
 #    floor, the same lines written straight to the journal by a unit (`systemd-run --user
-#    --wait seq`, then until journalctl has them all).  Target: ratio >= 0.8 (lines/s).
+#    --wait seq`, then until its last line is in the journal).  Target: ratio >= 0.8 (lines/s).
+#    bench/journal-ceiling.sh shows why the relay stays below it.
 #  - `moat logs` of those 200,000 lines against `journalctl --user -u moat-<id> -o cat`.
 #    Target: time ratio <= 1.0.
 #  - follow latency: a line written in the container to its arrival on `moat run -f`'s
@@ -19,7 +20,8 @@ out=$(mktemp -d "$top_builddir/bench/out.XXXXXX")
 for round in 1 2 3; do
 	time_in user sh -c "moat run -f --image $image -n relay-$round $ws -- seq 1 $lines >/dev/null 2>&1" >>"$out/relay"
 	time_in user sh -c "systemd-run --user --quiet --wait -p LogRateLimitIntervalSec=1s -p LogRateLimitBurst=1000000000 \
-		--unit floor-$round seq 1 $lines; until [ \$(journalctl --user -u floor-$round -o cat | grep -c '^[0-9]') -ge $lines ]; do sleep 0.05; done" >>"$out/floor"
+		--unit floor-$round seq 1 $lines
+		until [ \"\$(journalctl --user -u floor-$round -n 1 -o cat 2>/dev/null)\" = $lines ]; do sleep 0.02; done" >>"$out/floor"
 done
 rm_ms=$(median <"$out/relay"); fl_ms=$(median <"$out/floor")
 printf 'relay throughput: moat %.0f lines/s (%.0f ms), floor %.0f lines/s (%.0f ms), ratio %.3f\n' \
