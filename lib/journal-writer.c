@@ -11,6 +11,7 @@
 #include "journal.h"
 
 #define MESSAGE_PREFIX "MESSAGE="
+#define MESSAGE_KEEP_CAP 65536
 
 int journal_writer_init(journal_writer *w, const run_record *rec, moat_error *err) {
         *w = (journal_writer) { .rec = rec };
@@ -65,9 +66,15 @@ static int send_line(journal_writer *w, bool is_stderr, const char *line, size_t
         for (unsigned attempt = 0;; attempt++) {
                 r = sd_journal_sendv(iov, (int) n);
                 if (r >= 0 || (r != -EAGAIN && r != -ENOBUFS) || attempt >= 1000)
-                        return r;
+                        break;
                 usleep(1000);
         }
+        if (w->message_cap > MESSAGE_KEEP_CAP) { /* a long line's buffer goes with it */
+                free(w->message);
+                w->message = NULL;
+                w->message_cap = 0;
+        }
+        return r;
 }
 
 static int send_stdout(const char *line, size_t len, bool partial, void *userdata) {

@@ -6,6 +6,16 @@
 
 #include "line-buffer.h"
 
+/* A buffer grown past this for one long line is given back once the line is out: the relay
+ * lives as long as the run, and one 1 MiB line must not cost 1 MiB for the rest of it. */
+#define KEEP_CAP 65536
+
+static void line_done(line_buffer *b) {
+        b->len = 0;
+        if (b->cap > KEEP_CAP)
+                line_buffer_free(b);
+}
+
 static int append(line_buffer *b, const char *data, size_t len) {
         if (b->len + len > b->cap) {
                 size_t cap = b->cap ? b->cap : 4096;
@@ -38,7 +48,7 @@ int line_buffer_feed(line_buffer *b, const char *data, size_t len, line_fn fn, v
                         if (r < 0)
                                 return r;
                         r = fn(b->buf, b->len, false, userdata);
-                        b->len = 0;
+                        line_done(b);
                 } else
                         r = fn(data, n, false, userdata);
                 if (r < 0)
@@ -55,7 +65,7 @@ int line_buffer_flush(line_buffer *b, line_fn fn, void *userdata) {
         if (b->len == 0)
                 return 0;
         r = fn(b->buf, b->len, true, userdata);
-        b->len = 0;
+        line_done(b);
         return r;
 }
 

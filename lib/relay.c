@@ -207,7 +207,7 @@ int relay_run(const run_record *rec, int attach_fd) {
                         }
                 }
                 if (attach_fd >= 0 && p[1].revents) {
-                        static char buf[65536];
+                        static char buf[16384];
                         ssize_t n = read(attach_fd, buf, sizeof(buf));
 
                         if (n < 0 && (errno == EINTR || errno == EAGAIN))
