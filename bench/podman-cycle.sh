@@ -16,5 +16,16 @@ for mode in root user; do
 		time_in "$mode" podman run --rm "$image" /bin/true >>"$out/cli-$mode"
 	done
 	report "cycle ($mode)" libmoat "$out/lib-$mode" "podman run --rm" "$out/cli-$mode"
+	# where a cycle's time goes: most of "wait" is podman's own clean-up (conmon's exit
+	# command tears the network down holding the container's lock), which podman run pays too
+	how=sb; [ "$mode" = user ] && how=sbu
+	for _ in $(seq 10); do
+		$how env MOAT_PROBE_STEPS=1 /run/moat-sandbox/bin/podman-probe cycle "$image" /bin/true 2>&1 >/dev/null
+	done >"$out/steps-$mode"
+	printf 'cycle steps (%s), medians:' "$mode"
+	for step in create start wait remove; do
+		printf ' %s %.1f ms' "$step" "$(awk -v s="$step" '$1 == s { print $2 }' "$out/steps-$mode" | median)"
+	done
+	echo
 done
 rm -rf "$out"

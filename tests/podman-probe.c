@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,18 +84,35 @@ static int cmd_create(podman_client *c, int argc, char **argv) {
         return 0;
 }
 
+/* With MOAT_PROBE_STEPS set, how long each step took goes to stderr (bench/podman-cycle.sh). */
+static void step_done(const char *step, struct timespec *t) {
+        struct timespec now;
+
+        if (!getenv("MOAT_PROBE_STEPS"))
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        fprintf(stderr, "%s %.1f ms\n", step, (now.tv_sec - t->tv_sec) * 1e3 + (now.tv_nsec - t->tv_nsec) / 1e6);
+        *t = now;
+}
+
 static int cmd_cycle(podman_client *c, int argc, char **argv) {
         podman_spec spec = { .image = argv[1], .command = argv + 2 };
         _cleanup_free_ char *id = NULL;
+        struct timespec t;
         int r, code;
 
+        clock_gettime(CLOCK_MONOTONIC, &t);
         r = podman_container_create(c, &spec, &id, &err);
+        step_done("create", &t);
         if (r >= 0)
                 r = podman_container_start(c, id, &err);
+        step_done("start", &t);
         if (r >= 0)
                 r = podman_container_wait(c, id, &code, &err);
+        step_done("wait", &t);
         if (id && podman_container_remove(c, id, true, r < 0 ? NULL : &err) < 0 && r >= 0)
                 r = -EIO;
+        step_done("remove", &t);
         if (r < 0)
                 return fail(r);
         printf("%d\n", code);
