@@ -23,9 +23,12 @@ extern char **environ;
 
 static int count_frame(podman_stream stream, const char *data, size_t len, void *userdata) {
         relay_feed *f = userdata;
+        int r;
 
-        f->relayed[stream] += len;
-        return f->sink(stream, data, len, f->userdata);
+        r = f->sink(stream, data, len, f->userdata);
+        if (r >= 0)
+                f->relayed[stream] += len;
+        return r;
 }
 
 void relay_feed_init(relay_feed *f, bool tty, podman_frame_fn sink, void *userdata) {
@@ -94,25 +97,21 @@ typedef struct relay {
         const run_record *rec;
         journal_writer writer;
         relay_feed feed;
-        bool write_failed;
         pid_t stopper, finisher;
         int status; /* the finish helper's, once it ended */
 } relay;
 
+/* A failed write ends the relay as a cut attach does: once the container has exited, the
+ * finish helper relays the rest out of podman's log, from the piece that failed (what was
+ * counted is what the journal took). */
 static int to_journal(podman_stream stream, const char *data, size_t len, void *userdata) {
         relay *rl = userdata;
         int r;
 
-        if (rl->write_failed)
-                return 0;
         r = journal_writer_feed(stream, data, len, &rl->writer);
-        if (r < 0) {
-                /* keep reading all the same: a container blocked on its output must not hang */
-                fprintf(stderr, "moat-relay: cannot write to the journal: %s; output is lost from here on\n",
-                        strerror(-r));
-                rl->write_failed = true;
-        }
-        return 0;
+        if (r < 0)
+                fprintf(stderr, "moat-relay: cannot write to the journal: %s\n", strerror(-r));
+        return r;
 }
 
 static void start_stop(relay *rl) {
@@ -179,13 +178,16 @@ int relay_run(const run_record *rec, int attach_fd) {
                 return 125;
         }
         (void) fcntl(attach_fd, F_SETFD, FD_CLOEXEC); /* the helpers have no business with it */
+        relay_feed_init(&rl.feed, rec->tty, to_journal, &rl);
         r = journal_writer_init(&rl.writer, rec, &err);
         if (r < 0) {
                 fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
                 moat_error_clear(&err);
-                rl.write_failed = true;
+                close(attach_fd); /* all of the output comes from podman's log then */
+                attach_fd = -1;
+                if (start_finish(&rl, true) < 0)
+                        rl.finisher = -1;
         }
-        relay_feed_init(&rl.feed, rec->tty, to_journal, &rl);
 
         while (rl.finisher >= 0 || rl.stopper > 0) {
                 struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = attach_fd, .events = POLLIN } };
@@ -216,7 +218,8 @@ int relay_run(const run_record *rec, int attach_fd) {
                                 r = relay_feed_bytes(&rl.feed, buf, (size_t) n, &err);
                                 if (r >= 0)
                                         continue;
-                                fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
+                                if (err.code != 0)
+                                        fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
                                 moat_error_clear(&err);
                         }
                         /* the end of the output: the container exited, or podman went away */

@@ -102,6 +102,7 @@ static void test_errors(void) {
         relay_feed_init(&f, false, collect, &s);
         n = frame(buf, 1, "x");
         is_int(relay_feed_bytes(&f, buf, n, NULL), -EPIPE, "the sink's error comes back");
+        ok(f.relayed[PODMAN_STREAM_STDOUT] == 0, "what the sink refused is not counted as relayed");
 
         s = (sink) {};
         relay_feed_init(&f, false, collect, &s);
