@@ -18,7 +18,6 @@
 struct podman_attach {
         CURL *curl;
         curl_socket_t fd;
-        bool tty;
         podman_demux demux;
         /* stream bytes that came in with the headers */
         char *pending;
@@ -104,8 +103,7 @@ int podman_attach_open(const char *socket_path, const char *id, bool tty, bool i
         a = calloc(1, sizeof(*a));
         if (!a || !(a->curl = curl_easy_init()))
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        a->tty = tty;
-        podman_demux_init(&a->demux);
+        podman_demux_init(&a->demux, tty);
 
         curl_easy_setopt(a->curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
         curl_easy_setopt(a->curl, CURLOPT_URL, "http://d/");
@@ -170,8 +168,6 @@ int podman_attach_take_fd(podman_attach *a, moat_error *err) {
 
 static int deliver(podman_attach *a, const char *data, size_t len, podman_frame_fn fn, void *userdata,
                    moat_error *err) {
-        if (a->tty)
-                return fn(PODMAN_STREAM_STDOUT, data, len, userdata);
         return podman_demux_feed(&a->demux, data, len, fn, userdata, err);
 }
 

@@ -8,8 +8,8 @@
 
 #define FRAME_HEADER_SIZE sizeof(((podman_demux *) NULL)->header)
 
-void podman_demux_init(podman_demux *d) {
-        *d = (podman_demux) {};
+void podman_demux_init(podman_demux *d, bool raw) {
+        *d = (podman_demux) { .raw = raw };
 }
 
 /* A complete header whose frame has no payload left is only ever a rejected one: frames
@@ -41,6 +41,8 @@ int podman_demux_feed(podman_demux *d, const void *data, size_t len, podman_fram
 
         if (demux_is_broken(d))
                 return moat_error_set(err, -EBADMSG, "Stream frames are corrupt");
+        if (d->raw)
+                return len > 0 ? fn(PODMAN_STREAM_STDOUT, p, len, userdata) : 0;
 
         while (len > 0) {
                 size_t n;

@@ -23,13 +23,15 @@ typedef enum podman_stream {
 typedef int (*podman_frame_fn)(podman_stream stream, const char *data, size_t len, void *userdata);
 
 typedef struct podman_demux {
+        bool raw;            /* a terminal's stream: no frames, every byte is stdout */
         unsigned char header[8];
         size_t header_len;   /* bytes of the current header received so far */
         uint32_t remaining;  /* payload bytes of the current frame still to come */
         podman_stream stream;
 } podman_demux;
 
-void podman_demux_init(podman_demux *d);
+/* RAW for a container with a terminal, whose attach stream is not multiplexed. */
+void podman_demux_init(podman_demux *d, bool raw);
 
 /* Feeds LEN bytes. Returns 0, the callback's negative value, or -EBADMSG for a header with
  * an unknown stream type (err says so). */

@@ -476,7 +476,7 @@ static int stream_call(podman_client *c, const char *method, const char *url, po
         };
         int r;
 
-        podman_demux_init(&ctx.demux);
+        podman_demux_init(&ctx.demux, false);
         r = podman_call_expect(c, &call, 0, err);
         if (r < 0)
                 return r;

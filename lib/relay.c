@@ -32,20 +32,16 @@ static int count_frame(podman_stream stream, const char *data, size_t len, void 
 }
 
 void relay_feed_init(relay_feed *f, bool tty, podman_frame_fn sink, void *userdata) {
-        *f = (relay_feed) { .tty = tty, .sink = sink, .userdata = userdata };
-        podman_demux_init(&f->demux);
+        *f = (relay_feed) { .sink = sink, .userdata = userdata };
+        podman_demux_init(&f->demux, tty);
 }
 
 int relay_feed_bytes(relay_feed *f, const void *data, size_t len, moat_error *err) {
-        if (len == 0)
-                return 0;
-        if (f->tty)
-                return count_frame(PODMAN_STREAM_STDOUT, data, len, f);
         return podman_demux_feed(&f->demux, data, len, count_frame, f, err);
 }
 
 bool relay_feed_at_boundary(const relay_feed *f) {
-        return f->tty || podman_demux_end(&f->demux, NULL) == 0;
+        return podman_demux_end(&f->demux, NULL) == 0;
 }
 
 char **relay_finish_argv(const char *monitor, const char *id, const relay_feed *f, bool cut) {

@@ -19,8 +19,7 @@
 
 /* The pure part: bytes from the attach connection to a sink, counted per stream. */
 typedef struct relay_feed {
-        bool tty; /* a terminal's raw stream (all of it stdout), else podman's frames */
-        podman_demux demux;
+        podman_demux demux; /* raw for a terminal */
         uint64_t relayed[PODMAN_STREAM_ERROR + 1]; /* payload bytes handed on, per stream */
         podman_frame_fn sink;
         void *userdata;

@@ -77,7 +77,7 @@ static result demux(const uint8_t *p, size_t size, size_t piece, output *o) {
         moat_error err = {};
         result res = {};
 
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         for (size_t pos = 0; pos < size; pos += piece) {
                 size_t n = size - pos < piece ? size - pos : piece;
 

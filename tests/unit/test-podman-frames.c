@@ -71,7 +71,7 @@ static int feed_pieces(const char *buf, size_t len, const size_t *cuts, size_t n
         size_t pos = 0;
         int r;
 
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         for (size_t i = 0; pos < len; i++) {
                 size_t n = cuts[i < n_cuts ? i : n_cuts - 1];
 
@@ -166,7 +166,7 @@ static void test_empty_feeds(void) {
         put_frame(buf, &len, 1, NULL, 0);
         put_frame(buf, &len, 2, NULL, 0);
         put_frame(buf, &len, 3, NULL, 0);
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         is_int(podman_demux_feed(&d, NULL, 0, collect, &c, NULL), 0, "feeding nothing is fine");
         is_int(podman_demux_feed(&d, buf, len, collect, &c, NULL), 0, "zero-length frames fed");
         is_int(c.calls, 0, "zero-length frames produce no callback");
@@ -207,7 +207,7 @@ static void test_error_frame(void) {
         size_t len = 0;
 
         put_frame(buf, &len, 3, "Error: boom", 11);
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         is_int(podman_demux_feed(&d, buf, len, collect, &c, NULL), 0, "error frame fed");
         ok(c.len[3] == 11 && memcmp(c.bytes[3], "Error: boom", 11) == 0, "type 3 goes to the error stream");
         ok(c.len[1] == 0 && c.len[2] == 0, "and nowhere else");
@@ -227,7 +227,7 @@ static void test_unknown_type(void) {
                 put_frame(buf, &len, 1, "before", 6);
                 put_frame(buf, &len, types[i], "bad", 3);
                 put_frame(buf, &len, 1, "after", 5);
-                podman_demux_init(&d);
+                podman_demux_init(&d, false);
                 is_int(podman_demux_feed(&d, buf, len, collect, &c, &err), -EBADMSG,
                        "stream type %u rejected", types[i]);
                 contains(err.msg, "stream type", "the error names the stream type");
@@ -244,7 +244,7 @@ static void test_unknown_type(void) {
         /* The bad type split from the rest of its header is still caught. */
         len = 0;
         put_frame(buf, &len, 9, NULL, 0);
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         is_int(podman_demux_feed(&d, buf, 1, collect, &c, NULL), 0, "first header byte alone: no verdict yet");
         is_int(podman_demux_feed(&d, buf + 1, len - 1, collect, &c, &err), -EBADMSG,
                "bad type caught when its header completes, even for an empty frame");
@@ -256,7 +256,7 @@ static void test_padding_ignored(void) {
         collector c = {};
         unsigned char buf[] = { 1, 0xff, 0x12, 0x34, 0, 0, 0, 2, 'h', 'i' };
 
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         is_int(podman_demux_feed(&d, buf, sizeof buf, collect, &c, NULL), 0, "non-zero bytes 1..3 accepted");
         is_str(c.bytes[1], "hi", "and ignored");
         collector_free(&c);
@@ -273,7 +273,7 @@ static void test_truncated(void) {
         put_frame(buf, &len, 2, "partial!", 8);
 
         for (size_t cut = len - 15; cut < len; cut++) {
-                podman_demux_init(&d);
+                podman_demux_init(&d, false);
                 podman_demux_feed(&d, buf, cut, collect, &c, NULL);
                 if (!ok(podman_demux_end(&d, &err) == -EBADMSG, "stream cut %zu bytes early: end fails",
                         len - cut))
@@ -283,12 +283,12 @@ static void test_truncated(void) {
                 collector_free(&c);
         }
 
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         podman_demux_feed(&d, buf, len - 3, collect, &c, NULL);
         is_str(c.bytes[2], "parti", "a truncated payload's bytes were handed on as they came");
         collector_free(&c);
 
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         is_int(podman_demux_feed(&d, "\1\0\0\0\xff\xff\xff\xff", 8, collect, &c, NULL), 0,
                "a 4 GiB length is only a number");
         is_int(podman_demux_end(&d, &err), -EBADMSG, "and the stream ending before it is an error");
@@ -303,7 +303,7 @@ static void test_callback_abort(void) {
         size_t one = 1;
 
         build_multi();
-        podman_demux_init(&d);
+        podman_demux_init(&d, false);
         is_int(podman_demux_feed(&d, multi, multi_len, collect, &c, &err), -ECANCELED,
                "a callback's error comes back unchanged");
         is_int(c.calls, 2, "no callback after the one that failed");
@@ -322,7 +322,29 @@ static void test_callback_abort(void) {
         collector_free(&c);
 }
 
+/* A terminal's stream has no frames: every byte, header-like or not, is stdout, handed on
+ * as it comes; it may end anywhere. */
+static void test_raw(void) {
+        static const char raw[] = "\x02\x00\x00\x00\x00\x00\x00\x03" "abc\xff prompt$ ";
+        podman_demux d;
+        collector c = {};
+
+        podman_demux_init(&d, true);
+        is_int(podman_demux_feed(&d, raw, 5, collect, &c, NULL), 0, "raw bytes taken");
+        is_int(podman_demux_feed(&d, raw + 5, sizeof(raw) - 1 - 5, collect, &c, NULL), 0, "the rest too");
+        is_int(podman_demux_feed(&d, raw, 0, collect, &c, NULL), 0, "an empty feed is fine");
+        is_int((int) c.calls, 2, "one callback per non-empty feed");
+        is_mem(c.bytes[1], c.len[1], raw, sizeof(raw) - 1, "every byte reaches stdout untouched");
+        ok(c.len[2] == 0, "nothing is taken for stderr");
+        is_int(podman_demux_end(&d, NULL), 0, "a raw stream may end anywhere");
+        collector_free(&c);
+        c = (collector) { .fail_at = 1, .fail_with = -EPIPE };
+        is_int(podman_demux_feed(&d, raw, 3, collect, &c, NULL), -EPIPE, "the callback's error comes back");
+        collector_free(&c);
+}
+
 int main(void) {
+        test_raw();
         test_whole_and_splits();
         test_empty_feeds();
         test_large_frame();
