@@ -17,7 +17,6 @@
 #include "journal.h"
 #include "monitor.h"
 #include "relay.h"
-#include "strv.h"
 
 extern char **environ;
 
@@ -44,27 +43,16 @@ bool relay_feed_at_boundary(const relay_feed *f) {
         return podman_demux_end(&f->demux, NULL) == 0;
 }
 
-char **relay_finish_argv(const char *monitor, const char *id, const relay_feed *f, bool cut) {
-        char out[24], err[24];
-        char **argv;
-
-        snprintf(out, sizeof(out), "%" PRIu64, f->relayed[PODMAN_STREAM_STDOUT]);
-        snprintf(err, sizeof(err), "%" PRIu64, f->relayed[PODMAN_STREAM_STDERR]);
-        argv = calloc(7, sizeof(char *));
-        if (!argv)
-                return NULL;
-        argv[0] = strdup(monitor);
-        argv[1] = strdup("finish");
-        argv[2] = strdup(id);
-        argv[3] = strdup(out);
-        argv[4] = strdup(err);
-        argv[5] = strdup(cut ? "cut" : "whole");
-        for (size_t i = 0; i < 6; i++)
-                if (!argv[i]) {
-                        strv_free(argv);
-                        return NULL;
-                }
-        return argv;
+void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f, bool cut) {
+        snprintf(cmd->out, sizeof(cmd->out), "%" PRIu64, f->relayed[PODMAN_STREAM_STDOUT]);
+        snprintf(cmd->err, sizeof(cmd->err), "%" PRIu64, f->relayed[PODMAN_STREAM_STDERR]);
+        cmd->argv[0] = (char *) monitor;
+        cmd->argv[1] = (char *) "finish";
+        cmd->argv[2] = (char *) id;
+        cmd->argv[3] = cmd->out;
+        cmd->argv[4] = cmd->err;
+        cmd->argv[5] = (char *) (cut ? "cut" : "whole");
+        cmd->argv[6] = NULL;
 }
 
 /* A moat-monitor helper, with default signal handling (ours are blocked for the signalfd). */
@@ -122,15 +110,12 @@ static void start_stop(relay *rl) {
 }
 
 static int start_finish(relay *rl, bool cut) {
-        char **argv;
+        relay_finish_cmd cmd;
         pid_t pid;
 
         (void) journal_writer_flush(&rl->writer);
-        argv = relay_finish_argv(MONITOR_PATH, rl->rec->id, &rl->feed, cut);
-        if (!argv)
-                return -ENOMEM;
-        pid = spawn_helper(argv);
-        strv_free(argv);
+        relay_finish_cmd_init(&cmd, MONITOR_PATH, rl->rec->id, &rl->feed, cut);
+        pid = spawn_helper(cmd.argv);
         if (pid < 0)
                 return pid;
         rl->finisher = pid;

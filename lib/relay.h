@@ -34,10 +34,15 @@ int relay_feed_bytes(relay_feed *f, const void *data, size_t len, moat_error *er
  * connection broke (podman went away), not that the container exited. */
 bool relay_feed_at_boundary(const relay_feed *f);
 
-/* The arguments of the helper that finishes the run after the output ended:
- * MONITOR finish ID STDOUT-BYTES STDERR-BYTES whole|cut.  Returns a NULL-terminated argv
- * (free with strv_free), or NULL when out of memory. */
-char **relay_finish_argv(const char *monitor, const char *id, const relay_feed *f, bool cut);
+/* The command line of the helper that finishes the run after the output ended:
+ * MONITOR finish ID STDOUT-BYTES STDERR-BYTES whole|cut.  argv points into the struct and
+ * at the strings it was made from. */
+typedef struct relay_finish_cmd {
+        char out[24], err[24];
+        char *argv[7];
+} relay_finish_cmd;
+
+void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f, bool cut);
 
 /* Runs the relay of REC (id, name, manager, tty) on ATTACH_FD until the run has ended;
  * returns the process's exit status. */

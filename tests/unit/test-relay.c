@@ -115,13 +115,14 @@ static void test_finish_argv(void) {
         unsigned char buf[64];
         sink s = {};
         relay_feed f;
-        char **argv;
+        relay_finish_cmd cmd;
+        char **argv = cmd.argv;
 
         relay_feed_init(&f, false, collect, &s);
         (void) relay_feed_bytes(&f, buf, frame(buf, 2, "12345"), NULL);
         (void) relay_feed_bytes(&f, buf, frame(buf, 1, "abc"), NULL);
-        argv = relay_finish_argv("/x/moat-monitor", "0123456789ab", &f, true);
-        ok(argv != NULL, "argv built");
+        relay_finish_cmd_init(&cmd, "/x/moat-monitor", "0123456789ab", &f, true);
+        ok(argv[6] == NULL, "argv is NULL-terminated");
         is_int((int) strv_length(argv), 6, "six arguments");
         is_str(argv[0], "/x/moat-monitor", "the monitor");
         is_str(argv[1], "finish", "its finish command");
@@ -129,10 +130,8 @@ static void test_finish_argv(void) {
         is_str(argv[3], "3", "stdout bytes");
         is_str(argv[4], "5", "stderr bytes");
         is_str(argv[5], "cut", "cut");
-        strv_free(argv);
-        argv = relay_finish_argv("m", "0123456789ab", &f, false);
+        relay_finish_cmd_init(&cmd, "m", "0123456789ab", &f, false);
         is_str(argv[5], "whole", "whole when the stream ended at a boundary");
-        strv_free(argv);
 }
 
 int main(void) {
