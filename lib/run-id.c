@@ -67,6 +67,12 @@ bool run_id_valid(const char *s) {
         return s && strspn(s, "0123456789abcdef") == RUN_ID_LEN && s[RUN_ID_LEN] == '\0';
 }
 
+char *run_unit_name(const char *id) {
+        char *unit;
+
+        return asprintf(&unit, "moat-%s.service", id) < 0 ? NULL : unit;
+}
+
 bool run_name_valid(const char *s) {
         size_t n;
 

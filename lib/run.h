@@ -79,6 +79,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(run_record *, run_record_free);
 /* 12 lowercase hex characters from getrandom(). */
 int run_id_new(char ret[RUN_ID_LEN + 1], moat_error *err);
 bool run_id_valid(const char *s);
+/* The run's unit: moat-<ID>.service.  NULL when out of memory. */
+char *run_unit_name(const char *id);
 
 /* Names: [a-z0-9][a-z0-9_.-]{0,62}. */
 bool run_name_valid(const char *s);

@@ -361,7 +361,8 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         r = run_id_new(rec->id, err);
         if (r < 0)
                 return r;
-        if (asprintf(&rec->unit, "moat-%s.service", rec->id) < 0)
+        rec->unit = run_unit_name(rec->id);
+        if (!rec->unit)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         rec->state = RUN_CREATED;
         rec->created_at = now_usec();

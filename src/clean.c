@@ -32,7 +32,8 @@ static int clean_containers(sd_bus *bus, run_manager manager, unsigned *ret_n, m
 
                 if (!list[i].run_id || !run_id_valid(list[i].run_id))
                         continue;
-                if (asprintf(&unit, "moat-%s.service", list[i].run_id) < 0) {
+                unit = run_unit_name(list[i].run_id);
+                if (!unit) {
                         r = moat_error_set(err, -ENOMEM, "out of memory");
                         break;
                 }

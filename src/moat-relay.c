@@ -13,7 +13,7 @@
 
 int main(int argc, char **argv) {
         run_record rec = {};
-        char unit[64];
+        _cleanup_free_ char *unit = NULL;
         char *end;
         long fd;
 
@@ -30,7 +30,11 @@ int main(int argc, char **argv) {
                 return 2;
         }
         snprintf(rec.id, sizeof(rec.id), "%s", argv[1]);
-        snprintf(unit, sizeof(unit), "moat-%s.service", rec.id);
+        unit = run_unit_name(rec.id);
+        if (!unit) {
+                fputs("moat-relay: out of memory\n", stderr);
+                return 125;
+        }
         rec.name = argv[2];
         rec.unit = unit;
         rec.tty = strcmp(argv[4], "tty") == 0;

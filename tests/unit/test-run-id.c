@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "run.h"
@@ -159,8 +160,16 @@ static void test_name_random(void) {
         }
 }
 
+static void test_unit_name(void) {
+        char *unit = run_unit_name("0123456789ab");
+
+        is_str(unit, "moat-0123456789ab.service", "a run's unit is moat-<id>.service");
+        free(unit);
+}
+
 int main(void) {
         test_id_new();
+        test_unit_name();
         test_id_valid();
         test_name_valid();
         test_name_random();
