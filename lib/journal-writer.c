@@ -11,7 +11,6 @@
 #include "journal.h"
 
 #define MESSAGE_PREFIX "MESSAGE="
-#define MESSAGE_KEEP_CAP 65536
 
 int journal_writer_init(journal_writer *w, const run_record *rec, moat_error *err) {
         *w = (journal_writer) { .rec = rec };
@@ -69,7 +68,7 @@ static int send_line(journal_writer *w, bool is_stderr, const char *line, size_t
                         break;
                 usleep(1000);
         }
-        if (w->message_cap > MESSAGE_KEEP_CAP) { /* a long line's buffer goes with it */
+        if (w->message_cap > LINE_BUFFER_KEEP_CAP) { /* a long line's copy goes with it */
                 free(w->message);
                 w->message = NULL;
                 w->message_cap = 0;

@@ -6,13 +6,9 @@
 
 #include "line-buffer.h"
 
-/* A buffer grown past this for one long line is given back once the line is out: the relay
- * lives as long as the run, and one 1 MiB line must not cost 1 MiB for the rest of it. */
-#define KEEP_CAP 65536
-
 static void line_done(line_buffer *b) {
         b->len = 0;
-        if (b->cap > KEEP_CAP)
+        if (b->cap > LINE_BUFFER_KEEP_CAP)
                 line_buffer_free(b);
 }
 

@@ -6,6 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A buffer grown past this for one long line is given back once the line is out: the relay
+ * lives as long as the run, and one 1 MiB line must not cost 1 MiB for the rest of it. */
+#define LINE_BUFFER_KEEP_CAP 65536
+
 /* A negative return stops the feed, which returns it. */
 typedef int (*line_fn)(const char *line, size_t len, bool partial, void *userdata);
 
