@@ -59,6 +59,17 @@ static int next_event(builder *b, yaml_event_t *ev) {
         return 0;
 }
 
+/* Consumes an event whose place in the stream is fixed (stream start, document end). */
+static int skip_event(builder *b) {
+        yaml_event_t ev;
+        int r;
+
+        r = next_event(b, &ev);
+        if (r >= 0)
+                yaml_event_delete(&ev);
+        return r;
+}
+
 static int build_node(builder *b, yaml_event_t *ev, unsigned depth, yaml_node **ret);
 
 /* Reads the items (or key/value pairs) of a collection until its end event. */
@@ -170,10 +181,9 @@ int yaml_doc_parse(const char *name, const char *data, size_t len, yaml_node **r
         yaml_parser_set_input_string(&b.parser, (const unsigned char *) data, len);
 
         /* stream start, then a document start or the stream's end (an empty file) */
-        r = next_event(&b, &ev);
+        r = skip_event(&b);
         if (r < 0)
                 goto out;
-        yaml_event_delete(&ev);
         r = next_event(&b, &ev);
         if (r < 0)
                 goto out;
@@ -197,10 +207,9 @@ int yaml_doc_parse(const char *name, const char *data, size_t len, yaml_node **r
         if (r < 0)
                 goto out;
         /* document end, then the stream's end: a second document is refused */
-        r = next_event(&b, &ev);
+        r = skip_event(&b);
         if (r < 0)
                 goto out;
-        yaml_event_delete(&ev);
         r = next_event(&b, &ev);
         if (r < 0)
                 goto out;
