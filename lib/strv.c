@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "strv.h"
 
@@ -34,4 +35,13 @@ size_t strv_length(char *const *v) {
         while (v && v[n])
                 n++;
         return n;
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+        if (!a || !b)
+                return a == b;
+        for (; *a && *b; a++, b++)
+                if (strcmp(*a, *b) != 0)
+                        return false;
+        return !*a && !*b;
 }

@@ -1,6 +1,7 @@
 /* NULL-terminated vectors of strings. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -12,3 +13,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 int strv_push(char ***v, char *s);
 
 size_t strv_length(char *const *v);
+
+/* The same strings in the same order; two NULLs are equal, NULL and a vector are not. */
+bool strv_equal(char *const *a, char *const *b);

@@ -19,6 +19,12 @@ bats_require_minimum_version 1.5.0
 
 TEST_IMAGE=localhost/moat-test:latest
 
+# moat run with the test image, as MODE: mrun MODE [OPTIONS] [WORKSPACE] -- COMMAND...
+mrun() {
+	local mode=$1; shift
+	as "$mode" moat run --image "$TEST_IMAGE" "$@"
+}
+
 # has_json KEY VALUE: $output (JSON) has "KEY": VALUE, whatever the spacing; VALUE is JSON
 # text, e.g. '"running"' or 4.  Prefix match: '"the monitor' matches a longer string.
 has_json() {

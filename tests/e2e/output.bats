@@ -8,11 +8,6 @@ setup_file() {
 	setup_workspaces
 }
 
-mrun() {
-	local mode=$1; shift
-	as "$mode" moat run --image "$TEST_IMAGE" "$@"
-}
-
 check_200k() {
 	local ws id scope
 	ws=$(workspace "$1")

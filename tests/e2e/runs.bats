@@ -9,12 +9,6 @@ setup_file() {
 	setup_workspaces
 }
 
-# moat run with the test image in MODE's workspace: mrun MODE [OPTIONS] -- COMMAND...
-mrun() {
-	local mode=$1; shift
-	as "$mode" moat run --image "$TEST_IMAGE" "$@"
-}
-
 check_fire_and_forget() {
 	local ws id start end
 	ws=$(workspace "$1")

@@ -9,20 +9,12 @@
 #include <string.h>
 
 #include "run.h"
+#include "strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool str_equal(const char *a, const char *b) {
         return a && b ? strcmp(a, b) == 0 : a == b;
-}
-
-static bool strv_equal(char *const *a, char *const *b) {
-        if (!a || !b)
-                return a == b;
-        for (; *a && *b; a++, b++)
-                if (strcmp(*a, *b) != 0)
-                        return false;
-        return !*a && !*b;
 }
 
 static bool record_equal(const run_record *a, const run_record *b) {

@@ -11,6 +11,7 @@
 
 #include "json-util.h"
 #include "run.h"
+#include "strv.h"
 #include "tap.h"
 
 #define T_2026 UINT64_C(1795501800) /* 2026-11-24T06:30:00Z, from `date -ud @1795501800` */
@@ -28,15 +29,6 @@ static char **strv_make(const char *const *v) {
                 if (!(copy[i] = strdup(v[i])))
                         abort();
         return copy;
-}
-
-static bool strv_equal(char *const *a, char *const *b) {
-        if (!a || !b)
-                return a == b;
-        for (; *a && *b; a++, b++)
-                if (strcmp(*a, *b) != 0)
-                        return false;
-        return !*a && !*b;
 }
 
 /* A record with every field set, and strings that need escaping. */
@@ -533,7 +525,20 @@ static void test_writer_refuses(void) {
         }
 }
 
+/* The comparison the round trips rely on must itself tell vectors apart. */
+static void test_strv_equal(void) {
+        char *ab[] = { (char *) "a", (char *) "b", NULL }, *ab2[] = { (char *) "a", (char *) "b", NULL },
+             *a[] = { (char *) "a", NULL }, *ac[] = { (char *) "a", (char *) "c", NULL }, *none[] = { NULL };
+
+        ok(strv_equal(ab, ab2), "equal vectors");
+        ok(strv_equal(NULL, NULL), "two NULLs");
+        ok(!strv_equal(ab, a) && !strv_equal(a, ab), "a prefix is not equal, either way");
+        ok(!strv_equal(ab, ac), "a different string");
+        ok(!strv_equal(NULL, none) && !strv_equal(none, NULL), "NULL is not the empty vector");
+}
+
 int main(void) {
+        test_strv_equal();
         test_round_trip_full();
         test_round_trip_empty();
         test_round_trip_values();
