@@ -18,7 +18,8 @@ for mode in root user; do
 	scope=; [ "$mode" = user ] && scope=--user
 	monitors=$($how sh -c "for u in \$(systemctl $scope list-units --plain --no-legend 'moat-*.service' | cut -d' ' -f1); do
 		systemctl $scope show -P MainPID \$u; done" | tr '\n' ' ')
-	conmons=$(sb pgrep -x conmon | tr '\n' ' ')
+	owner=root; [ "$mode" = user ] && owner=moattest
+	conmons=$(sb pgrep -u "$owner" -x conmon | tr "\n" " ")
 	# Rss, Pss and private (dirty + clean) KiB, averaged over every monitor / conmon
 	for prog in monitor conmon; do
 		pids=$monitors; [ "$prog" = conmon ] && pids=$conmons

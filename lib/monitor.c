@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,10 +118,9 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
                 r = fail_run(&m, c, err);
                 goto out;
         }
-        sd_notify(0, "READY=1\nSTATUS=Running");
-
         /* The rest of the run needs no podman client in memory: the relay takes over this
-         * process (systemd's main PID stays the same). */
+         * process and, once it has handed the main PID to its own grandchild, says READY=1
+         * (relay_hand_over), so `moat run` returns with the resident process in place. */
         snprintf(fd_arg, sizeof(fd_arg), "%d", fd);
         execv(RELAY_PATH, (char *[]) { (char *) RELAY_PATH, m.record->id, m.record->name,
                                        (char *) run_manager_to_string(m.record->manager),

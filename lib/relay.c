@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "monitor.h"
 #include "relay.h"
+#include "time-util.h"
 
 extern char **environ;
 
@@ -140,6 +141,94 @@ static void reap(relay *rl) {
                         }
                 }
         }
+}
+
+/* Long enough for a busy manager to read its notifications. */
+#define HAND_OVER_BARRIER_USEC (5 * USEC_PER_SEC)
+
+/* Forks the heir through a middle process that exits at once, so that the heir's parent is
+ * the manager (or PID 1).  Returns the heir's PID in the caller and, with *ret_go its pipe,
+ * 0 in the heir once the caller wrote to *ret_go; the heir exits when it closes it unwritten.
+ * Negative errno when it could not be forked. */
+static pid_t fork_heir(int *ret_go) {
+        int pid_pipe[2], go_pipe[2];
+        pid_t middle, heir = -1;
+        char go;
+
+        if (pipe2(pid_pipe, O_CLOEXEC) < 0)
+                return -errno;
+        if (pipe2(go_pipe, O_CLOEXEC) < 0) {
+                heir = -errno;
+                goto out;
+        }
+        middle = fork();
+        if (middle < 0) {
+                heir = -errno;
+                close(go_pipe[0]);
+                close(go_pipe[1]);
+                goto out;
+        }
+        if (middle == 0) {
+                heir = fork();
+                if (heir == 0) {
+                        close(pid_pipe[0]);
+                        close(pid_pipe[1]);
+                        close(go_pipe[1]);
+                        if (read(go_pipe[0], &go, 1) != 1)
+                                _exit(0);
+                        close(go_pipe[0]);
+                        return 0;
+                }
+                (void) !write(pid_pipe[1], &heir, sizeof(heir));
+                _exit(0);
+        }
+        close(pid_pipe[1]);
+        pid_pipe[1] = -1;
+        close(go_pipe[0]);
+        while (waitpid(middle, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (read(pid_pipe[0], &heir, sizeof(heir)) != sizeof(heir) || heir <= 0) {
+                close(go_pipe[1]);
+                heir = -ECHILD;
+        } else
+                *ret_go = go_pipe[1];
+out:
+        close(pid_pipe[0]);
+        if (pid_pipe[1] >= 0)
+                close(pid_pipe[1]);
+        return heir;
+}
+
+void relay_hand_over(void) {
+        sigset_t pending;
+        pid_t heir;
+        int go = -1, r;
+
+        if (!getenv("NOTIFY_SOCKET"))
+                return;
+        heir = fork_heir(&go);
+        if (heir == 0)
+                return;
+        if (heir < 0) {
+                fprintf(stderr, "moat-relay: cannot fork, relaying from the first process: %s\n", strerror((int) -heir));
+                goto keep;
+        }
+        (void) sd_notifyf(0, "MAINPID=%d\nREADY=1\nSTATUS=Running", (int) heir);
+        r = sd_notify_barrier(0, HAND_OVER_BARRIER_USEC);
+        /* systemd signals the main PID it knows.  Once it read MAINPID=, that is the heir; a
+         * stop that reached this process first (blocked since moat-monitor) began while
+         * systemd ignores MAINPID= (it does while a unit stops).  Then, or when systemd did
+         * not confirm, this process stays the main PID (MAINPID= for itself: NotifyAccess=all)
+         * and relays; its pending stop is handled as any other. */
+        if (r >= 0 && sigpending(&pending) == 0 && !sigismember(&pending, SIGTERM) &&
+            !sigismember(&pending, SIGINT) && write(go, "g", 1) == 1)
+                _exit(0);
+        (void) sd_notifyf(0, "MAINPID=%d", (int) getpid());
+        (void) sd_notify_barrier(0, HAND_OVER_BARRIER_USEC);
+        close(go);
+        return;
+keep:
+        (void) sd_notify(0, "READY=1\nSTATUS=Running");
 }
 
 int relay_run(const run_record *rec, int attach_fd) {

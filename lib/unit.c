@@ -81,6 +81,11 @@ static int append_properties(sd_bus_message *m, const unit_spec *spec) {
                                   "s", "mixed");
         if (r < 0)
                 return r;
+        /* all: the relay's first process takes the main PID back from its heir when a stop
+         * overtook the hand-over (lib/relay.c); only moat's own processes live in the unit */
+        r = sd_bus_message_append(m, "(sv)", "NotifyAccess", "s", "all");
+        if (r < 0)
+                return r;
         /* journald's rate limit would drop output silently; an explicit interval with a huge
          * burst turns it off (an interval of 0 means "the default" in systemd 252). */
         r = sd_bus_message_append(m, "(sv)(sv)", "LogRateLimitIntervalUSec", "t", (uint64_t) 1000000,

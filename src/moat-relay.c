@@ -39,5 +39,6 @@ int main(int argc, char **argv) {
         rec.unit = unit;
         rec.tty = strcmp(argv[4], "tty") == 0;
         rec.state = RUN_RUNNING;
+        relay_hand_over();
         return relay_run(&rec, (int) fd);
 }

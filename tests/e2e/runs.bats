@@ -69,7 +69,7 @@ check_secret_stays_out() {
 @test "environment values stay out of unit properties, command lines and the record" { each_mode check_secret_stays_out; }
 
 check_resident_relay() {
-	local ws id pid
+	local ws id pid ppid
 	ws=$(workspace "$1")
 	run mrun "$1" "$ws" -- sleep 1000
 	id=$(started_id "$output")
@@ -81,6 +81,12 @@ check_resident_relay() {
 	[[ "$output" == *libsystemd* ]]
 	[[ "$output" != *libcurl* ]]
 	[[ "$output" != *libcjson* ]]
+	# handed over to a grandchild of the manager, so systemd does not call it an alien
+	ppid=$(sb awk '/^PPid:/ { print $2 }' "/proc/$pid/status")
+	run sb cat "/proc/$ppid/comm"
+	[ "$output" = systemd ]
+	run as "$1" journalctl $(scope_flag "$1") -u "moat-$id.service" --no-pager
+	[[ "$output" != *"not our child"* ]]
 	run as "$1" moat stop "$id"
 	[ "$status" -eq 0 ]
 	run as "$1" moat inspect --json "$id"
