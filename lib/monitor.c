@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -118,9 +119,10 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
                 r = fail_run(&m, c, err);
                 goto out;
         }
+        sd_notify(0, "READY=1\nSTATUS=Running");
+
         /* The rest of the run needs no podman client in memory: the relay takes over this
-         * process and, once it has handed the main PID to its own grandchild, says READY=1
-         * (relay_hand_over), so `moat run` returns with the resident process in place. */
+         * process, then hands the main PID to a grandchild of its own (relay_hand_over). */
         snprintf(fd_arg, sizeof(fd_arg), "%d", fd);
         execv(RELAY_PATH, (char *[]) { (char *) RELAY_PATH, m.record->id, m.record->name,
                                        (char *) run_manager_to_string(m.record->manager),

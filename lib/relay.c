@@ -211,9 +211,9 @@ void relay_hand_over(void) {
                 return;
         if (heir < 0) {
                 fprintf(stderr, "moat-relay: cannot fork, relaying from the first process: %s\n", strerror((int) -heir));
-                goto keep;
+                return;
         }
-        (void) sd_notifyf(0, "MAINPID=%d\nREADY=1\nSTATUS=Running", (int) heir);
+        (void) sd_notifyf(0, "MAINPID=%d", (int) heir);
         r = sd_notify_barrier(0, HAND_OVER_BARRIER_USEC);
         /* systemd signals the main PID it knows.  Once it read MAINPID=, that is the heir; a
          * stop that reached this process first (blocked since moat-monitor) began while
@@ -226,9 +226,6 @@ void relay_hand_over(void) {
         (void) sd_notifyf(0, "MAINPID=%d", (int) getpid());
         (void) sd_notify_barrier(0, HAND_OVER_BARRIER_USEC);
         close(go);
-        return;
-keep:
-        (void) sd_notify(0, "READY=1\nSTATUS=Running");
 }
 
 int relay_run(const run_record *rec, int attach_fd) {

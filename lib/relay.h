@@ -47,10 +47,10 @@ void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const cha
 /* Makes a fresh grandchild the unit's main process, conmon's way: the process that exec'd
  * holds in its RSS every page of libc and libsystemd that the loader touched, while a process
  * forked after that maps only the pages it touches itself.  The grandchild, reparented to the
- * manager so that systemd does not see an alien main PID, is announced with MAINPID= and
- * READY=1; the original process waits for systemd to have read that, hands over a stop that
- * reached it meanwhile, and exits.  Returns in the process that goes on (the only one
- * without NOTIFY_SOCKET, or when a fork fails: then it reports READY=1 itself). */
+ * manager so that systemd does not see an alien main PID, is announced with MAINPID=; the
+ * original process waits for systemd to have read that, and exits unless a stop reached it
+ * meanwhile.  Returns in the process that goes on: the heir, or the original one (without
+ * NOTIFY_SOCKET, when a fork fails, or after such a stop). */
 void relay_hand_over(void);
 
 /* Runs the relay of REC (id, name, manager, tty) on ATTACH_FD until the run has ended;

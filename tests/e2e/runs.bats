@@ -73,6 +73,12 @@ check_resident_relay() {
 	ws=$(workspace "$1")
 	run mrun "$1" "$ws" -- sleep 1000
 	id=$(started_id "$output")
+	# the relay that moat-monitor became hands the main PID to its grandchild and exits
+	for _ in $(seq 50); do
+		[ "$(sb pgrep -cf "moat-relay $id ")" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$(sb pgrep -cf "moat-relay $id ")" = 1 ]
 	pid=$(as "$1" systemctl $(scope_flag "$1") show -P MainPID "moat-$id.service")
 	[ "$pid" -gt 0 ]
 	run sb readlink "/proc/$pid/exe"
