@@ -39,6 +39,6 @@ report() {
 	local name=$1 al=$2 af=$3 bl=$4 bf=$5 am bm
 	am=$(median <"$af")
 	bm=$(median <"$bf")
-	printf '%s: %s median %.1f ms, %s median %.1f ms, ratio %.3f (n=%d)\n' "$name" "$al" "$am" "$bl" "$bm" \
+	printf '%s: %s median %.2f ms, %s median %.2f ms, ratio %.3f (n=%d)\n' "$name" "$al" "$am" "$bl" "$bm" \
 		"$(awk -v a="$am" -v b="$bm" 'BEGIN { print a / b }')" "$(wc -l <"$af")"
 }
