@@ -69,7 +69,7 @@ check_secret_stays_out() {
 @test "environment values stay out of unit properties, command lines and the record" { each_mode check_secret_stays_out; }
 
 check_resident_relay() {
-	local ws id pid ppid
+	local ws id pid ppid cg
 	ws=$(workspace "$1")
 	run mrun "$1" "$ws" -- sleep 1000
 	id=$(started_id "$output")
@@ -93,6 +93,12 @@ check_resident_relay() {
 	[ "$output" = systemd ]
 	run as "$1" journalctl $(scope_flag "$1") -u "moat-$id.service" --no-pager
 	[[ "$output" != *"not our child"* ]]
+	# only moat's own processes live in the unit (it allows them all to notify systemd)
+	cg=$(as "$1" systemctl $(scope_flag "$1") show -P ControlGroup "moat-$id.service")
+	run sb sh -c "for p in /proc/[0-9]*; do grep -qxF '0::$cg' \$p/cgroup 2>/dev/null && readlink \$p/exe; done; true"
+	[ "$status" -eq 0 ]
+	[ -n "$output" ]
+	[ -z "$(grep -v '/libexec/moat/moat-' <<<"$output")" ]
 	run as "$1" moat stop "$id"
 	[ "$status" -eq 0 ]
 	run as "$1" moat inspect --json "$id"
