@@ -151,51 +151,41 @@ static void reap(relay *rl) {
  * 0 in the heir once the caller wrote to *ret_go; the heir exits when it closes it unwritten.
  * Negative errno when it could not be forked. */
 static pid_t fork_heir(int *ret_go) {
-        int pid_pipe[2], go_pipe[2];
-        pid_t middle, heir = -1;
+        _cleanup_close_ int pid_read = -1, pid_write = -1, go_read = -1, go_write = -1;
+        pid_t middle, heir;
+        int p[2];
         char go;
 
-        if (pipe2(pid_pipe, O_CLOEXEC) < 0)
+        if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
-        if (pipe2(go_pipe, O_CLOEXEC) < 0) {
-                heir = -errno;
-                goto out;
-        }
+        pid_read = p[0];
+        pid_write = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        go_read = p[0];
+        go_write = p[1];
         middle = fork();
-        if (middle < 0) {
-                heir = -errno;
-                close(go_pipe[0]);
-                close(go_pipe[1]);
-                goto out;
-        }
+        if (middle < 0)
+                return -errno;
         if (middle == 0) {
                 heir = fork();
                 if (heir == 0) {
-                        close(pid_pipe[0]);
-                        close(pid_pipe[1]);
-                        close(go_pipe[1]);
-                        if (read(go_pipe[0], &go, 1) != 1)
+                        /* no write end of its own, so that the caller's close reaches it */
+                        pid_write = safe_close(pid_write);
+                        go_write = safe_close(go_write);
+                        if (read(go_read, &go, 1) != 1)
                                 _exit(0);
-                        close(go_pipe[0]);
                         return 0;
                 }
-                (void) !write(pid_pipe[1], &heir, sizeof(heir));
+                (void) !write(pid_write, &heir, sizeof(heir));
                 _exit(0);
         }
-        close(pid_pipe[1]);
-        pid_pipe[1] = -1;
-        close(go_pipe[0]);
+        pid_write = safe_close(pid_write);
         while (waitpid(middle, NULL, 0) < 0 && errno == EINTR)
                 ;
-        if (read(pid_pipe[0], &heir, sizeof(heir)) != sizeof(heir) || heir <= 0) {
-                close(go_pipe[1]);
-                heir = -ECHILD;
-        } else
-                *ret_go = go_pipe[1];
-out:
-        close(pid_pipe[0]);
-        if (pid_pipe[1] >= 0)
-                close(pid_pipe[1]);
+        if (read(pid_read, &heir, sizeof(heir)) != sizeof(heir) || heir <= 0)
+                return -ECHILD;
+        *ret_go = TAKE_FD(go_write);
         return heir;
 }
 
