@@ -15,8 +15,6 @@ out=$(mktemp -d "$top_builddir/bench/out.XXXXXX")
 tx() { tmux -L moat-bench "$@"; }
 trap 'tx kill-server 2>/dev/null; "$SANDBOX" halt >/dev/null 2>&1' EXIT
 
-usec() { local t=${EPOCHREALTIME/./}; echo "$t"; }
-
 # round_trips SESSION FILE N: N keystrokes through the control client of SESSION (fds
 # ctl_in/ctl_out), each timed from the send-keys line until the pane's output shows it.
 round_trips() {
@@ -26,14 +24,14 @@ round_trips() {
 		# whatever the pane printed before belongs to earlier keys
 		while IFS= read -r -t 0.001 line <&"$ctl_out"; do :; done
 		seen=
-		s=$(usec)
+		s=${EPOCHREALTIME/./} # microseconds, read in this shell: a $(...) would fork in the window
 		printf 'send-keys -t %s %s\n' "$sess" "$tok" >&"$ctl_in"
 		while IFS= read -r line <&"$ctl_out"; do
 			[[ $line == "%output "* ]] || continue
 			seen+=${line#%output * }
 			[[ $seen == *"$tok"* ]] && break
 		done
-		e=$(usec)
+		e=${EPOCHREALTIME/./}
 		awk -v d=$((e - s)) 'BEGIN { printf "%.3f\n", d / 1000 }' >>"$file"
 		printf 'send-keys -t %s Enter\n' "$sess" >&"$ctl_in"
 		sleep 0.05
