@@ -32,12 +32,35 @@ static bool field_is(sd_journal *j, const char *name, const char *value) {
         return v && len == strlen(value) && memcmp(v, value, len) == 0;
 }
 
-static int read_end(sd_journal *j, journal_end *end) {
+/* A field holding a decimal number, e.g. MOAT_SEQ; false when absent or not a number. */
+static bool field_u64(sd_journal *j, const char *name, uint64_t *ret) {
+        char buf[24];
+        size_t len;
+        const char *v = field(j, name, &len);
+        char *end;
+
+        if (!v || len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '9')
+                return false;
+        memcpy(buf, v, len);
+        buf[len] = '\0';
+        errno = 0;
+        *ret = strtoull(buf, &end, 10);
+        return errno == 0 && *end == '\0';
+}
+
+static int report_gap(const journal_read_options *o, uint64_t missing) {
+        return missing > 0 && o->gap ? o->gap(missing, o->userdata) : 0;
+}
+
+/* The end record; entries it counts that were not met are missing at the end. */
+static int read_end(sd_journal *j, const journal_read_options *o, journal_end *end) {
         char buf[32];
         size_t len;
         const char *v;
+        uint64_t lines;
 
-        *end = (journal_end) { .seen = true, .state = RUN_EXITED };
+        end->seen = true;
+        end->state = RUN_EXITED;
         v = field(j, "MOAT_STATE", &len);
         if (v && len < sizeof(buf)) {
                 memcpy(buf, v, len);
@@ -51,6 +74,9 @@ static int read_end(sd_journal *j, journal_end *end) {
                 end->exit_code = atoi(buf);
                 end->has_exit_code = true;
         }
+        /* -n 0 shows no old lines: missing ones before the first new one are not its to tell */
+        if (field_u64(j, "MOAT_LINES", &lines) && (o->tail != 0 || end->seq.next != 0))
+                return report_gap(o, line_seq_end(&end->seq, lines));
         return 0;
 }
 
@@ -59,9 +85,13 @@ static int handle_entry(sd_journal *j, const journal_read_options *o, journal_en
         journal_line line = {};
         size_t len;
         const char *stream;
+        uint64_t seq;
+        int r;
 
-        if (field_is(j, "MOAT_EVENT", "exit"))
-                return read_end(j, end) < 0 ? -EIO : 1;
+        if (field_is(j, "MOAT_EVENT", "exit")) {
+                r = read_end(j, o, end);
+                return r < 0 ? r : 1;
+        }
         stream = field(j, "MOAT_STREAM", &len);
         if (!stream)
                 return 0; /* not a line of output */
@@ -71,6 +101,11 @@ static int handle_entry(sd_journal *j, const journal_read_options *o, journal_en
         if (!line.data)
                 return 0;
         (void) sd_journal_get_realtime_usec(j, &line.realtime);
+        if (field_u64(j, "MOAT_SEQ", &seq)) {
+                r = report_gap(o, line_seq_see(&end->seq, seq));
+                if (r < 0)
+                        return r;
+        }
         return o->line(&line, o->userdata);
 }
 
@@ -129,13 +164,14 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
                         return moat_error_set(err, r, "cannot follow the journal: %s", strerror(-r));
         }
 
+        line_seq_init(&end.seq, o->tail < 0);
         if (o->tail == 0) {
                 /* nothing old; only what comes next, when following */
                 r = sd_journal_seek_tail(j);
                 if (r >= 0)
                         r = sd_journal_previous(j);
                 if (r > 0 && field_is(j, "MOAT_EVENT", "exit")) {
-                        read_end(j, &end);
+                        (void) read_end(j, o, &end);
                         goto done;
                 }
         } else

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,8 @@
 
 #define MESSAGE_PREFIX "MESSAGE="
 
-int journal_writer_init(journal_writer *w, const run_record *rec, moat_error *err) {
-        *w = (journal_writer) { .rec = rec };
+int journal_writer_init(journal_writer *w, const run_record *rec, uint64_t lines_before, moat_error *err) {
+        *w = (journal_writer) { .rec = rec, .lines = lines_before };
         if (asprintf(&w->unit_field, "%s=%s",
                      rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT", rec->unit) < 0 ||
             asprintf(&w->id_field, "MOAT_RUN_ID=%s", rec->id) < 0 ||
@@ -36,7 +37,7 @@ void journal_writer_done(journal_writer *w) {
 
 static int send_line(journal_writer *w, bool is_stderr, const char *line, size_t len, bool partial) {
         size_t need = strlen(MESSAGE_PREFIX) + len;
-        struct iovec iov[7];
+        struct iovec iov[8];
         size_t n = 0;
         int r;
 
@@ -58,6 +59,8 @@ static int send_line(journal_writer *w, bool is_stderr, const char *line, size_t
         iov[n++] = (struct iovec) { w->id_field, strlen(w->id_field) };
         iov[n++] = (struct iovec) { w->unit_field, strlen(w->unit_field) };
         iov[n++] = (struct iovec) { w->ident_field, strlen(w->ident_field) };
+        iov[n] = (struct iovec) { w->seq_field, 0 };
+        iov[n++].iov_len = (size_t) snprintf(w->seq_field, sizeof(w->seq_field), "MOAT_SEQ=%" PRIu64, w->lines + 1);
         if (partial)
                 iov[n++] = (struct iovec) { (char *) "MOAT_PARTIAL=1", 14 };
 
@@ -68,6 +71,8 @@ static int send_line(journal_writer *w, bool is_stderr, const char *line, size_t
                         break;
                 usleep(1000);
         }
+        if (r >= 0)
+                w->lines++;
         if (w->message_cap > LINE_BUFFER_KEEP_CAP) { /* a long line's copy goes with it */
                 free(w->message);
                 w->message = NULL;
@@ -111,13 +116,18 @@ int journal_writer_flush(journal_writer *w) {
 int journal_write_exit(const run_record *rec) {
         const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
         _cleanup_free_ char *message = NULL;
-        char code[16] = "";
+        char code[16] = "", lines[24] = "";
         int r;
 
         if (rec->has_exit_code)
                 snprintf(code, sizeof(code), "%d", rec->exit_code);
+        if (rec->has_output_lines)
+                snprintf(lines, sizeof(lines), "%" PRIu64, rec->output_lines);
         if (rec->state == RUN_FAILED)
                 r = asprintf(&message, "Run %s (%s) failed: %s", rec->name, rec->id, rec->error ?: "unknown");
+        else if (!rec->has_exit_code)
+                r = asprintf(&message, "Run %s (%s) was %s before its container started", rec->name, rec->id,
+                             run_state_to_string(rec->state));
         else
                 r = asprintf(&message, "Run %s (%s) %s with code %s", rec->name, rec->id,
                              run_state_to_string(rec->state), code);
@@ -129,6 +139,7 @@ int journal_write_exit(const run_record *rec) {
                                "MOAT_EVENT=exit",
                                "MOAT_STATE=%s", run_state_to_string(rec->state),
                                "MOAT_EXIT_CODE=%s", code,
+                               "MOAT_LINES=%s", lines,
                                "%s=%s", unit_key, rec->unit,
                                "SYSLOG_IDENTIFIER=%s", rec->name,
                                NULL);

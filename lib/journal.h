@@ -1,11 +1,13 @@
 /* A run's output in the journal.
  *
  * Writer (the monitor): one entry per line of container output, PRIORITY 6 for stdout and 3
- * for stderr, with MOAT_RUN_ID and MOAT_STREAM; MOAT_PARTIAL=1 on a last line that had no
- * newline.  Each entry also names the unit itself (OBJECT_SYSTEMD_UNIT from root for the
+ * for stderr, with MOAT_RUN_ID, MOAT_STREAM and MOAT_SEQ (1, 2, 3, ... across both streams, so
+ * that a reader sees where journald dropped entries); MOAT_PARTIAL=1 on a last line that had
+ * no newline.  Each entry also names the unit itself (OBJECT_SYSTEMD_UNIT from root for the
  * system manager, USER_UNIT for a user manager), which `journalctl [--user] -u` matches:
  * journald's own attribution of the last lines of an exiting process is racy.  The end of a
- * run is an entry of its own, MOAT_EVENT=exit, written after the last line.
+ * run is an entry of its own, MOAT_EVENT=exit, written after the last line, with MOAT_LINES,
+ * the number of output entries, when known.
  *
  * Reader (moat logs, moat run -f): the run's entries by MOAT_RUN_ID. */
 #pragma once
@@ -15,6 +17,7 @@
 
 #include "error.h"
 #include "line-buffer.h"
+#include "line-seq.h"
 #include "podman-frames.h"
 #include "run.h"
 
@@ -25,10 +28,13 @@ typedef struct journal_writer {
         char *ident_field; /* SYSLOG_IDENTIFIER=... */
         char *message;     /* "MESSAGE=" + line, reused */
         size_t message_cap;
+        uint64_t lines;    /* entries written: the last MOAT_SEQ */
+        char seq_field[32];
         line_buffer out, err;
 } journal_writer;
 
-int journal_writer_init(journal_writer *w, const run_record *rec, moat_error *err);
+/* LINES_BEFORE: entries of the run already written (by the relay, for the finish helper). */
+int journal_writer_init(journal_writer *w, const run_record *rec, uint64_t lines_before, moat_error *err);
 void journal_writer_done(journal_writer *w);
 
 /* Relays a piece of the container's output (podman_frame_fn's shape). */
@@ -49,10 +55,11 @@ typedef struct journal_line {
 } journal_line;
 
 typedef struct journal_end {
-        bool seen;
+        bool seen;          /* the end record */
         run_state state;
         bool has_exit_code;
         int exit_code;
+        line_seq seq;       /* the numbered entries met, and how many were found missing */
 } journal_end;
 
 typedef struct journal_read_options {
@@ -60,6 +67,9 @@ typedef struct journal_read_options {
         long tail;             /* the last N lines only; < 0: all */
         /* Called with each line; negative stops the read and is returned. */
         int (*line)(const journal_line *line, void *userdata);
+        /* Called where MISSING entries of the run are not in the journal (journald dropped
+         * them): before the line after them, or at the end record. */
+        int (*gap)(uint64_t missing, void *userdata);
         /* Called about every 250 ms while following with nothing new; a positive return ends
          * the follow (e.g. the run ended without an end record), negative fails it. */
         int (*idle)(void *userdata);

@@ -67,6 +67,29 @@ static int fail_run(monitor *m, podman_client *c, moat_error *err) {
         return err->code;
 }
 
+/* A stop (SIGTERM or SIGINT, held blocked while the container starts) has come. */
+static bool stop_pending(void) {
+        sigset_t pending;
+
+        return sigpending(&pending) == 0 &&
+               (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
+/* The run was stopped before its container started: it ends here, as stopped without an
+ * exit code; the unit's journal says so once, in the end record. */
+static int stop_before_start(monitor *m, podman_client *c, moat_error *err) {
+        int r;
+
+        m->record->state = RUN_STOPPED;
+        m->record->stopped_at = now_usec();
+        m->record->has_output_lines = true;
+        m->record->output_lines = 0;
+        r = run_store_save(m->store, m->record, err);
+        (void) journal_write_exit(m->record);
+        remove_container(m, c);
+        return r;
+}
+
 /* A podman client for the run; without one the run cannot go on: it fails. */
 static int monitor_connect(monitor *m, podman_client **ret, moat_error *err) {
         int r;
@@ -83,7 +106,8 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         sigset_t set;
         int r, fd;
 
-        /* A stop while the container starts stays pending, across the exec, for the relay. */
+        /* A stop while the container starts stays pending: before the start it ends the run
+         * here; after it, it goes across the exec to the relay, which stops the container. */
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
@@ -98,11 +122,19 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         if (r < 0)
                 goto out;
 
+        if (stop_pending()) {
+                r = stop_before_start(&m, c, err);
+                goto out;
+        }
         /* the output's way to the journal first, then the container: not a byte is missed */
         r = podman_attach_open(m.socket, m.record->container_id, m.record->tty, false, &a, err);
         if (r < 0) {
                 moat_error_prefix(err, "cannot attach to the container");
                 r = fail_run(&m, c, err);
+                goto out;
+        }
+        if (stop_pending()) {
+                r = stop_before_start(&m, c, err);
                 goto out;
         }
         r = podman_container_start(c, m.record->container_id, err);
@@ -212,19 +244,22 @@ static int catch_up_frame(podman_stream stream, const char *data, size_t len, vo
         return journal_writer_feed(stream, data, len, &cu->writer);
 }
 
-static void relay_catch_up(monitor *m, podman_client *c, const uint64_t relayed[2]) {
+/* Returns the number of entries the run has in the journal afterwards. */
+static uint64_t relay_catch_up(monitor *m, podman_client *c, const uint64_t relayed[2], uint64_t lines) {
         const podman_logs_options opts = {};
         catch_up cu = {};
         moat_error e = {};
 
         cu.relayed[PODMAN_STREAM_STDOUT] = relayed[0];
         cu.relayed[PODMAN_STREAM_STDERR] = relayed[1];
-        if (journal_writer_init(&cu.writer, m->record, &e) < 0 ||
+        if (journal_writer_init(&cu.writer, m->record, lines, &e) < 0 ||
             podman_container_logs(c, m->record->container_id, &opts, catch_up_frame, &cu, &e) < 0)
                 fprintf(stderr, "moat-monitor: cannot read the rest of the output: %s\n", moat_error_message(&e));
         (void) journal_writer_flush(&cu.writer);
+        lines = cu.writer.lines;
         journal_writer_done(&cu.writer);
         moat_error_clear(&e);
+        return lines;
 }
 
 /* True when the container still runs although its output ended: the attach was cut. */
@@ -239,7 +274,8 @@ static bool still_running(podman_client *c, const char *container_id) {
         return running;
 }
 
-int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], bool cut, moat_error *err) {
+int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,
+                   moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         _cleanup_(run_record_freep) run_record *latest = NULL;
         monitor m = {};
@@ -256,13 +292,15 @@ int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], 
         r = wait_exit(&m, &c, &code, &podman_lost, err);
         if (r < 0) {
                 moat_error_prefix(err, "lost the container");
+                m.record->has_output_lines = true;
+                m.record->output_lines = lines;
                 r = fail_run(&m, c, err);
                 goto out;
         }
         /* every line before the end record (podman's log of a terminal is not the raw stream
          * the attach gave: no catch-up for it) */
         if ((cut || podman_lost) && !m.record->tty)
-                relay_catch_up(&m, c, relayed);
+                lines = relay_catch_up(&m, c, relayed, lines);
 
         /* a stop helper may have recorded "stopping" meanwhile */
         if (run_store_load(m.store, id, &latest, NULL) >= 0) {
@@ -272,6 +310,8 @@ int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], 
         m.record->state = m.record->state == RUN_STOPPING ? RUN_STOPPED : RUN_EXITED;
         m.record->has_exit_code = true;
         m.record->exit_code = code;
+        m.record->has_output_lines = true;
+        m.record->output_lines = lines;
         m.record->stopped_at = now_usec();
         r = run_store_save(m.store, m.record, err);
         (void) journal_write_exit(m.record);

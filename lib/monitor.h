@@ -26,10 +26,11 @@ int monitor_stop(const char *home, const char *id, moat_error *err);
 
 /* After the output ended: waits for the exit; when the attach was CUT short (or podman went
  * away meanwhile), relays the rest of the output from podman's log, skipping the RELAYED
- * stdout and stderr bytes; records the outcome, writes the end record and removes the
- * container.  Returns the container's exit code (0..255), or a negative errno (the record
- * says failed). */
-int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], bool cut, moat_error *err);
+ * stdout and stderr bytes and numbering its entries on from LINES; records the outcome and
+ * the number of entries, writes the end record and removes the container.  Returns the
+ * container's exit code (0..255), or a negative errno (the record says failed). */
+int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,
+                   moat_error *err);
 
 /* ExecStopPost: when the record is not final, the monitor ended before the run did: the
  * container is removed (stopped when --keep) and the record says failed, with

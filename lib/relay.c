@@ -44,16 +44,19 @@ bool relay_feed_at_boundary(const relay_feed *f) {
         return podman_demux_end(&f->demux, NULL) == 0;
 }
 
-void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f, bool cut) {
+void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f,
+                           uint64_t lines, bool cut) {
         snprintf(cmd->out, sizeof(cmd->out), "%" PRIu64, f->relayed[PODMAN_STREAM_STDOUT]);
         snprintf(cmd->err, sizeof(cmd->err), "%" PRIu64, f->relayed[PODMAN_STREAM_STDERR]);
+        snprintf(cmd->lines, sizeof(cmd->lines), "%" PRIu64, lines);
         cmd->argv[0] = (char *) monitor;
         cmd->argv[1] = (char *) "finish";
         cmd->argv[2] = (char *) id;
         cmd->argv[3] = cmd->out;
         cmd->argv[4] = cmd->err;
-        cmd->argv[5] = (char *) (cut ? "cut" : "whole");
-        cmd->argv[6] = NULL;
+        cmd->argv[5] = cmd->lines;
+        cmd->argv[6] = (char *) (cut ? "cut" : "whole");
+        cmd->argv[7] = NULL;
 }
 
 /* A moat-monitor helper, with default signal handling (ours are blocked for the signalfd). */
@@ -115,7 +118,7 @@ static int start_finish(relay *rl, bool cut) {
         pid_t pid;
 
         (void) journal_writer_flush(&rl->writer);
-        relay_finish_cmd_init(&cmd, MONITOR_PATH, rl->rec->id, &rl->feed, cut);
+        relay_finish_cmd_init(&cmd, MONITOR_PATH, rl->rec->id, &rl->feed, rl->writer.lines, cut);
         pid = spawn_helper(cmd.argv);
         if (pid < 0)
                 return pid;
@@ -236,7 +239,7 @@ int relay_run(const run_record *rec, int attach_fd) {
         }
         (void) fcntl(attach_fd, F_SETFD, FD_CLOEXEC); /* the helpers have no business with it */
         relay_feed_init(&rl.feed, rec->tty, to_journal, &rl);
-        r = journal_writer_init(&rl.writer, rec, &err);
+        r = journal_writer_init(&rl.writer, rec, 0, &err);
         if (r < 0) {
                 fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
                 moat_error_clear(&err);

@@ -35,14 +35,15 @@ int relay_feed_bytes(relay_feed *f, const void *data, size_t len, moat_error *er
 bool relay_feed_at_boundary(const relay_feed *f);
 
 /* The command line of the helper that finishes the run after the output ended:
- * MONITOR finish ID STDOUT-BYTES STDERR-BYTES whole|cut.  argv points into the struct and
- * at the strings it was made from. */
+ * MONITOR finish ID STDOUT-BYTES STDERR-BYTES LINES whole|cut, LINES the journal entries
+ * written.  argv points into the struct and at the strings it was made from. */
 typedef struct relay_finish_cmd {
-        char out[24], err[24];
-        char *argv[7];
+        char out[24], err[24], lines[24];
+        char *argv[8];
 } relay_finish_cmd;
 
-void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f, bool cut);
+void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f,
+                           uint64_t lines, bool cut);
 
 /* Makes a fresh grandchild the unit's main process, conmon's way: the process that exec'd
  * holds in its RSS every page of libc and libsystemd that the loader touched, while a process

@@ -82,6 +82,15 @@ bool run_name_valid(const char *s) {
         return s[n] == '\0' && n <= RUN_NAME_MAX;
 }
 
+bool data_name_valid(const char *s) {
+        size_t n;
+
+        if (!s || s[0] == '\0' || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", s[0]))
+                return false;
+        n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+        return s[n] == '\0' && n <= 32;
+}
+
 int run_name_random(char **ret, moat_error *err) {
         uint32_t pick[2];
         char *name;

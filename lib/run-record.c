@@ -6,7 +6,10 @@
  *      "container_id": "...", "unit": "moat-ab12cd34ef56.service", "manager": "user",
  *      "state": "exited", "interactive": false, "keep": false, "memory_bytes": 0, "cpus": 0,
  *      "created_at": "2026-11-24T06:30:00.123456Z", "started_at": ..., "stopped_at": null,
- *      "exit_code": 0, "error": null}
+ *      "exit_code": 0, "output_lines": 12, "error": null, "network": "strict",
+ *      "allow": ["*.npmjs.org"], "grants": [{"name": "anthropic", "optional": false,
+ *      "env": ["ANTHROPIC_API_KEY"], "inject": [{"hosts": ["api.anthropic.com"],
+ *      "header": "x-api-key", "value": "{secret}"}]}]}
  *
  * id, manager and state are required.  Any other field that is missing or null takes its
  * default (NULL, 0, false, no exit code), so that records written by an older or newer moat
@@ -25,6 +28,7 @@
 
 #include "json-util.h"
 #include "run.h"
+#include "strv.h"
 
 /* Integers past 2^53 do not survive a JSON reader that keeps numbers as doubles. */
 #define JSON_INT_MAX (INT64_C(1) << 53)
@@ -36,16 +40,6 @@
 #define TIMESTAMP_MAX UINT64_C(253402300799999999)
 #define USEC_PER_SEC UINT64_C(1000000)
 #define SEC_PER_DAY UINT64_C(86400)
-
-static void strv_free(char **v) {
-        if (!v)
-                return;
-        for (char **p = v; *p; p++)
-                free(*p);
-        free(v);
-}
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
 void run_record_free(run_record *r) {
         if (!r)
@@ -63,6 +57,8 @@ void run_record_free(run_record *r) {
         free(r->container_id);
         free(r->unit);
         free(r->error);
+        strv_free(r->allow);
+        grant_defs_free(r->grants, r->n_grants);
         free(r);
 }
 
@@ -258,6 +254,51 @@ static int add_mounts(cJSON *o, const run_record *r) {
         return 0;
 }
 
+static bool env_name_valid(const char *s) {
+        if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+                return false;
+        return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == strlen(s);
+}
+
+/* The network policy as the proxy will use it: anything else is not a record of moat's. */
+static int network_check(const run_record *r, int code, moat_error *err) {
+        if (!net_mode_to_string(r->network))
+                return moat_error_set(err, code, "Invalid run record %s: unknown network policy", r->id);
+        for (char **p = r->allow; p && *p; p++) {
+                _cleanup_free_ char *norm = NULL;
+
+                if (host_pattern_normalize(*p, &norm, NULL) < 0 || strcmp(norm, *p) != 0)
+                        return moat_error_set(err, code, "Invalid run record %s: '%.64s' is not an allow pattern",
+                                              r->id, *p);
+        }
+        if (r->n_grants > 0 && !r->grants)
+                return moat_error_set(err, code, "Invalid run record %s: grants without a list", r->id);
+        for (size_t i = 0; i < r->n_grants; i++) {
+                const grant_def *g = &r->grants[i];
+
+                if (!g->name || !data_name_valid(g->name))
+                        return moat_error_set(err, code, "Invalid run record %s: a grant's name is not valid", r->id);
+                for (char **e = g->env; e && *e; e++)
+                        if (!env_name_valid(*e))
+                                return moat_error_set(err, code,
+                                                      "Invalid run record %s: grant %s: '%.64s' is not a variable name",
+                                                      r->id, g->name, *e);
+                if (g->n_rules == 0 || !g->rules)
+                        return moat_error_set(err, code, "Invalid run record %s: grant %s injects nothing", r->id,
+                                              g->name);
+                for (size_t k = 0; k < g->n_rules; k++) {
+                        moat_error e = {};
+
+                        if (grant_rule_check(&g->rules[k], g->name, &e) < 0) {
+                                moat_error_set(err, code, "Invalid run record %s: %s", r->id, moat_error_message(&e));
+                                moat_error_clear(&e);
+                                return code;
+                        }
+                }
+        }
+        return 0;
+}
+
 static int record_check(const run_record *r, moat_error *err) {
         if (!run_id_valid(r->id))
                 return moat_error_set(err, -EINVAL, "Invalid run record: ID '%.*s' is not %d lowercase hex characters",
@@ -281,6 +322,9 @@ static int record_check(const run_record *r, moat_error *err) {
         if (!isfinite(r->cpus) || r->cpus < 0)
                 return moat_error_set(err, -EINVAL, "Invalid run record %s: CPU limit %g is not a number from 0",
                                       r->id, r->cpus);
+        if (r->has_output_lines && r->output_lines > JSON_INT_MAX)
+                return moat_error_set(err, -EINVAL, "Invalid run record %s: %" PRIu64 " lines of output are out of range",
+                                      r->id, r->output_lines);
         if (r->created_at > TIMESTAMP_MAX || r->started_at > TIMESTAMP_MAX || r->stopped_at > TIMESTAMP_MAX)
                 return moat_error_set(err, -EINVAL, "Invalid run record %s: a time is past the year 9999", r->id);
         if (r->n_mounts > 0 && !r->mounts)
@@ -289,6 +333,41 @@ static int record_check(const run_record *r, moat_error *err) {
         for (size_t i = 0; i < r->n_mounts; i++)
                 if (!r->mounts[i].source || !r->mounts[i].destination)
                         return moat_error_set(err, -EINVAL, "Invalid run record %s: mount %zu lacks a path", r->id, i);
+        return network_check(r, -EINVAL, err);
+}
+
+static int add_grants(cJSON *o, const run_record *r) {
+        cJSON *a;
+
+        if (r->n_grants == 0)
+                return cJSON_AddNullToObject(o, "grants") ? 0 : -ENOMEM;
+        a = cJSON_AddArrayToObject(o, "grants");
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_grants; i++) {
+                const grant_def *g = &r->grants[i];
+                cJSON *go = cJSON_CreateObject(), *inject;
+
+                if (!go || !cJSON_AddItemToArray(a, go)) {
+                        cJSON_Delete(go);
+                        return -ENOMEM;
+                }
+                if (add_string(go, "name", g->name) < 0 || !cJSON_AddBoolToObject(go, "optional", g->optional) ||
+                    add_strv(go, "env", g->env) < 0 || !(inject = cJSON_AddArrayToObject(go, "inject")))
+                        return -ENOMEM;
+                for (size_t k = 0; k < g->n_rules; k++) {
+                        cJSON *ro = cJSON_CreateObject();
+
+                        if (!ro || !cJSON_AddItemToArray(inject, ro)) {
+                                cJSON_Delete(ro);
+                                return -ENOMEM;
+                        }
+                        if (add_strv(ro, "hosts", g->rules[k].hosts) < 0 ||
+                            add_string(ro, "header", g->rules[k].header) < 0 ||
+                            add_string(ro, "value", g->rules[k].value) < 0)
+                                return -ENOMEM;
+                }
+        }
         return 0;
 }
 
@@ -319,7 +398,11 @@ int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
             add_timestamp(o, "stopped_at", r->stopped_at) < 0 ||
             !(r->has_exit_code ? cJSON_AddNumberToObject(o, "exit_code", r->exit_code)
                                : cJSON_AddNullToObject(o, "exit_code")) ||
-            add_string(o, "error", r->error) < 0)
+            (r->has_output_lines ? add_int(o, "output_lines", (int64_t) r->output_lines) < 0
+                                 : !cJSON_AddNullToObject(o, "output_lines")) ||
+            add_string(o, "error", r->error) < 0 ||
+            add_string(o, "network", net_mode_to_string(r->network)) < 0 || add_strv(o, "allow", r->allow) < 0 ||
+            add_grants(o, r) < 0)
                 return -ENOMEM;
 
         json = cJSON_Print(o);
@@ -520,7 +603,81 @@ static int read_numbers(const cJSON *o, run_record *r, moat_error *err) {
                 r->has_exit_code = true;
                 r->exit_code = (int) v;
         }
+        item = field_get(o, "output_lines");
+        if (item) {
+                if (!json_get_int(item, 0, JSON_INT_MAX, &v))
+                        return wrong_type("output_lines", "an integer from 0 to 2^53, or null", err);
+                r->has_output_lines = true;
+                r->output_lines = (uint64_t) v;
+        }
         return 0;
+}
+
+static int read_rule(const cJSON *item, grant_rule *rule, moat_error *err) {
+        const cJSON *header = cJSON_GetObjectItemCaseSensitive(item, "header"),
+                    *value = cJSON_GetObjectItemCaseSensitive(item, "value");
+        int k;
+
+        if (!cJSON_IsObject(item) || !cJSON_IsString(header) || !cJSON_IsString(value))
+                return wrong_type("grants", "a list of {name, env, inject: [{hosts, header, value}]}", err);
+        k = read_strv(item, "hosts", &rule->hosts, err);
+        if (k < 0)
+                return k;
+        rule->header = strdup(header->valuestring);
+        rule->value = strdup(value->valuestring);
+        return rule->header && rule->value ? 0 : -ENOMEM;
+}
+
+static int read_grants(const cJSON *o, run_record *r, moat_error *err) {
+        const cJSON *a = field_get(o, "grants"), *item;
+        int k;
+
+        if (!a)
+                return 0;
+        if (!cJSON_IsArray(a))
+                return wrong_type("grants", "an array", err);
+        r->grants = calloc((size_t) cJSON_GetArraySize(a) + 1, sizeof(*r->grants));
+        if (!r->grants)
+                return -ENOMEM;
+        cJSON_ArrayForEach(item, a) {
+                grant_def *g = &r->grants[r->n_grants++];
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name"),
+                            *inject = cJSON_GetObjectItemCaseSensitive(item, "inject"), *ri;
+
+                if (!cJSON_IsObject(item) || !cJSON_IsString(name) || !cJSON_IsArray(inject))
+                        return wrong_type("grants", "a list of {name, env, inject: [{hosts, header, value}]}", err);
+                g->name = strdup(name->valuestring);
+                g->rules = calloc((size_t) cJSON_GetArraySize(inject) + 1, sizeof(*g->rules));
+                if (!g->name || !g->rules)
+                        return -ENOMEM;
+                if ((k = read_bool(item, "optional", &g->optional, err)) < 0 ||
+                    (k = read_strv(item, "env", &g->env, err)) < 0)
+                        return k;
+                cJSON_ArrayForEach(ri, inject) {
+                        k = read_rule(ri, &g->rules[g->n_rules++], err);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+static int read_network(const cJSON *o, run_record *r, moat_error *err) {
+        const cJSON *item = field_get(o, "network");
+        int k;
+
+        if (item) {
+                if (!cJSON_IsString(item) || net_mode_from_string(item->valuestring) == _NET_MODE_INVALID)
+                        return wrong_type("network", "\"open\", \"strict\" or \"none\"", err);
+                r->network = net_mode_from_string(item->valuestring);
+        }
+        k = read_strv(o, "allow", &r->allow, err);
+        if (k < 0)
+                return k;
+        k = read_grants(o, r, err);
+        if (k < 0)
+                return k;
+        return network_check(r, -EBADMSG, err);
 }
 
 int run_record_from_json(const char *json, size_t len, run_record **ret, moat_error *err) {
@@ -553,7 +710,7 @@ int run_record_from_json(const char *json, size_t len, run_record **ret, moat_er
             (k = read_timestamp(o, "created_at", &r->created_at, err)) < 0 ||
             (k = read_timestamp(o, "started_at", &r->started_at, err)) < 0 ||
             (k = read_timestamp(o, "stopped_at", &r->stopped_at, err)) < 0 ||
-            (k = read_string(o, "error", &r->error, err)) < 0)
+            (k = read_string(o, "error", &r->error, err)) < 0 || (k = read_network(o, r, err)) < 0)
                 return k;
 
         *ret = TAKE_PTR(r);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "grant.h"
+#include "net-policy.h"
 
 #define RUN_ID_LEN 12
 
@@ -64,12 +66,20 @@ typedef struct run_record {
         bool interactive;
         bool tty;             /* the container has a terminal (interactive from a terminal) */
         bool keep;
+        net_mode network;     /* open unless the run asked for strict or none */
+        char **allow;         /* normalized host patterns a strict run may reach */
+        grant_def *grants;    /* what the proxy adds to which host; never a secret */
+        size_t n_grants;
         int64_t memory_bytes; /* 0: none */
         double cpus;          /* 0: none */
         /* microseconds since the epoch, 0 when not (yet) known */
         uint64_t created_at, started_at, stopped_at;
         bool has_exit_code;
         int exit_code;
+        /* entries of output the run wrote to the journal (MOAT_SEQ counts them), once known:
+         * what readers hold their copy against when the journal lost the end record */
+        bool has_output_lines;
+        uint64_t output_lines;
         char *error;          /* why a run failed */
 } run_record;
 
@@ -84,6 +94,9 @@ char *run_unit_name(const char *id);
 
 /* Names: [a-z0-9][a-z0-9_.-]{0,62}. */
 bool run_name_valid(const char *s);
+/* Names of providers and grants, which become file and credential names:
+ * [a-z0-9][a-z0-9_-]{0,31}. */
+bool data_name_valid(const char *s);
 /* A random adjective-animal name, e.g. "brave-otter". */
 int run_name_random(char **ret, moat_error *err);
 

@@ -14,6 +14,7 @@
 #include "monitor.h"
 #include "podman.h"
 #include "runner.h"
+#include "strv.h"
 #include "time-util.h"
 #include "unit.h"
 
@@ -123,6 +124,115 @@ bad:
                               (int) (eq - s), s);
 }
 
+/* The run as asked for, checked: every mistake in the input is found here, before podman or
+ * systemd is asked for anything. */
+static int run_plan(const run_options *o, run_record **ret, moat_error *err) {
+        _cleanup_(run_record_freep) run_record *rec = NULL;
+        struct stat st;
+        int r;
+
+        if (o->name && !run_name_valid(o->name))
+                return moat_error_set(err, -EINVAL,
+                                      "invalid run name '%s': use 1-63 of a-z, 0-9, '_', '.', '-', "
+                                      "starting with a letter or digit",
+                                      o->name);
+        for (size_t i = 0; i < o->n_env; i++) {
+                r = validate_env(o->env[i], err);
+                if (r < 0)
+                        return r;
+        }
+        rec = calloc(1, sizeof(*rec));
+        if (!rec)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        rec->mounts = calloc(o->n_mounts ?: 1, sizeof(*rec->mounts));
+        if (!rec->mounts)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->n_mounts; i++) {
+                r = parse_mount(o->mounts[i], &rec->mounts[i], err);
+                if (r < 0)
+                        return r;
+                rec->n_mounts++;
+        }
+        rec->workspace = realpath(o->workspace ?: ".", NULL);
+        if (!rec->workspace)
+                return moat_error_set(err, -errno, "workspace '%s' does not exist (%s)", o->workspace ?: ".",
+                                      strerror(errno));
+        if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
+                return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
+
+        rec->image = strdup(o->image ?: RUN_DEFAULT_IMAGE);
+        if (!rec->image)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        if (o->command && o->command[0]) {
+                for (char *const *a = o->command; *a; a++)
+                        if (strv_push(&rec->command, strdup(*a)) < 0)
+                                return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        rec->env_keys = calloc(o->n_env + 1, sizeof(char *));
+        if (!rec->env_keys)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->n_env; i++)
+                if (!(rec->env_keys[i] = strndup(o->env[i], strcspn(o->env[i], "="))))
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        rec->manager = o->manager;
+        rec->interactive = o->interactive;
+        rec->tty = o->interactive && o->tty;
+        rec->keep = o->keep;
+        rec->memory_bytes = o->memory_bytes;
+        rec->cpus = o->cpus;
+        *ret = TAKE_PTR(rec);
+        return 0;
+}
+
+/* What a start takes from the system: podman, the manager and the run store. */
+typedef struct run_services {
+        char *socket;
+        podman_client *podman;
+        sd_bus *bus;
+        run_store *store;
+} run_services;
+
+static void run_services_close(run_services *s) {
+        free(s->socket);
+        podman_client_free(s->podman);
+        sd_bus_flush_close_unref(s->bus);
+        run_store_free(s->store);
+        *s = (run_services) {};
+}
+
+/* Podman and systemd answer before anything is created. */
+static int run_services_open(run_manager m, run_services *s, moat_error *err) {
+        _cleanup_free_ char *home = NULL;
+        int r;
+
+        r = podman_socket_path(m == RUN_MANAGER_USER, &s->socket, err);
+        if (r >= 0)
+                r = podman_client_new(s->socket, &s->podman, err);
+        if (r >= 0)
+                r = podman_ping(s->podman, NULL, err);
+        if (r >= 0)
+                r = unit_bus_open(m, &s->bus, err);
+        if (r >= 0)
+                r = run_store_default_home(m, &home, err);
+        if (r >= 0)
+                r = run_store_open(home, &s->store, err);
+        return r;
+}
+
+static int check_image(run_services *s, const run_record *rec, moat_error *err) {
+        int r;
+
+        r = podman_image_exists(s->podman, rec->image, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return moat_error_set(err, -ENOENT, "image '%s' not found in %s podman's store; pull it first "
+                                      "(podman pull %s) or choose another with --image",
+                                      rec->image, rec->manager == RUN_MANAGER_USER ? "the rootless" : "the rootful",
+                                      rec->image);
+        return 0;
+}
+
 /* A name to give the run: the one asked for when free, else a random free one. */
 static int pick_name(run_store *store, const char *wanted, char **ret, moat_error *err) {
         int r;
@@ -154,6 +264,26 @@ static int pick_name(run_store *store, const char *wanted, char **ret, moat_erro
                 }
         }
         return moat_error_set(err, -EEXIST, "cannot find a free run name; give one with --name");
+}
+
+/* The run's name, id and unit.  *lock_fd stays held until the record exists, so that two
+ * runs cannot take one name. */
+static int name_run(run_services *s, run_record *rec, const char *wanted, int *lock_fd, moat_error *err) {
+        int r;
+
+        r = run_store_lock(s->store, lock_fd, err);
+        if (r >= 0)
+                r = pick_name(s->store, wanted, &rec->name, err);
+        if (r >= 0)
+                r = run_id_new(rec->id, err);
+        if (r < 0)
+                return r;
+        rec->unit = run_unit_name(rec->id);
+        if (!rec->unit)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        rec->state = RUN_CREATED;
+        rec->created_at = now_usec();
+        return 0;
 }
 
 static int create_container(podman_client *c, const run_record *rec, const run_options *o,
@@ -199,7 +329,28 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         return podman_container_create(c, &spec, ret_id, err);
 }
 
-static int start_unit(sd_bus *bus, const run_store *store, const run_record *rec, moat_error *err) {
+/* Undoes a run whose unit never ran: its container and its record. */
+static void discard_run(run_services *s, const run_record *rec, bool record_written) {
+        if (rec->container_id)
+                (void) podman_container_remove(s->podman, rec->container_id, true, NULL);
+        if (record_written)
+                (void) run_store_remove(s->store, rec->id, NULL);
+}
+
+/* The container, then its record: the record never names a container that does not exist. */
+static int create_run(run_services *s, run_record *rec, const run_options *o, moat_error *err) {
+        int r;
+
+        r = create_container(s->podman, rec, o, &rec->container_id, err);
+        if (r < 0)
+                return r;
+        r = run_store_create(s->store, rec, err);
+        if (r < 0)
+                discard_run(s, rec, false);
+        return r;
+}
+
+static int start_unit(run_services *s, const run_record *rec, char **ret_job_result, moat_error *err) {
         _cleanup_free_ char *description = NULL, *home_env = NULL, *host_env = NULL;
         const char *host = getenv("CONTAINER_HOST");
         char *exec_start[] = { (char *) MONITOR_PATH, (char *) "run", (char *) rec->id, NULL };
@@ -216,13 +367,13 @@ static int start_unit(sd_bus *bus, const run_store *store, const run_record *rec
         };
 
         if (asprintf(&description, "moat run %s (%s)", rec->name, rec->id) < 0 ||
-            asprintf(&home_env, "MOAT_HOME=%s", run_store_home(store)) < 0 ||
+            asprintf(&home_env, "MOAT_HOME=%s", run_store_home(s->store)) < 0 ||
             (host && *host && asprintf(&host_env, "CONTAINER_HOST=%s", host) < 0))
                 return moat_error_set(err, -ENOMEM, "out of memory");
         environment[0] = home_env;
         environment[1] = host_env;
         spec.description = description;
-        return unit_start_transient(bus, &spec, err);
+        return unit_start_transient(s->bus, &spec, ret_job_result, err);
 }
 
 typedef struct init_job {
@@ -244,174 +395,100 @@ static void *init_container(void *userdata) {
         return NULL;
 }
 
-/* Undoes a run that could not start: its container and its record. */
-static void discard_run(podman_client *c, run_store *store, const char *id, const char *container_id) {
-        if (container_id)
-                (void) podman_container_remove(c, container_id, true, NULL);
-        if (store && id)
-                (void) run_store_remove(store, id, NULL);
+/* The unit's start did not complete: it was stopped, or its monitor could not start the
+ * container.  The unit ends the run itself (the monitor records it, ExecStopPost cleans
+ * up); this waits for that, so that nothing is undone under the unit's feet.  Only a run
+ * whose monitor never ran (its record still says created) is the caller's to discard. */
+static int start_cut_short(run_services *s, run_record **rec, const char *job_result, bool *ret_discard,
+                           moat_error *err) {
+        _cleanup_(run_record_freep) run_record *now = NULL;
+        int r;
+
+        *ret_discard = false;
+        r = unit_wait_inactive(s->bus, (*rec)->unit, (MONITOR_STOP_GRACE_SEC + 30) * USEC_PER_SEC, err);
+        if (r < 0)
+                return r;
+        r = run_store_load(s->store, (*rec)->id, &now, err);
+        if (r < 0)
+                return r;
+        if (now->state == RUN_CREATED) {
+                *ret_discard = true;
+                return moat_error_set(err, -ECANCELED, "the start of %s was %s before its monitor ran",
+                                      (*rec)->unit, job_result);
+        }
+        run_record_free(*rec);
+        *rec = TAKE_PTR(now);
+        if ((*rec)->state == RUN_STOPPED)
+                return moat_error_set(err, -ECANCELED, "run %s (%s) was stopped while it started", (*rec)->name,
+                                      (*rec)->id);
+        /* failed: nothing is left of it but the record, which a start that failed leaves not */
+        *ret_discard = true;
+        return moat_error_set(err, -EIO, "%s", (*rec)->error ?: "the run's monitor failed to start it");
 }
 
-int runner_start(const run_options *o, run_record **ret, moat_error *err) {
-        _cleanup_(run_record_freep) run_record *rec = NULL;
-        _cleanup_(run_store_freep) run_store *store = NULL;
-        _cleanup_(podman_client_freep) podman_client *c = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *home = NULL, *socket = NULL;
-        _cleanup_close_ int lock_fd = -1;
-        struct stat st;
-        bool record_written = false, initing = false;
+/* Starts the unit that runs REC; the record exists. */
+static int launch_run(run_services *s, run_record **rec, const run_options *o, moat_error *err) {
+        _cleanup_free_ char *job_result = NULL;
+        bool initing = false, discard;
         pthread_t initer;
         init_job job;
         int r;
 
-        rec = calloc(1, sizeof(*rec));
-        if (!rec)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-
-        /* Input first: nothing is created before all of it is known good. */
-        if (o->name && !run_name_valid(o->name))
-                return moat_error_set(err, -EINVAL,
-                                      "invalid run name '%s': use 1-63 of a-z, 0-9, '_', '.', '-', "
-                                      "starting with a letter or digit",
-                                      o->name);
-        for (size_t i = 0; i < o->n_env; i++) {
-                r = validate_env(o->env[i], err);
-                if (r < 0)
-                        return r;
-        }
-        rec->mounts = calloc(o->n_mounts ?: 1, sizeof(*rec->mounts));
-        if (!rec->mounts)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < o->n_mounts; i++) {
-                r = parse_mount(o->mounts[i], &rec->mounts[i], err);
-                if (r < 0)
-                        return r;
-                rec->n_mounts++;
-        }
-        rec->workspace = realpath(o->workspace ?: ".", NULL);
-        if (!rec->workspace)
-                return moat_error_set(err, -errno, "workspace '%s' does not exist (%s)", o->workspace ?: ".",
-                                      strerror(errno));
-        if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
-                return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
-
-        rec->image = strdup(o->image ?: RUN_DEFAULT_IMAGE);
-        if (!rec->image)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        if (o->command && o->command[0]) {
-                size_t n = 0;
-                while (o->command[n])
-                        n++;
-                rec->command = calloc(n + 1, sizeof(char *));
-                if (!rec->command)
-                        return moat_error_set(err, -ENOMEM, "out of memory");
-                for (size_t i = 0; i < n; i++)
-                        if (!(rec->command[i] = strdup(o->command[i])))
-                                return moat_error_set(err, -ENOMEM, "out of memory");
-        }
-        rec->env_keys = calloc(o->n_env + 1, sizeof(char *));
-        if (!rec->env_keys)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < o->n_env; i++)
-                if (!(rec->env_keys[i] = strndup(o->env[i], strcspn(o->env[i], "="))))
-                        return moat_error_set(err, -ENOMEM, "out of memory");
-        rec->manager = o->manager;
-        rec->interactive = o->interactive;
-        rec->tty = o->interactive && o->tty;
-        rec->keep = o->keep;
-        rec->memory_bytes = o->memory_bytes;
-        rec->cpus = o->cpus;
-
-        /* The services next: podman and systemd answer before anything is created. */
-        r = podman_socket_path(o->manager == RUN_MANAGER_USER, &socket, err);
-        if (r < 0)
-                return r;
-        r = podman_client_new(socket, &c, err);
-        if (r < 0)
-                return r;
-        r = podman_ping(c, NULL, err);
-        if (r < 0)
-                return r;
-        r = podman_image_exists(c, rec->image, err);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return moat_error_set(err, -ENOENT, "image '%s' not found in %s podman's store; pull it first "
-                                      "(podman pull %s) or choose another with --image",
-                                      rec->image, o->manager == RUN_MANAGER_USER ? "the rootless" : "the rootful",
-                                      rec->image);
-        r = unit_bus_open(o->manager, &bus, err);
-        if (r < 0)
-                return r;
-
-        r = run_store_default_home(o->manager, &home, err);
-        if (r < 0)
-                return r;
-        r = run_store_open(home, &store, err);
-        if (r < 0)
-                return r;
-        /* Held until the record exists, so two runs cannot take one name. */
-        r = run_store_lock(store, &lock_fd, err);
-        if (r < 0)
-                return r;
-        r = pick_name(store, o->name, &rec->name, err);
-        if (r < 0)
-                return r;
-        r = run_id_new(rec->id, err);
-        if (r < 0)
-                return r;
-        rec->unit = run_unit_name(rec->id);
-        if (!rec->unit)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        rec->state = RUN_CREATED;
-        rec->created_at = now_usec();
-
-        r = create_container(c, rec, o, &rec->container_id, err);
-        if (r < 0)
-                return r;
-        r = run_store_create(store, rec, err);
-        if (r < 0)
-                goto fail;
-        record_written = true;
-        lock_fd = safe_close(lock_fd);
-
         if (o->before_start) {
-                r = o->before_start(rec, o->userdata, err);
+                r = o->before_start(*rec, o->userdata, err);
                 if (r < 0)
-                        goto fail;
+                        goto discard;
         } else {
-                job = (init_job) { .socket = socket, .container_id = rec->container_id };
+                job = (init_job) { .socket = s->socket, .container_id = (*rec)->container_id };
                 initing = pthread_create(&initer, NULL, init_container, &job) == 0;
         }
-
-        r = start_unit(bus, store, rec, err);
+        r = start_unit(s, *rec, &job_result, err);
         if (initing)
                 pthread_join(initer, NULL);
-        if (r < 0) {
-                /* The monitor says why in the record when it got that far. */
-                _cleanup_(run_record_freep) run_record *now = NULL;
+        if (r < 0)
+                goto discard;
+        if (strcmp(job_result, "done") == 0)
+                return 0;
+        r = start_cut_short(s, rec, job_result, &discard, err);
+        if (!discard)
+                return r;
+discard:
+        discard_run(s, *rec, true);
+        return r;
+}
 
-                if (run_store_load(store, rec->id, &now, NULL) >= 0 && now->error) {
-                        moat_error_clear(err);
-                        moat_error_set(err, -EIO, "%s", now->error);
-                }
-                goto fail;
-        }
+int runner_start(const run_options *o, run_record **ret, moat_error *err) {
+        _cleanup_(run_record_freep) run_record *rec = NULL;
+        _cleanup_(run_services_close) run_services s = {};
+        _cleanup_close_ int lock_fd = -1;
+        int r;
+
+        r = run_plan(o, &rec, err);
+        if (r >= 0)
+                r = run_services_open(o->manager, &s, err);
+        if (r >= 0)
+                r = check_image(&s, rec, err);
+        if (r >= 0)
+                r = name_run(&s, rec, o->name, &lock_fd, err);
+        if (r >= 0)
+                r = create_run(&s, rec, o, err);
+        lock_fd = safe_close(lock_fd);
+        if (r >= 0)
+                r = launch_run(&s, &rec, o, err);
+        if (r == -ECANCELED && ret && rec->state == RUN_STOPPED)
+                *ret = TAKE_PTR(rec); /* a record that stays: the caller says how it ended */
+        if (r < 0)
+                return r;
 
         if (ret) {
                 run_record *now = NULL;
 
-                if (run_store_load(store, rec->id, &now, NULL) >= 0)
+                if (run_store_load(s.store, rec->id, &now, NULL) >= 0)
                         *ret = now;
                 else
                         *ret = TAKE_PTR(rec);
         }
         return 0;
-
-fail:
-        discard_run(c, record_written ? store : NULL, rec->id, rec->container_id);
-        return r;
 }
 
 int runner_remove(run_store *store, const run_record *rec, moat_error *err) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "run.h"
 #include "settings.h"
 #include "strv.h"
 #include "yaml-doc.h"
@@ -249,14 +250,6 @@ void provider_done(provider *p) {
         *p = (provider) {};
 }
 
-bool provider_name_valid(const char *name) {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 32 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
-                return false;
-        return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
 int provider_parse(const char *name, const char *file, const char *text, size_t len, provider *ret, moat_error *err) {
         _cleanup_(yaml_node_freep) yaml_node *root = NULL;
         provider p = {};
@@ -332,7 +325,7 @@ int provider_list(char ***ret, moat_error *err) {
                         if (l <= 5 || strcmp(de->d_name + l - 5, ".yaml") != 0)
                                 continue;
                         name = strndup(de->d_name, l - 5);
-                        if (!name || !provider_name_valid(name)) {
+                        if (!name || !data_name_valid(name)) {
                                 free(name);
                                 continue;
                         }
@@ -346,12 +339,7 @@ int provider_list(char ***ret, moat_error *err) {
                 }
                 closedir(dir);
         }
-        for (size_t i = 1; i < n; i++) /* insertion sort: a handful of names */
-                for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-                        char *t = names[j];
-                        names[j] = names[j - 1];
-                        names[j - 1] = t;
-                }
+        strv_sort(names);
         if (!names)
                 names = calloc(1, sizeof(char *));
         *ret = names;
@@ -362,7 +350,7 @@ int provider_load(const char *name, provider *ret, moat_error *err) {
         _cleanup_free_ char *dirs[2] = {};
         int r;
 
-        if (!provider_name_valid(name))
+        if (!data_name_valid(name))
                 return moat_error_set(err, -EINVAL, "invalid provider name '%s'", name);
         if (provider_dirs(dirs) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");

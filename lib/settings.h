@@ -51,8 +51,6 @@ int provider_load(const char *name, provider *ret, moat_error *err);
 /* The names of every provider, sorted, without duplicates. */
 int provider_list(char ***ret, moat_error *err);
 
-/* Whether NAME can be a provider's name: [a-z0-9][a-z0-9_-]{0,31}. */
-bool provider_name_valid(const char *name);
 
 /* argv for a run: COMMAND (or INTERACTIVE_COMMAND without a prompt), then PROMPT's items
  * with "{prompt}" replaced by PROMPT_TEXT as one argument, exactly as typed, then EXTRA. */

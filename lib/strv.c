@@ -45,3 +45,12 @@ bool strv_equal(char *const *a, char *const *b) {
                         return false;
         return !*a && !*b;
 }
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void strv_sort(char **v) {
+        if (v)
+                qsort(v, strv_length(v), sizeof(char *), compare_strings);
+}

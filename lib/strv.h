@@ -14,5 +14,8 @@ int strv_push(char ***v, char *s);
 
 size_t strv_length(char *const *v);
 
+/* Sorts V in place (strcmp order). */
+void strv_sort(char **v);
+
 /* The same strings in the same order; two NULLs are equal, NULL and a vector are not. */
 bool strv_equal(char *const *a, char *const *b);

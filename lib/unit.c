@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +10,9 @@
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+
+/* How often unit_wait_inactive() looks: a stopping run ends within its stop timeout. */
+#define UNIT_POLL_USEC 20000
 
 int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err) {
         sd_bus *bus = NULL;
@@ -145,9 +149,11 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-/* Calls METHOD(name, "replace"/"fail", ...) and waits for the job's JobRemoved signal.  The
- * match goes in before the call, so a fast job cannot finish unseen. */
-static int call_and_wait_job(sd_bus *bus, sd_bus_message *call, const char *what, moat_error *err) {
+/* Calls METHOD(name, "replace"/"fail", ...) and waits for the job's JobRemoved signal; *ret_result
+ * is how the job ended ("done", "canceled", "failed", ...).  Negative only when the call
+ * failed.  The match goes in before the call, so a fast job cannot finish unseen. */
+static int call_and_wait_job(sd_bus *bus, sd_bus_message *call, const char *what, char **ret_result,
+                             moat_error *err) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -180,13 +186,24 @@ static int call_and_wait_job(sd_bus *bus, sd_bus_message *call, const char *what
                 if (r < 0 && r != -EINTR)
                         return moat_error_set(err, r, "%s: %s", what, strerror(-r));
         }
-        _cleanup_free_ char *result = w.result;
+        *ret_result = w.result;
+        return 0;
+}
+
+/* For jobs whose only good end is "done". */
+static int call_and_wait_job_done(sd_bus *bus, sd_bus_message *call, const char *what, moat_error *err) {
+        _cleanup_free_ char *result = NULL;
+        int r;
+
+        r = call_and_wait_job(bus, call, what, &result, err);
+        if (r < 0)
+                return r;
         if (strcmp(result, "done") != 0)
                 return moat_error_set(err, -EIO, "%s: job %s", what, result);
         return 0;
 }
 
-int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err) {
+int unit_start_transient(sd_bus *bus, const unit_spec *spec, char **ret_job_result, moat_error *err) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -200,7 +217,7 @@ int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err) {
                 r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r < 0)
                 return moat_error_set(err, r, "cannot build the request for %s: %s", spec->name, strerror(-r));
-        return call_and_wait_job(bus, m, spec->name, err);
+        return call_and_wait_job(bus, m, spec->name, ret_job_result, err);
 }
 
 int unit_stop(sd_bus *bus, const char *name, bool wait, moat_error *err) {
@@ -223,7 +240,7 @@ int unit_stop(sd_bus *bus, const char *name, bool wait, moat_error *err) {
                         return moat_error_set(err, r, "%s: %s", name, error.message ? error.message : strerror(-r));
                 return 0;
         }
-        return call_and_wait_job(bus, m, name, err);
+        return call_and_wait_job_done(bus, m, name, err);
 }
 
 int unit_active_state(sd_bus *bus, const char *name, char **ret, moat_error *err) {
@@ -256,6 +273,22 @@ int unit_active_state(sd_bus *bus, const char *name, char **ret, moat_error *err
                                       error.message ? error.message : strerror(-r));
         *ret = state;
         return 0;
+}
+
+int unit_wait_inactive(sd_bus *bus, const char *name, uint64_t timeout_usec, moat_error *err) {
+        for (uint64_t waited = 0;; waited += UNIT_POLL_USEC) {
+                _cleanup_free_ char *state = NULL;
+                int r;
+
+                r = unit_active_state(bus, name, &state, err);
+                if (r < 0)
+                        return r;
+                if (!unit_state_is_live(state))
+                        return 0;
+                if (waited >= timeout_usec)
+                        return moat_error_set(err, -ETIMEDOUT, "%s is still %s", name, state);
+                usleep(UNIT_POLL_USEC);
+        }
 }
 
 bool unit_state_is_live(const char *s) {

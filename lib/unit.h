@@ -22,10 +22,11 @@ typedef struct unit_spec {
         uint64_t timeout_stop_usec;
 } unit_spec;
 
-/* Starts the unit as Type=notify (so the start job completes once the main process says
- * READY=1), and waits for the job. -EIO with err "... failed" when the job did not succeed
- * (the main process exited before it was ready). */
-int unit_start_transient(sd_bus *bus, const unit_spec *spec, moat_error *err);
+/* Creates the unit as Type=notify and waits for its start job, which completes once the main
+ * process says READY=1.  Negative only when the unit could not be created; once it exists,
+ * 0 and *ret_job_result says how its start ended: "done", or e.g. "canceled" (a stop came
+ * first) or "failed" (the main process exited before it was ready). */
+int unit_start_transient(sd_bus *bus, const unit_spec *spec, char **ret_job_result, moat_error *err);
 
 /* Stops the unit and, with WAIT, waits for the job (as `systemctl stop`; without it, as
  * `systemctl stop --no-block`). -ENOENT when not loaded. */
@@ -34,6 +35,10 @@ int unit_stop(sd_bus *bus, const char *name, bool wait, moat_error *err);
 /* The unit's ActiveState ("active", "activating", "deactivating", "inactive", "failed"),
  * or "inactive" when the unit is not loaded (ended and collected). */
 int unit_active_state(sd_bus *bus, const char *name, char **ret, moat_error *err);
+
+/* Waits until the unit's processes are gone (its state is not live), polling; -ETIMEDOUT
+ * after TIMEOUT_USEC. */
+int unit_wait_inactive(sd_bus *bus, const char *name, uint64_t timeout_usec, moat_error *err);
 
 /* Whether the state means the unit's processes may still run. */
 bool unit_state_is_live(const char *active_state);

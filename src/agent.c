@@ -2,15 +2,48 @@
  * moat providers, the list of them. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli-util.h"
 #include "cli.h"
 #include "launch.h"
 
+/* Says what the known commands and providers are, in one line. */
+static int unknown_command(const char *name) {
+        _cleanup_(strv_freep) char **providers = NULL;
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+
+        if (provider_list(&providers, NULL) >= 0)
+                for (char **p = providers; *p; p++)
+                        len += strlen(*p) + 2;
+        list = calloc(1, len + 1);
+        for (char **p = providers; list && p && *p; p++) {
+                if (p != providers)
+                        strcat(list, ", ");
+                strcat(list, *p);
+        }
+        return cli_fail("unknown command or provider '%s'; providers: %s; 'moat --help' lists the commands", name,
+                        list && *list ? list : "none");
+}
+
 int cmd_agent(const char *name, int argc, char **argv) {
         _cleanup_(launch_done) launch l = {};
+        _cleanup_(moat_error_clear) moat_error err = {};
+        provider p = {};
         int r;
 
+        if (!data_name_valid(name))
+                return unknown_command(name);
+        r = provider_load(name, &p, &err);
+        provider_done(&p);
+        if (r == -ENOENT)
+                return unknown_command(name);
+        if (r < 0)
+                return cli_fail("%s", moat_error_message(&err));
         r = launch_parse(&l, argc, argv, name, true);
         if (r >= 0)
                 return r;

@@ -1,14 +1,39 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include "cli-util.h"
-#include "cli.h"
 #include "unit.h"
+
+int cli_fail(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("moat: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return EXIT_MOAT_ERROR;
+}
+
+int cli_fail_option(int c, char **argv, const char *command) {
+        const char *arg = argv[optind - 1];
+
+        if (c == ':')
+                return cli_fail("option '%s' of 'moat %s' needs a value", arg, command);
+        if (optopt && strncmp(arg, "--", 2) != 0)
+                return cli_fail("unknown option '-%c' for 'moat %s'; see 'moat %s --help'", optopt, command, command);
+        return cli_fail("unknown option '%s' for 'moat %s'; see 'moat %s --help'", arg, command, command);
+}
 
 bool cli_manager_option(int c, cli_manager_flags *f) {
         if (c == OPT_USER)
@@ -60,6 +85,35 @@ run_record *cli_resolve(cli_context *ctx, const char *run) {
                 return NULL;
         }
         return rec;
+}
+
+int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, int exit_code, const char *error,
+                   uint64_t dropped, bool status_line) {
+        const char *lead = status_line ? "Run" : "moat: run";
+        char lost[96] = "";
+        int status;
+
+        if (dropped > 0)
+                snprintf(lost, sizeof(lost), "; journald dropped %" PRIu64 " line%s of its output", dropped,
+                         dropped == 1 ? "" : "s");
+        if (state == RUN_FAILED) {
+                fprintf(stderr, "%s %s (%s) failed", lead, rec->name, rec->id);
+                if (error)
+                        fprintf(stderr, ": %s%s\n", error, lost);
+                else
+                        fprintf(stderr, "; see 'moat inspect %s'%s\n", rec->id, lost);
+                return EXIT_MOAT_ERROR;
+        }
+        if (!has_exit_code) {
+                fprintf(stderr, "%s %s (%s) was %s before its container started\n", lead, rec->name, rec->id,
+                        run_state_to_string(state));
+                return EXIT_MOAT_ERROR;
+        }
+        status = exit_code & 0xff;
+        if (status_line)
+                fprintf(stderr, "Run %s (%s) %s with code %d%s\n", rec->name, rec->id, run_state_to_string(state),
+                        exit_code, lost);
+        return status;
 }
 
 int cli_wait_end(cli_context *ctx, run_record **rec) {

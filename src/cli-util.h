@@ -1,4 +1,5 @@
-/* What the commands share: the --user/--system options and the store and bus they open. */
+/* What the commands share: how they fail, the --user/--system options and the store and bus
+ * they open. */
 #pragma once
 
 #include <getopt.h>
@@ -6,6 +7,19 @@
 #include <systemd/sd-bus.h>
 
 #include "run.h"
+
+/* Exit codes, as podman's: 125 moat itself failed; 126/127 the command could not be run. */
+enum {
+        EXIT_MOAT_ERROR = 125,
+        EXIT_USAGE = 125,
+};
+
+/* Reports "moat: MESSAGE" on stderr once and returns EXIT_MOAT_ERROR. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* For getopt's '?' (unknown option) and ':' (missing value; optstrings start with ":"):
+ * reports which option of COMMAND was wrong and returns EXIT_USAGE. */
+int cli_fail_option(int c, char **argv, const char *command);
 
 /* getopt values of the options every command takes; a command's own start at OPT_OWN. */
 enum {
@@ -43,6 +57,14 @@ void cli_context_close(cli_context *ctx);
 
 /* The run named RUN (id, prefix or name), or NULL after reporting why not. */
 run_record *cli_resolve(cli_context *ctx, const char *run);
+
+/* How an ended run ends moat: with STATUS_LINE, "Run NAME (ID) exited with code N" (or
+ * stopped, or failed) on stderr, saying how many lines of output journald DROPPED if any;
+ * without, only a run without an exit code is reported.  Returns the run's exit code, or
+ * EXIT_MOAT_ERROR when it has none: it failed (ERROR says why), or was stopped before its
+ * container started. */
+int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, int exit_code, const char *error,
+                   uint64_t dropped, bool status_line);
 
 /* Blocks until *REC's run has ended (its record is final) and leaves that record in *REC;
  * needs ctx->bus.  Reports a run lost without a final record and returns EXIT_MOAT_ERROR. */

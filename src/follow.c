@@ -1,11 +1,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli-util.h"
 #include "cli.h"
 #include "follow.h"
 #include "podman.h"
@@ -46,6 +49,16 @@ static int print_line(const journal_line *line, void *userdata) {
                 return -EPIPE;
         if (f->o->follow && fflush(out) == EOF)
                 return -EPIPE;
+        return 0;
+}
+
+static int print_gap(uint64_t missing, void *userdata) {
+        (void) userdata;
+        /* after every line before the gap */
+        if (fflush(stdout) == EOF)
+                return -EPIPE;
+        fprintf(stderr, "moat: journald dropped %" PRIu64 " line%s of this run here\n", missing,
+                missing == 1 ? "" : "s");
         return 0;
 }
 
@@ -95,7 +108,34 @@ static int on_idle(void *userdata) {
         return ++f->ended_rounds >= 3 ? 1 : 0;
 }
 
-int follow_run(const run_record *rec, const follow_options *o, journal_end *ret_end) {
+void follow_end_done(follow_end *e) {
+        free(e->error);
+        *e = (follow_end) {};
+}
+
+/* The journal ended without the run's end record: when the run record says the run has
+ * ended, it tells how, and how many lines the journal should have held. */
+static int end_from_record(run_store *store, const run_record *rec, const follow_options *o, journal_end *je,
+                           follow_end *ret) {
+        _cleanup_(run_record_freep) run_record *now = NULL;
+        int r;
+
+        if (run_store_load(store, rec->id, &now, NULL) < 0 || !run_state_is_final(now->state))
+                return 0;
+        if (now->has_output_lines && (o->tail != 0 || je->seq.next != 0)) {
+                r = print_gap(line_seq_end(&je->seq, now->output_lines), NULL);
+                if (r < 0)
+                        return r;
+        }
+        ret->known = true;
+        ret->state = now->state;
+        ret->has_exit_code = now->has_exit_code;
+        ret->exit_code = now->exit_code;
+        ret->error = TAKE_PTR(now->error);
+        return 0;
+}
+
+int follow_run(const run_record *rec, const follow_options *o, follow_end *ret_end) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(run_store_freep) run_store *store = NULL;
         _cleanup_(moat_error_clear) moat_error err = {};
@@ -107,31 +147,47 @@ int follow_run(const run_record *rec, const follow_options *o, journal_end *ret_
                 .follow = o->follow,
                 .tail = o->tail,
                 .line = print_line,
+                .gap = print_gap,
                 .idle = on_idle,
                 .userdata = &f,
         };
+        journal_end je = {};
+        follow_end end = {};
         int r;
 
         if (!o->follow)
                 setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-        if (o->follow) {
-                if (unit_bus_open(rec->manager, &bus, &err) < 0 || run_store_default_home(rec->manager, &home, &err) < 0 ||
-                    run_store_open(home, &store, &err) < 0)
-                        return cli_fail("%s", moat_error_message(&err));
-                f.bus = bus;
-                f.store = store;
-        }
+        if (run_store_default_home(rec->manager, &home, &err) < 0 || run_store_open(home, &store, &err) < 0 ||
+            (o->follow && unit_bus_open(rec->manager, &bus, &err) < 0))
+                return cli_fail("%s", moat_error_message(&err));
+        f.bus = bus;
+        f.store = store;
         /* SIGINT only: killing moat (SIGTERM, SIGKILL) leaves the run alone */
         if (o->stop_on_interrupt)
                 sigaction(SIGINT, &sa, &old_int);
-        r = journal_read_run(rec->id, &ro, ret_end, &err);
+        r = journal_read_run(rec->id, &ro, &je, &err);
         if (o->stop_on_interrupt)
                 sigaction(SIGINT, &old_int, NULL);
-        if (fflush(stdout) == EOF || r == -EPIPE)
+        if (r >= 0) {
+                if (je.seen)
+                        end = (follow_end) { .known = true, .state = je.state, .has_exit_code = je.has_exit_code,
+                                             .exit_code = je.exit_code };
+                else
+                        r = end_from_record(store, rec, o, &je, &end);
+                end.dropped = je.seq.dropped;
+        }
+        if (fflush(stdout) == EOF || r == -EPIPE) {
+                follow_end_done(&end);
                 return -EPIPE;
+        }
         if (r < 0) {
+                follow_end_done(&end);
                 cli_fail("%s", moat_error_message(&err));
                 return -EIO;
         }
+        if (ret_end)
+                *ret_end = end;
+        else
+                follow_end_done(&end);
         return 0;
 }

@@ -214,11 +214,5 @@ int interactive_run(run_options *o) {
         }
         if (cli_wait_end(&ctx, &rec) != 0)
                 return EXIT_MOAT_ERROR;
-        if (rec->state == RUN_FAILED) {
-                fprintf(stderr, "Run %s (%s) failed: %s\n", rec->name, rec->id, rec->error ? rec->error : "unknown");
-                return EXIT_MOAT_ERROR;
-        }
-        fprintf(stderr, "Run %s (%s) %s with code %d\n", rec->name, rec->id, run_state_to_string(rec->state),
-                rec->exit_code);
-        return rec->exit_code & 0xff;
+        return cli_report_end(rec, rec->state, rec->has_exit_code, rec->exit_code, rec->error, 0, true);
 }

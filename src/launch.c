@@ -6,8 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-util.h"
 #include "cli.h"
 #include "follow.h"
+#include "host-check.h"
 #include "interactive.h"
 #include "launch.h"
 
@@ -241,30 +243,36 @@ out:
         return rc;
 }
 
+/* A user run whose user manager lacks moat's journald settings loses output in bursts: say
+ * so, and how to fix it, and run anyway. */
+static void warn_if_output_may_drop(void) {
+        host_check c;
+
+        if (host_check_journal_limits(getuid(), &c) >= 0 && c.status != CHECK_OK)
+                fprintf(stderr, "moat: warning: %s; fix: %s\n", c.message, c.fix ?: "see 'moat doctor'");
+        host_check_done(&c);
+}
+
 /* moat run -f: the output until the end, then the status line; exits with the run's code. */
 static int follow_to_end(const run_record *rec) {
         const follow_options fo = { .follow = true, .tail = -1, .stop_on_interrupt = true };
-        journal_end end = {};
+        _cleanup_(follow_end_done) follow_end end = {};
         int r;
 
         r = follow_run(rec, &fo, &end);
         if (r < 0)
                 return EXIT_MOAT_ERROR;
-        if (!end.seen)
-                return cli_fail("run %s (%s) ended without a record of how; see 'moat inspect %s'", rec->name,
-                                rec->id, rec->id);
-        if (end.state == RUN_FAILED) {
-                fprintf(stderr, "Run %s (%s) failed; see 'moat inspect %s'\n", rec->name, rec->id, rec->id);
-                return EXIT_MOAT_ERROR;
-        }
-        fprintf(stderr, "Run %s (%s) %s with code %d\n", rec->name, rec->id, run_state_to_string(end.state),
-                end.exit_code);
-        return end.exit_code & 0xff;
+        if (!end.known)
+                return cli_fail("run %s (%s) ended, and neither the journal nor its record says how; see "
+                                "'journalctl%s -u %s'",
+                                rec->name, rec->id, rec->manager == RUN_MANAGER_USER ? " --user" : "", rec->unit);
+        return cli_report_end(rec, end.state, end.has_exit_code, end.exit_code, end.error, end.dropped, true);
 }
 
 int launch_start(launch *l) {
         _cleanup_(moat_error_clear) moat_error err = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
+        int r;
 
         l->o.env = l->env;
         l->o.n_env = strv_length(l->env);
@@ -275,9 +283,15 @@ int launch_start(launch *l) {
         else if (l->extra)
                 l->o.command = l->extra;
 
+        if (l->o.manager == RUN_MANAGER_USER)
+                warn_if_output_may_drop();
         if (l->interactive)
                 return interactive_run(&l->o);
-        if (runner_start(&l->o, &rec, &err) < 0)
+        r = runner_start(&l->o, &rec, &err);
+        /* stopped while it started: -f shows what it did, up to its end */
+        if (r == -ECANCELED && rec && l->follow)
+                return follow_to_end(rec);
+        if (r < 0)
                 return cli_fail("%s", moat_error_message(&err));
         if (!l->follow) {
                 printf("Started %s (%s). Use 'moat logs %s -f' to follow output.\n", rec->name, rec->id, rec->id);

@@ -20,6 +20,7 @@ int cmd_logs(int argc, char **argv) {
         };
         _cleanup_(cli_context_close) cli_context ctx = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
+        _cleanup_(follow_end_done) follow_end ended = {};
         follow_options o = { .tail = -1 };
         cli_manager_flags mf = {};
         char *end;
@@ -64,8 +65,11 @@ int cmd_logs(int argc, char **argv) {
         if (!rec)
                 return EXIT_MOAT_ERROR;
 
-        r = follow_run(rec, &o, NULL);
+        r = follow_run(rec, &o, &ended);
         if (r == -EPIPE)
                 return 0; /* the reader went away (moat logs | head): nothing to say */
-        return r < 0 ? EXIT_MOAT_ERROR : 0;
+        if (r < 0)
+                return EXIT_MOAT_ERROR;
+        /* the output shown is not all of it: scripts must not take it for the whole */
+        return ended.dropped > 0 ? 1 : 0;
 }

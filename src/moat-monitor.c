@@ -1,7 +1,7 @@
 /* moat-monitor: a run's podman side, started by systemd and by the relay, never by hand.
  *   run ID                  the unit's main process until the container runs (then the relay)
  *   stop ID                 the relay's helper on SIGTERM/SIGINT
- *   finish ID OUT ERR whole|cut   the relay's helper once the output ended
+ *   finish ID OUT ERR LINES whole|cut   the relay's helper once the output ended
  *   cleanup ID              the unit's ExecStopPost
  * The run store is $MOAT_HOME, which moat puts into the unit's environment. */
 #include "config.h"
@@ -17,13 +17,13 @@
 
 static int usage(void) {
         fputs("usage: moat-monitor run|stop|cleanup RUN-ID\n"
-              "       moat-monitor finish RUN-ID STDOUT-BYTES STDERR-BYTES whole|cut\n"
+              "       moat-monitor finish RUN-ID STDOUT-BYTES STDERR-BYTES LINES whole|cut\n"
               "(started by systemd and moat-relay for moat)\n",
               stderr);
         return 2;
 }
 
-static bool parse_bytes(const char *s, uint64_t *ret) {
+static bool parse_count(const char *s, uint64_t *ret) {
         char *end;
 
         errno = 0;
@@ -34,7 +34,7 @@ static bool parse_bytes(const char *s, uint64_t *ret) {
 int main(int argc, char **argv) {
         _cleanup_(moat_error_clear) moat_error err = {};
         const char *home = getenv("MOAT_HOME");
-        uint64_t relayed[2];
+        uint64_t relayed[2], lines;
         int r;
 
         if (argc < 3 || !run_id_valid(argv[2]))
@@ -51,9 +51,10 @@ int main(int argc, char **argv) {
                 r = monitor_stop(home, argv[2], &err);
         else if (argc == 3 && strcmp(argv[1], "cleanup") == 0)
                 r = monitor_cleanup(home, argv[2], &err);
-        else if (argc == 6 && strcmp(argv[1], "finish") == 0 && parse_bytes(argv[3], &relayed[0]) &&
-                 parse_bytes(argv[4], &relayed[1]) && (strcmp(argv[5], "whole") == 0 || strcmp(argv[5], "cut") == 0))
-                r = monitor_finish(home, argv[2], relayed, strcmp(argv[5], "cut") == 0, &err);
+        else if (argc == 7 && strcmp(argv[1], "finish") == 0 && parse_count(argv[3], &relayed[0]) &&
+                 parse_count(argv[4], &relayed[1]) && parse_count(argv[5], &lines) &&
+                 (strcmp(argv[6], "whole") == 0 || strcmp(argv[6], "cut") == 0))
+                r = monitor_finish(home, argv[2], relayed, lines, strcmp(argv[6], "cut") == 0, &err);
         else
                 return usage();
         if (r < 0) {

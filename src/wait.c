@@ -42,7 +42,5 @@ int cmd_wait(int argc, char **argv) {
         if (cli_wait_end(&ctx, &rec) != 0)
                 return EXIT_MOAT_ERROR;
 
-        if (rec->state == RUN_FAILED)
-                return cli_fail("run %s (%s) failed: %s", rec->name, rec->id, rec->error ? rec->error : "unknown");
-        return rec->has_exit_code ? rec->exit_code & 0xff : EXIT_MOAT_ERROR;
+        return cli_report_end(rec, rec->state, rec->has_exit_code, rec->exit_code, rec->error, 0, false);
 }

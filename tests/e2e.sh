@@ -30,7 +30,9 @@ trap 'exit 143' TERM
 # Test programs the e2e tests run inside: the sandbox sees its state directory at
 # /run/moat-sandbox.
 mkdir -p "$MOAT_SANDBOX_STATE/bin"
-cp "${top_builddir:-.}/tests/podman-probe" "$MOAT_SANDBOX_STATE/bin/"
+for tool in podman-probe podman-gate; do
+	cp "${top_builddir:-.}/tests/$tool" "$MOAT_SANDBOX_STATE/bin/"
+done
 
 # A sandbox left by an interrupted run goes first, so every run starts from a fresh boot.
 halt

@@ -4,6 +4,8 @@
 
 sb() { "$SANDBOX" exec "$@"; }
 sbu() { "$SANDBOX" exec --user "$@"; }
+# As the second test user, whose user manager runs without moat's journald drop-in.
+sbb() { "$SANDBOX" exec --bare-user "$@"; }
 
 # as MODE CMD: MODE is root or user, so one test body can cover both managers.
 as() {

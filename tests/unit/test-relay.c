@@ -121,17 +121,19 @@ static void test_finish_argv(void) {
         relay_feed_init(&f, false, collect, &s);
         (void) relay_feed_bytes(&f, buf, frame(buf, 2, "12345"), NULL);
         (void) relay_feed_bytes(&f, buf, frame(buf, 1, "abc"), NULL);
-        relay_finish_cmd_init(&cmd, "/x/moat-monitor", "0123456789ab", &f, true);
-        ok(argv[6] == NULL, "argv is NULL-terminated");
-        is_int((int) strv_length(argv), 6, "six arguments");
+        relay_finish_cmd_init(&cmd, "/x/moat-monitor", "0123456789ab", &f, 18446744073709551615ULL, true);
+        ok(argv[7] == NULL, "argv is NULL-terminated");
+        is_int((int) strv_length(argv), 7, "seven arguments");
         is_str(argv[0], "/x/moat-monitor", "the monitor");
         is_str(argv[1], "finish", "its finish command");
         is_str(argv[2], "0123456789ab", "the run");
         is_str(argv[3], "3", "stdout bytes");
         is_str(argv[4], "5", "stderr bytes");
-        is_str(argv[5], "cut", "cut");
-        relay_finish_cmd_init(&cmd, "m", "0123456789ab", &f, false);
-        is_str(argv[5], "whole", "whole when the stream ended at a boundary");
+        is_str(argv[5], "18446744073709551615", "journal entries written, to the last digit");
+        is_str(argv[6], "cut", "cut");
+        relay_finish_cmd_init(&cmd, "m", "0123456789ab", &f, 0, false);
+        is_str(argv[5], "0", "no entries");
+        is_str(argv[6], "whole", "whole when the stream ended at a boundary");
 }
 
 int main(void) {

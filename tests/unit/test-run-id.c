@@ -122,6 +122,23 @@ static void test_name_valid(void) {
         ok(!run_name_valid("a\x1b[31m"), "an escape sequence");
 }
 
+/* Provider and grant names: they become file names and credential names. */
+static void test_data_name_valid(void) {
+        char name[40];
+
+        ok(data_name_valid("claude") && data_name_valid("my-agent_2") && data_name_valid("0"), "valid names");
+        memset(name, 'a', 32);
+        name[32] = '\0';
+        ok(data_name_valid(name), "32 characters");
+        name[32] = 'a';
+        name[33] = '\0';
+        ok(!data_name_valid(name), "33 characters");
+        ok(!data_name_valid("") && !data_name_valid(NULL), "empty and NULL");
+        ok(!data_name_valid("../x") && !data_name_valid("a/b") && !data_name_valid("a.b"), "no '/' or '.'");
+        ok(!data_name_valid("Claude") && !data_name_valid("-x") && !data_name_valid("_x"), "no uppercase, no leading '-' or '_'");
+        ok(!data_name_valid("a b") && !data_name_valid("a\n"), "no space or newline");
+}
+
 static void test_name_random(void) {
         static char *names[N_NAMES], *adjectives[N_NAMES], *animals[N_NAMES];
         moat_error err = {};
@@ -172,6 +189,7 @@ int main(void) {
         test_unit_name();
         test_id_valid();
         test_name_valid();
+        test_data_name_valid();
         test_name_random();
         return tap_done();
 }

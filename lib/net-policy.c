@@ -1,0 +1,142 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net-policy.h"
+
+#define HOST_NAME_MAX_LEN 253
+#define LABEL_MAX_LEN 63
+
+static const char *const net_mode_names[_NET_MODE_MAX] = {
+        [NET_OPEN] = "open",
+        [NET_STRICT] = "strict",
+        [NET_NONE] = "none",
+};
+
+const char *net_mode_to_string(net_mode m) {
+        return m >= 0 && m < _NET_MODE_MAX ? net_mode_names[m] : NULL;
+}
+
+net_mode net_mode_from_string(const char *s) {
+        for (int m = 0; s && m < _NET_MODE_MAX; m++)
+                if (strcmp(s, net_mode_names[m]) == 0)
+                        return (net_mode) m;
+        return _NET_MODE_INVALID;
+}
+
+static bool is_label_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* NAME, already lowercased, of LEN characters: labels joined by dots. */
+static bool host_name_valid(const char *name, size_t len) {
+        size_t label = 0;
+        bool all_digits = true;
+
+        if (len == 0 || len > HOST_NAME_MAX_LEN)
+                return false;
+        for (size_t i = 0; i <= len; i++) {
+                char c = i < len ? name[i] : '.';
+
+                if (c == '.') {
+                        if (label == 0 || label > LABEL_MAX_LEN || name[i - 1] == '-' || name[i - label] == '-')
+                                return false;
+                        if (i < len) {
+                                label = 0;
+                                all_digits = true;
+                        }
+                        continue;
+                }
+                if (!is_label_char(c))
+                        return false;
+                all_digits &= c >= '0' && c <= '9';
+                label++;
+        }
+        /* a last label of digits is an IPv4 address (or one in disguise, such as 0x7f.1) */
+        return !all_digits;
+}
+
+int host_name_normalize(const char *name, char **ret) {
+        size_t len = strlen(name);
+        char *copy;
+
+        if (len > 0 && name[len - 1] == '.')
+                len--;
+        copy = strndup(name, len);
+        if (!copy)
+                return -ENOMEM;
+        for (char *p = copy; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        *p = (char) (*p - 'A' + 'a');
+        if (!host_name_valid(copy, len)) {
+                free(copy);
+                return -EINVAL;
+        }
+        *ret = copy;
+        return 0;
+}
+
+int host_pattern_normalize(const char *pattern, char **ret, moat_error *err) {
+        const char *name = pattern;
+        char *norm, *out;
+        int r;
+
+        if (strncmp(pattern, "*.", 2) == 0)
+                name = pattern + 2;
+        if (strchr(name, '*'))
+                return moat_error_set(err, -EINVAL,
+                                      "invalid allow pattern '%s': '*' may only be the whole first label, as in "
+                                      "*.example.com",
+                                      pattern);
+        r = host_name_normalize(name, &norm);
+        if (r == -ENOMEM)
+                return moat_error_set(err, r, "out of memory");
+        if (r < 0)
+                return moat_error_set(err, -EINVAL,
+                                      "invalid allow pattern '%s': use a host name such as example.com or "
+                                      "*.example.com (no IP address, port, scheme or path)",
+                                      pattern);
+        if (name != pattern && !strchr(norm, '.')) {
+                free(norm);
+                return moat_error_set(err, -EINVAL,
+                                      "invalid allow pattern '%s': a wildcard needs two labels after it, as in "
+                                      "*.example.com",
+                                      pattern);
+        }
+        if (name == pattern) {
+                *ret = norm;
+                return 0;
+        }
+        out = malloc(strlen(norm) + 3);
+        if (out) {
+                out[0] = '*';
+                out[1] = '.';
+                strcpy(out + 2, norm);
+        }
+        free(norm);
+        if (!out)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        *ret = out;
+        return 0;
+}
+
+bool host_pattern_match(const char *pattern, const char *host) {
+        size_t plen, hlen;
+
+        if (strncmp(pattern, "*.", 2) != 0)
+                return strcmp(pattern, host) == 0;
+        /* "*.example.com": HOST ends in ".example.com" with at least one label before it */
+        pattern++;
+        plen = strlen(pattern);
+        hlen = strlen(host);
+        return hlen > plen && strcmp(host + hlen - plen, pattern) == 0;
+}
+
+bool host_allowed(char *const *patterns, const char *host) {
+        for (char *const *p = patterns; p && *p; p++)
+                if (host_pattern_match(*p, host))
+                        return true;
+        return false;
+}

@@ -1,0 +1,41 @@
+/* A run's network policy: which hosts its container may reach through the run's proxy.
+ *
+ *   open    the container has the network (podman's default); the proxy, when the run has
+ *           grants, tunnels any host and adds credentials for the grants' hosts
+ *   strict  the container has only its own loopback, where the proxy listens; the proxy
+ *           lets through the grants' hosts and the allow patterns, and refuses the rest
+ *   none    no network at all
+ *
+ * Allow patterns are host names ("github.com") or a wildcard first label ("*.npmjs.org",
+ * which matches any name below npmjs.org, not npmjs.org itself).  IP addresses are not
+ * patterns: a strict run reaches hosts by name only. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "error.h"
+
+typedef enum net_mode {
+        NET_OPEN,
+        NET_STRICT,
+        NET_NONE,
+        _NET_MODE_MAX,
+        _NET_MODE_INVALID = -1,
+} net_mode;
+
+const char *net_mode_to_string(net_mode m);
+net_mode net_mode_from_string(const char *s);
+
+/* Checks NAME as a DNS host name (labels of letters, digits and '-', 1-63 each, 253 in all,
+ * not all digits at the end: no IP address) and returns it lowercased, without a trailing
+ * dot.  -EINVAL otherwise. */
+int host_name_normalize(const char *name, char **ret);
+
+/* Checks an allow pattern and returns it normalized; err names what is wrong with it. */
+int host_pattern_normalize(const char *pattern, char **ret, moat_error *err);
+
+/* Whether normalized HOST matches normalized PATTERN. */
+bool host_pattern_match(const char *pattern, const char *host);
+
+/* Whether HOST matches any of PATTERNS (NULL-terminated, may be NULL). */
+bool host_allowed(char *const *patterns, const char *host);

@@ -1,0 +1,48 @@
+/* String vectors: the comparison the record round trips rely on, and sorting. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "strv.h"
+#include "tap.h"
+
+/* The comparison the tests rely on must itself tell vectors apart. */
+static void test_strv_equal(void) {
+        char *ab[] = { (char *) "a", (char *) "b", NULL }, *ab2[] = { (char *) "a", (char *) "b", NULL },
+             *a[] = { (char *) "a", NULL }, *ac[] = { (char *) "a", (char *) "c", NULL }, *none[] = { NULL };
+
+        ok(strv_equal(ab, ab2), "equal vectors");
+        ok(strv_equal(NULL, NULL), "two NULLs");
+        ok(!strv_equal(ab, a) && !strv_equal(a, ab), "a prefix is not equal, either way");
+        ok(!strv_equal(ab, ac), "a different string");
+        ok(!strv_equal(NULL, none) && !strv_equal(none, NULL), "NULL is not the empty vector");
+}
+
+static void test_strv_sort(void) {
+        char *v[] = { strdup("codex"), strdup("claude"), strdup("a"), strdup("claude"), NULL };
+        char *want[] = { (char *) "a", (char *) "claude", (char *) "claude", (char *) "codex", NULL };
+
+        strv_sort(v);
+        ok(strv_equal(v, want), "sorted in strcmp order, duplicates kept");
+        strv_sort(NULL);
+        ok(true, "NULL is left alone");
+        for (char **p = v; *p; p++)
+                free(*p);
+}
+
+static void test_push_and_length(void) {
+        _cleanup_(strv_freep) char **v = NULL;
+
+        ok(strv_length(v) == 0, "NULL has no entries");
+        ok(strv_push(&v, strdup("x")) == 0 && strv_push(&v, strdup("y")) == 0, "two pushed");
+        ok(strv_length(v) == 2 && v[2] == NULL, "two entries, NULL-terminated");
+        ok(strv_push(&v, NULL) < 0 && strv_length(v) == 2, "NULL (a failed strdup) is -ENOMEM and adds nothing");
+}
+
+int main(void) {
+        test_strv_equal();
+        test_strv_sort();
+        test_push_and_length();
+        return tap_done();
+}
