@@ -6,6 +6,7 @@
 #include <systemd/sd-journal.h>
 
 #include "journal.h"
+#include "strv.h"
 
 /* journald tells readers about new entries on a 250 ms timer; what it wrote is readable in
  * the mapped file at once, so a follower looks every 20 ms and asks the caller about
@@ -91,6 +92,16 @@ static int handle_entry(sd_journal *j, const journal_read_options *o, journal_en
         if (field_is(j, "MOAT_EVENT", "exit")) {
                 r = read_end(j, o, end);
                 return r < 0 ? r : 1;
+        }
+        if (field_is(j, "MOAT_EVENT", "network-denied")) {
+                char host[256];
+                const char *v = field(j, "MOAT_HOST", &len);
+
+                if (!v || !o->denied || len >= sizeof(host))
+                        return 0;
+                memcpy(host, v, len);
+                host[len] = '\0';
+                return o->denied(host, o->userdata);
         }
         stream = field(j, "MOAT_STREAM", &len);
         if (!stream)
@@ -214,5 +225,38 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
 done:
         if (ret_end)
                 *ret_end = end;
+        return 0;
+}
+
+int journal_read_denied_hosts(const char *id, char ***ret, moat_error *err) {
+        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
+        _cleanup_(strv_freep) char **hosts = calloc(1, sizeof(char *));
+        char match[64];
+        int r;
+
+        if (!hosts)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot open the journal: %s", strerror(-r));
+        snprintf(match, sizeof(match), "MOAT_RUN_ID=%s", id);
+        r = sd_journal_add_match(j, match, 0);
+        if (r >= 0)
+                r = sd_journal_add_match(j, "MOAT_EVENT=network-denied", 0);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
+        SD_JOURNAL_FOREACH(j) {
+                size_t len;
+                const char *v = field(j, "MOAT_HOST", &len);
+                bool seen = false;
+
+                if (!v)
+                        continue;
+                for (char **h = hosts; *h; h++)
+                        seen |= strlen(*h) == len && memcmp(*h, v, len) == 0;
+                if (!seen && strv_push(&hosts, strndup(v, len)) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        *ret = TAKE_PTR(hosts);
         return 0;
 }

@@ -144,3 +144,17 @@ int journal_write_exit(const run_record *rec) {
                                "SYSLOG_IDENTIFIER=%s", rec->name,
                                NULL);
 }
+
+int journal_write_network_denied(const run_record *rec, const char *host) {
+        const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
+
+        return sd_journal_send("MESSAGE=Refused a connection to %s (network policy: %s)", host,
+                               net_mode_to_string(rec->network),
+                               "PRIORITY=4",
+                               "MOAT_RUN_ID=%s", rec->id,
+                               "MOAT_EVENT=network-denied",
+                               "MOAT_HOST=%s", host,
+                               "%s=%s", unit_key, rec->unit,
+                               "SYSLOG_IDENTIFIER=%s", rec->name,
+                               NULL);
+}

@@ -46,6 +46,9 @@ int journal_writer_flush(journal_writer *w);
 /* The end record: the run's state and exit code, after everything else. */
 int journal_write_exit(const run_record *rec);
 
+/* The run's proxy refused a connection to HOST: MOAT_EVENT=network-denied, MOAT_HOST. */
+int journal_write_network_denied(const run_record *rec, const char *host);
+
 typedef struct journal_line {
         bool is_stderr;
         bool partial;       /* no newline followed it */
@@ -70,11 +73,16 @@ typedef struct journal_read_options {
         /* Called where MISSING entries of the run are not in the journal (journald dropped
          * them): before the line after them, or at the end record. */
         int (*gap)(uint64_t missing, void *userdata);
+        /* Called, in place, for each connection the run's proxy refused. */
+        int (*denied)(const char *host, void *userdata);
         /* Called about every 250 ms while following with nothing new; a positive return ends
          * the follow (e.g. the run ended without an end record), negative fails it. */
         int (*idle)(void *userdata);
         void *userdata;
 } journal_read_options;
+
+/* The hosts run ID's proxy refused, each once, in the order first refused. */
+int journal_read_denied_hosts(const char *id, char ***ret, moat_error *err);
 
 /* Reads run ID's output from the journals this user may read. *ret_end says whether (and
  * how) the run's end record was seen. */

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "monitor.h"
 #include "podman-attach.h"
 #include "podman.h"
+#include "spawn-helper.h"
 #include "time-util.h"
 
 typedef struct monitor {
@@ -90,6 +93,55 @@ static int stop_before_start(monitor *m, podman_client *c, moat_error *err) {
         return r;
 }
 
+/* How long the proxy may take to listen and make the run's CA (key generation included). */
+#define PROXY_READY_TIMEOUT_MS 20000
+
+/* The run's proxy, before the container starts: it listens inside the container's network
+ * namespace, which exists once podman has initialised the container (its process waits
+ * there), and writes the CA the container trusts.  It says "ready" on one pipe; it ends when
+ * the other, whose write end this process keeps across its exec and the relay hands to its
+ * heir, reports that the unit's main process is gone (and the unit ends it anyway). */
+static int start_proxy(monitor *m, podman_client *c, moat_error *err) {
+        podman_container_state st = {};
+        _cleanup_close_ int rd = -1, wr = -1, life_rd = -1;
+        struct pollfd pfd;
+        char pid_arg[16], ready[8];
+        char *argv[] = { (char *) PROXY_PATH, m->record->id, pid_arg, (char *) "3", (char *) "4", NULL };
+        ssize_t n;
+        int p[2], life[2], r;
+
+        r = podman_container_init(c, m->record->container_id, err);
+        if (r >= 0)
+                r = podman_container_inspect(c, m->record->container_id, &st, err);
+        if (r < 0)
+                return r;
+        snprintf(pid_arg, sizeof(pid_arg), "%d", st.pid);
+        podman_container_state_free(&st);
+        if (atoi(pid_arg) <= 1)
+                return moat_error_set(err, -ESRCH, "the container has no process to share a network with");
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return moat_error_set(err, -errno, "pipe: %m");
+        rd = p[0];
+        wr = p[1];
+        if (pipe2(life, O_CLOEXEC) < 0)
+                return moat_error_set(err, -errno, "pipe: %m");
+        life_rd = life[0];
+        /* kept open for the life of the unit's main process: not closed on exec */
+        (void) fcntl(life[1], F_SETFD, 0);
+        r = spawn_program(argv, (int[]) { wr, life_rd }, 2);
+        if (r < 0)
+                return moat_error_set(err, r, "cannot start %s: %s", PROXY_PATH, strerror(-r));
+        wr = safe_close(wr);
+        pfd = (struct pollfd) { .fd = rd, .events = POLLIN };
+        if (poll(&pfd, 1, PROXY_READY_TIMEOUT_MS) <= 0)
+                return moat_error_set(err, -ETIMEDOUT, "the network proxy did not get ready");
+        n = read(rd, ready, sizeof(ready));
+        if (n != 6 || memcmp(ready, "ready\n", 6) != 0)
+                return moat_error_set(err, -EIO, "the network proxy could not start (its reason is in the unit's "
+                                                 "journal)");
+        return 0;
+}
+
 /* A podman client for the run; without one the run cannot go on: it fails. */
 static int monitor_connect(monitor *m, podman_client **ret, moat_error *err) {
         int r;
@@ -125,6 +177,14 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         if (stop_pending()) {
                 r = stop_before_start(&m, c, err);
                 goto out;
+        }
+        if (run_has_proxy(m.record)) {
+                r = start_proxy(&m, c, err);
+                if (r < 0) {
+                        moat_error_prefix(err, "cannot give the run its network");
+                        r = fail_run(&m, c, err);
+                        goto out;
+                }
         }
         /* the output's way to the journal first, then the container: not a byte is missed */
         r = podman_attach_open(m.socket, m.record->container_id, m.record->tty, false, &a, err);

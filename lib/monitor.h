@@ -12,6 +12,7 @@
 
 #define MONITOR_PATH LIBEXECDIR "/moat-monitor"
 #define RELAY_PATH LIBEXECDIR "/moat-relay"
+#define PROXY_PATH LIBEXECDIR "/moat-proxy"
 
 /* Grace a stopped container gets between SIGTERM and SIGKILL, in seconds. */
 #define MONITOR_STOP_GRACE_SEC 10

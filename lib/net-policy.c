@@ -33,7 +33,6 @@ static bool is_label_char(char c) {
 /* NAME, already lowercased, of LEN characters: labels joined by dots. */
 static bool host_name_valid(const char *name, size_t len) {
         size_t label = 0;
-        bool all_digits = true;
 
         if (len == 0 || len > HOST_NAME_MAX_LEN)
                 return false;
@@ -43,19 +42,17 @@ static bool host_name_valid(const char *name, size_t len) {
                 if (c == '.') {
                         if (label == 0 || label > LABEL_MAX_LEN || name[i - 1] == '-' || name[i - label] == '-')
                                 return false;
-                        if (i < len) {
+                        if (i < len)
                                 label = 0;
-                                all_digits = true;
-                        }
                         continue;
                 }
                 if (!is_label_char(c))
                         return false;
-                all_digits &= c >= '0' && c <= '9';
                 label++;
         }
-        /* a last label of digits is an IPv4 address (or one in disguise, such as 0x7f.1) */
-        return !all_digits;
+        /* Top-level domains start with a letter; a name whose last label does not is read as
+         * an IPv4 address by inet_aton() and by browsers ("1.2.3.4", "0x7f.1", "2130706433"). */
+        return name[len - label] >= 'a' && name[len - label] <= 'z';
 }
 
 int host_name_normalize(const char *name, char **ret) {

@@ -15,6 +15,10 @@
 
 #include "error.h"
 
+/* Where a run's proxy listens, inside the container's network namespace. */
+#define PROXY_ADDRESS "127.0.0.1"
+#define PROXY_PORT 3128
+
 typedef enum net_mode {
         NET_OPEN,
         NET_STRICT,
@@ -27,8 +31,8 @@ const char *net_mode_to_string(net_mode m);
 net_mode net_mode_from_string(const char *s);
 
 /* Checks NAME as a DNS host name (labels of letters, digits and '-', 1-63 each, 253 in all,
- * not all digits at the end: no IP address) and returns it lowercased, without a trailing
- * dot.  -EINVAL otherwise. */
+ * the last one starting with a letter: no spelling of an IP address) and returns it
+ * lowercased, without a trailing dot.  -EINVAL otherwise. */
 int host_name_normalize(const char *name, char **ret);
 
 /* Checks an allow pattern and returns it normalized; err names what is wrong with it. */

@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +16,8 @@
 #include "journal.h"
 #include "monitor.h"
 #include "relay.h"
+#include "spawn-helper.h"
 #include "time-util.h"
-
-extern char **environ;
 
 static int count_frame(podman_stream stream, const char *data, size_t len, void *userdata) {
         relay_feed *f = userdata;
@@ -59,28 +57,6 @@ void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const cha
         cmd->argv[7] = NULL;
 }
 
-/* A moat-monitor helper, with default signal handling (ours are blocked for the signalfd). */
-static pid_t spawn_helper(char **argv) {
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        pid_t pid;
-        int r;
-
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_init(&attr);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        r = posix_spawn(&pid, argv[0], NULL, &attr, argv, environ);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0) {
-                fprintf(stderr, "moat-relay: cannot start %s %s: %s\n", argv[0], argv[1], strerror(r));
-                return -r;
-        }
-        return pid;
-}
-
 typedef struct relay {
         const run_record *rec;
         journal_writer writer;
@@ -109,7 +85,7 @@ static void start_stop(relay *rl) {
         if (rl->stopper != 0)
                 return;
         sd_notify(0, "STOPPING=1\nSTATUS=Stopping the container");
-        pid = spawn_helper(argv);
+        pid = spawn_program(argv, NULL, 0);
         rl->stopper = pid > 0 ? pid : -1; /* -1: tried once; the stop timeout is the fallback */
 }
 
@@ -119,7 +95,7 @@ static int start_finish(relay *rl, bool cut) {
 
         (void) journal_writer_flush(&rl->writer);
         relay_finish_cmd_init(&cmd, MONITOR_PATH, rl->rec->id, &rl->feed, rl->writer.lines, cut);
-        pid = spawn_helper(cmd.argv);
+        pid = spawn_program(cmd.argv, NULL, 0);
         if (pid < 0)
                 return pid;
         rl->finisher = pid;

@@ -62,6 +62,10 @@ void run_record_free(run_record *r) {
         free(r);
 }
 
+bool run_has_proxy(const run_record *r) {
+        return r->network == NET_STRICT || (r->network == NET_OPEN && r->n_grants > 0);
+}
+
 /* Container IDs go into libpod URL paths: only podman's own form, lowercase hex. */
 static bool container_id_valid(const char *s) {
         size_t n = strspn(s, "0123456789abcdef");

@@ -438,6 +438,127 @@ static bool is_own_file(const char *name) {
         return strcmp(name, RECORD_FILE) == 0 || is_temp_file(name);
 }
 
+/* The certificates a run's proxy writes for its container, and their temporary files. */
+static bool is_tls_file(const char *name) {
+        static const char *const files[] = { RUN_TLS_CA, RUN_TLS_BUNDLE, "." RUN_TLS_CA ".tmp",
+                                             "." RUN_TLS_BUNDLE ".tmp" };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (strcmp(name, files[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* tls/<id>, made (0755, as tls/: the container reads it, whatever user it runs as) with
+ * CREATE.  Beside runs/, not in it: it must exist before the container, which comes before
+ * the record. */
+static int tls_dir_open(run_store *s, const char *id, bool create, int *ret_fd, moat_error *err) {
+        _cleanup_close_ int top = -1;
+        int fd, k;
+
+        k = check_id(id, err);
+        if (k < 0)
+                return k;
+        if (create && mkdirat(s->home_fd, RUN_TLS_DIR, 0755) < 0 && errno != EEXIST)
+                return moat_error_set(err, -errno, "Failed to create %s/" RUN_TLS_DIR ": %m", s->home);
+        top = openat(s->home_fd, RUN_TLS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top < 0)
+                return errno == ENOENT ? -ENOENT
+                                       : moat_error_set(err, -errno, "Failed to open %s/" RUN_TLS_DIR ": %m", s->home);
+        if (create && mkdirat(top, id, 0755) < 0 && errno != EEXIST)
+                return moat_error_set(err, -errno, "Failed to create %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+        fd = openat(top, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT
+                                       : moat_error_set(err, -errno, "Failed to open %s/" RUN_TLS_DIR "/%s: %m",
+                                                        s->home, id);
+        if (create && (fchmod(top, 0755) < 0 || fchmod(fd, 0755) < 0)) {
+                k = moat_error_set(err, -errno, "Failed to set up %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+                close(fd);
+                return k;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int run_store_tls_dir(run_store *s, const char *id, char **ret_path, moat_error *err) {
+        _cleanup_close_ int fd = -1;
+        int k;
+
+        k = tls_dir_open(s, id, true, &fd, err);
+        if (k < 0)
+                return k;
+        if (asprintf(ret_path, "%s/" RUN_TLS_DIR "/%s", s->home, id) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+int run_store_write_tls(run_store *s, const char *id, const char *name, const char *data, size_t len,
+                        moat_error *err) {
+        _cleanup_close_ int dfd = -1, fd = -1;
+        char tmp[64];
+        int k;
+
+        if (!is_tls_file(name) || name[0] == '.')
+                return moat_error_set(err, -EINVAL, "'%s' is not a file of a run's TLS directory", name);
+        k = tls_dir_open(s, id, true, &dfd, err);
+        if (k < 0)
+                return k;
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        (void) unlinkat(dfd, tmp, 0);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        if (fd < 0)
+                return moat_error_set(err, -errno, "Failed to write %s/" RUN_TLS_DIR "/%s/%s: %m", s->home, id,
+                                      name);
+        k = fchmod(fd, 0644) < 0 ? -errno : write_all(fd, data, len);
+        if (k >= 0 && fsync(fd) < 0)
+                k = -errno;
+        if (k >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+                k = -errno;
+        if (k < 0) {
+                (void) unlinkat(dfd, tmp, 0);
+                return moat_error_set(err, k, "Failed to write %s/" RUN_TLS_DIR "/%s/%s: %s", s->home, id, name,
+                                      strerror(-k));
+        }
+        return 0;
+}
+
+/* Empties and removes tls/<id>, refusing when it holds anything moat did not write. */
+int run_store_remove_tls(run_store *s, const char *id, moat_error *err) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int fd, k;
+
+        k = tls_dir_open(s, id, false, &fd, err);
+        if (k == -ENOENT)
+                return 0;
+        if (k < 0)
+                return k;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return moat_error_set(err, -errno, "Failed to read %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+        }
+        while ((errno = 0, de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 && !is_tls_file(de->d_name))
+                        return moat_error_set(err, -ENOTEMPTY,
+                                              "%s/" RUN_TLS_DIR "/%s holds '%s', which moat did not put there; "
+                                              "move it away and remove the run again",
+                                              s->home, id, de->d_name);
+        rewinddir(d);
+        while ((errno = 0, de = readdir(d)))
+                if (is_tls_file(de->d_name) && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        return moat_error_set(err, -errno, "Failed to remove %s/" RUN_TLS_DIR "/%s/%s: %m", s->home,
+                                              id, de->d_name);
+        {
+                _cleanup_close_ int top = openat(s->home_fd, RUN_TLS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                if (top >= 0 && unlinkat(top, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return moat_error_set(err, -errno, "Failed to remove %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+        }
+        return 0;
+}
+
 int run_store_remove(run_store *s, const char *id, moat_error *err) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -467,6 +588,9 @@ int run_store_remove(run_store *s, const char *id, moat_error *err) {
         if (errno != 0)
                 return moat_error_set(err, -errno, "Failed to read %s/runs/%s: %m", s->home, id);
 
+        k = run_store_remove_tls(s, id, err);
+        if (k < 0)
+                return k;
         /* unlinkat() removes a link itself, never what it points to. */
         rewinddir(d);
         while ((errno = 0, de = readdir(d)))

@@ -84,6 +84,9 @@ typedef struct run_record {
 } run_record;
 
 void run_record_free(run_record *r);
+
+/* Whether the run has an egress proxy: a strict run, or one with grants. */
+bool run_has_proxy(const run_record *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(run_record *, run_record_free);
 
 /* 12 lowercase hex characters from getrandom(). */
@@ -124,6 +127,20 @@ int run_store_save(run_store *s, const run_record *r, moat_error *err);
 /* -ENOENT when there is no such run. */
 int run_store_load(run_store *s, const char *id, run_record **ret, moat_error *err);
 int run_store_remove(run_store *s, const char *id, moat_error *err);
+
+/* A run's TLS directory, $MOAT_HOME/tls/<id>: the certificates its proxy made, which its
+ * container trusts (mounted read-only); 0755 and 0644, since they hold nothing secret.
+ * run_store_remove() removes it with the record. */
+#define RUN_TLS_DIR "tls"
+#define RUN_TLS_CA "ca.crt"            /* the run's CA alone (NODE_EXTRA_CA_CERTS) */
+#define RUN_TLS_BUNDLE "ca-bundle.crt" /* the host's trust store and the run's CA */
+/* Creates the directory and returns its path, for the container's mount. */
+int run_store_tls_dir(run_store *s, const char *id, char **ret_path, moat_error *err);
+/* Removes the directory alone: a run whose container could not be created has no record. */
+int run_store_remove_tls(run_store *s, const char *id, moat_error *err);
+/* Writes NAME (RUN_TLS_CA or RUN_TLS_BUNDLE) whole. */
+int run_store_write_tls(run_store *s, const char *id, const char *name, const char *data, size_t len,
+                        moat_error *err);
 /* Every readable record, newest first (by created_at). Unreadable records are skipped. */
 int run_store_list(run_store *s, run_record ***ret, size_t *ret_n, moat_error *err);
 void run_records_free(run_record **list, size_t n);

@@ -124,6 +124,109 @@ bad:
                               (int) (eq - s), s);
 }
 
+/* What moat puts into the environment of a run with a proxy, before the caller's -e (which
+ * win): where the proxy is; with grants, where the run's CA is, for curl, OpenSSL, Python,
+ * Node and git; and a placeholder where an agent expects a grant's secret. */
+static int proxy_env(const run_record *rec, char ***ret) {
+        static const char *const proxy_vars[] = { "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy" };
+        static const char *const bundle_vars[] = { "SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                                                   "GIT_SSL_CAINFO" };
+        _cleanup_(strv_freep) char **env = calloc(1, sizeof(char *));
+        char *kv;
+
+        if (!env)
+                return -ENOMEM;
+        if (!run_has_proxy(rec)) {
+                *ret = TAKE_PTR(env);
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(proxy_vars); i++)
+                if (asprintf(&kv, "%s=http://" PROXY_ADDRESS ":%d", proxy_vars[i], PROXY_PORT) < 0 ||
+                    strv_push(&env, kv) < 0)
+                        return -ENOMEM;
+        if (strv_push(&env, strdup("NO_PROXY=localhost,127.0.0.1,::1")) < 0 ||
+            strv_push(&env, strdup("no_proxy=localhost,127.0.0.1,::1")) < 0)
+                return -ENOMEM;
+        if (rec->n_grants > 0) {
+                for (size_t i = 0; i < ELEMENTSOF(bundle_vars); i++)
+                        if (asprintf(&kv, "%s=" RUN_TLS_MOUNT "/" RUN_TLS_BUNDLE, bundle_vars[i]) < 0 ||
+                            strv_push(&env, kv) < 0)
+                                return -ENOMEM;
+                if (strv_push(&env, strdup("NODE_EXTRA_CA_CERTS=" RUN_TLS_MOUNT "/" RUN_TLS_CA)) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rec->n_grants; i++)
+                for (char **v = rec->grants[i].env; v && *v; v++)
+                        if (asprintf(&kv, "%s=" GRANT_PLACEHOLDER, *v) < 0 || strv_push(&env, kv) < 0)
+                                return -ENOMEM;
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+/* The network policy and the grants, checked: each grant has a stored value, which the unit
+ * will hand to the proxy. */
+static int plan_network(const run_options *o, run_record *rec, moat_error *err) {
+        _cleanup_free_ char *home = NULL;
+        int r;
+
+        rec->network = o->network;
+        for (char *const *p = o->allow; p && *p; p++) {
+                char *norm;
+
+                r = host_pattern_normalize(*p, &norm, err);
+                if (r < 0)
+                        return r;
+                if (strv_push(&rec->allow, norm) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (o->n_grants == 0)
+                return 0;
+        if (o->network == NET_NONE)
+                return moat_error_set(err, -EINVAL, "grants need the network: use --network strict (or open) with "
+                                                    "--grant, or no grant with --network none");
+        r = run_store_default_home(o->manager, &home, err);
+        if (r < 0)
+                return r;
+        rec->grants = calloc(o->n_grants, sizeof(*rec->grants));
+        if (!rec->grants)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->n_grants; i++) {
+                const char *name = o->grants[i].name;
+
+                r = grant_store_stat(home, name, NULL, err);
+                if (r == -ENOENT)
+                        return moat_error_set(err, -ENOENT,
+                                              "the grant '%s' has no stored value; store it with 'moat grant add %s'%s",
+                                              name, name, o->manager == RUN_MANAGER_SYSTEM ? " as root" : "");
+                if (r < 0)
+                        return r;
+                if (grant_def_copy(&o->grants[i], &rec->grants[rec->n_grants]) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                rec->n_grants++;
+        }
+        return 0;
+}
+
+/* The names of the container's variables, moat's and the caller's, for the record. */
+static int plan_env_keys(const run_options *o, run_record *rec) {
+        _cleanup_(strv_freep) char **ours = NULL;
+        int r;
+
+        r = proxy_env(rec, &ours);
+        if (r < 0)
+                return r;
+        rec->env_keys = calloc(1, sizeof(char *));
+        if (!rec->env_keys)
+                return -ENOMEM;
+        for (char **kv = ours; *kv; kv++)
+                if (strv_push(&rec->env_keys, strndup(*kv, strcspn(*kv, "="))) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < o->n_env; i++)
+                if (strv_push(&rec->env_keys, strndup(o->env[i], strcspn(o->env[i], "="))) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
 /* The run as asked for, checked: every mistake in the input is found here, before podman or
  * systemd is asked for anything. */
 static int run_plan(const run_options *o, run_record **ret, moat_error *err) {
@@ -168,12 +271,12 @@ static int run_plan(const run_options *o, run_record **ret, moat_error *err) {
                         if (strv_push(&rec->command, strdup(*a)) < 0)
                                 return moat_error_set(err, -ENOMEM, "out of memory");
         }
-        rec->env_keys = calloc(o->n_env + 1, sizeof(char *));
-        if (!rec->env_keys)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < o->n_env; i++)
-                if (!(rec->env_keys[i] = strndup(o->env[i], strcspn(o->env[i], "="))))
-                        return moat_error_set(err, -ENOMEM, "out of memory");
+        r = plan_network(o, rec, err);
+        if (r < 0)
+                return r;
+        r = plan_env_keys(o, rec);
+        if (r < 0)
+                return moat_error_set(err, r, "out of memory");
         rec->manager = o->manager;
         rec->interactive = o->interactive;
         rec->tty = o->interactive && o->tty;
@@ -286,15 +389,17 @@ static int name_run(run_services *s, run_record *rec, const char *wanted, int *l
         return 0;
 }
 
-static int create_container(podman_client *c, const run_record *rec, const run_options *o,
+/* TLS_DIR: where the run's CA will be, with grants (else NULL). */
+static int create_container(podman_client *c, const run_record *rec, const run_options *o, const char *tls_dir,
                             char **ret_id, moat_error *err) {
         _cleanup_free_ podman_mount *mounts = NULL;
         _cleanup_free_ char *label_id = NULL, *label_name = NULL, *cname = NULL;
+        _cleanup_(strv_freep) char **env = NULL;
+        size_t n = 0;
         char *labels[3];
         podman_spec spec = {
                 .image = rec->image,
                 .command = rec->command,
-                .env = o->env,
                 .work_dir = WORKSPACE_DIR,
                 .terminal = o->interactive && o->tty,
                 .stdin_open = o->interactive,
@@ -304,8 +409,16 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
                 /* podman's file of the output, which the monitor relays to the journal: it
                  * outlives a restart of the podman service, and is removed with the container */
                 .log_driver = "k8s-file",
+                /* strict and none: the container's own loopback only (where the proxy listens) */
+                .network = rec->network == NET_OPEN ? NULL : "none",
         };
 
+        if (proxy_env(rec, &env) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < o->n_env; i++)
+                if (strv_push(&env, strdup(o->env[i])) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        spec.env = env;
         if (asprintf(&label_id, "moat.run-id=%s", rec->id) < 0 ||
             asprintf(&label_name, "moat.name=%s", rec->name) < 0 || asprintf(&cname, "moat-%s", rec->id) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
@@ -314,44 +427,82 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         labels[2] = NULL;
         spec.name = cname;
 
-        mounts = calloc(rec->n_mounts + 1, sizeof(*mounts));
+        mounts = calloc(rec->n_mounts + 2, sizeof(*mounts));
         if (!mounts)
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        mounts[0] = (podman_mount) { .source = rec->workspace, .destination = WORKSPACE_DIR };
+        mounts[n++] = (podman_mount) { .source = rec->workspace, .destination = WORKSPACE_DIR };
         for (size_t i = 0; i < rec->n_mounts; i++)
-                mounts[i + 1] = (podman_mount) {
+                mounts[n++] = (podman_mount) {
                         .source = rec->mounts[i].source,
                         .destination = rec->mounts[i].destination,
                         .read_only = rec->mounts[i].read_only,
                 };
+        if (tls_dir)
+                mounts[n++] = (podman_mount) { .source = tls_dir, .destination = RUN_TLS_MOUNT, .read_only = true };
         spec.mounts = mounts;
-        spec.n_mounts = rec->n_mounts + 1;
+        spec.n_mounts = n;
         return podman_container_create(c, &spec, ret_id, err);
 }
 
-/* Undoes a run whose unit never ran: its container and its record. */
+/* Undoes a run whose unit never ran: its container and its record (or, without one, its TLS
+ * directory). */
 static void discard_run(run_services *s, const run_record *rec, bool record_written) {
         if (rec->container_id)
                 (void) podman_container_remove(s->podman, rec->container_id, true, NULL);
         if (record_written)
                 (void) run_store_remove(s->store, rec->id, NULL);
+        else
+                (void) run_store_remove_tls(s->store, rec->id, NULL);
 }
 
 /* The container, then its record: the record never names a container that does not exist. */
 static int create_run(run_services *s, run_record *rec, const run_options *o, moat_error *err) {
+        _cleanup_free_ char *tls_dir = NULL;
         int r;
 
-        r = create_container(s->podman, rec, o, &rec->container_id, err);
-        if (r < 0)
+        /* the proxy writes the run's CA there, before the container starts */
+        if (rec->n_grants > 0) {
+                r = run_store_tls_dir(s->store, rec->id, &tls_dir, err);
+                if (r < 0)
+                        return r;
+        }
+        r = create_container(s->podman, rec, o, tls_dir, &rec->container_id, err);
+        if (r < 0) {
+                discard_run(s, rec, false);
                 return r;
+        }
         r = run_store_create(s->store, rec, err);
         if (r < 0)
                 discard_run(s, rec, false);
         return r;
 }
 
+/* The grants' values, for LoadCredential=: the unit's properties name the files only. */
+static int grant_credentials(const run_services *s, const run_record *rec, unit_credential **ret,
+                             char ***ret_strings) {
+        _cleanup_free_ unit_credential *creds = calloc(rec->n_grants + 1, sizeof(*creds));
+        _cleanup_(strv_freep) char **strings = calloc(1, sizeof(char *));
+
+        if (!creds || !strings)
+                return -ENOMEM;
+        for (size_t i = 0; i < rec->n_grants; i++) {
+                char *id, *path;
+
+                if (asprintf(&id, "grant-%s", rec->grants[i].name) < 0 || strv_push(&strings, id) < 0 ||
+                    grant_store_path(run_store_home(s->store), rec->grants[i].name, &path) < 0 ||
+                    strv_push(&strings, path) < 0)
+                        return -ENOMEM;
+                creds[i] = (unit_credential) { .id = id, .path = path };
+        }
+        *ret = TAKE_PTR(creds);
+        *ret_strings = TAKE_PTR(strings);
+        return 0;
+}
+
 static int start_unit(run_services *s, const run_record *rec, char **ret_job_result, moat_error *err) {
         _cleanup_free_ char *description = NULL, *home_env = NULL, *host_env = NULL;
+        _cleanup_free_ unit_credential *creds = NULL;
+        _cleanup_(strv_freep) char **cred_strings = NULL;
         const char *host = getenv("CONTAINER_HOST");
         char *exec_start[] = { (char *) MONITOR_PATH, (char *) "run", (char *) rec->id, NULL };
         char *exec_stop_post[] = { (char *) MONITOR_PATH, (char *) "cleanup", (char *) rec->id, NULL };
@@ -373,6 +524,10 @@ static int start_unit(run_services *s, const run_record *rec, char **ret_job_res
         environment[0] = home_env;
         environment[1] = host_env;
         spec.description = description;
+        if (grant_credentials(s, rec, &creds, &cred_strings) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        spec.credentials = creds;
+        spec.n_credentials = rec->n_grants;
         return unit_start_transient(s->bus, &spec, ret_job_result, err);
 }
 

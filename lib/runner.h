@@ -3,6 +3,8 @@
 #pragma once
 
 #include "error.h"
+#include "grant.h"
+#include "net-policy.h"
 #include "run.h"
 
 #define RUN_DEFAULT_IMAGE "docker.io/library/debian:bookworm-slim"
@@ -26,6 +28,10 @@ typedef struct run_options {
         int64_t memory_bytes;
         double cpus;
         run_manager manager;
+        net_mode network;         /* NET_OPEN unless asked */
+        char *const *allow;       /* host patterns a strict run may reach, as typed */
+        const grant_def *grants;  /* the grants to use: each must have a stored value */
+        size_t n_grants;
 } run_options;
 
 /* Parses a size such as "512m", "1g", "1.5G" or "1048576" (units b, k, m, g: powers of
@@ -40,6 +46,9 @@ int parse_mount(const char *s, run_mount *ret, moat_error *err);
 
 /* Validates "KEY=VALUE" (KEY: [A-Za-z_][A-Za-z0-9_]*). */
 int validate_env(const char *s, moat_error *err);
+
+/* Where a run with grants finds its CA in the container, and the names of the files. */
+#define RUN_TLS_MOUNT "/etc/moat"
 
 /* Starts the run: container created, record written, unit started and its monitor running
  * the container.  *ret (may be NULL) is the record as the monitor left it. */

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-util.h"
+#include "net-policy.h"
 #include "run.h"
 #include "settings.h"
 #include "strv.h"
@@ -109,6 +111,9 @@ void moat_config_done(moat_config *c) {
         strv_free(c->env);
         strv_free(c->mounts);
         strv_free(c->warnings);
+        free(c->network);
+        strv_free(c->allow);
+        strv_free(c->grants);
         *c = (moat_config) { .interactive = -1 };
 }
 
@@ -150,6 +155,118 @@ static int read_mounts(const char *file, const yaml_node *n, const char *workspa
         return 0;
 }
 
+/* Allow patterns, checked where they are written so that the error names the line. */
+static int read_allow(const char *file, const yaml_node *n, char ***ret, moat_error *err) {
+        int r = read_list(file, n, false, ret, err);
+
+        for (char **p = r >= 0 ? *ret : NULL; p && *p; p++) {
+                _cleanup_free_ char *norm = NULL;
+
+                r = host_pattern_normalize(*p, &norm, err);
+                if (r < 0)
+                        return moat_error_prefix(err, "%s:%u", file, n->line);
+        }
+        return r;
+}
+
+static int read_env_names(const char *file, const yaml_node *n, char ***ret, moat_error *err) {
+        int r = read_list(file, n, false, ret, err);
+
+        for (char **v = r >= 0 ? *ret : NULL; v && *v; v++)
+                if (!((**v >= 'A' && **v <= 'Z') || (**v >= 'a' && **v <= 'z') || **v == '_') ||
+                    strspn(*v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(*v))
+                        return moat_error_set(err, -EINVAL, "%s:%u: '%s' is not a variable name", file, n->line, *v);
+        return r;
+}
+
+/* One entry of a grant's inject list: hosts, header, value. */
+static int read_rule(const char *file, const yaml_node *n, const char *grant, grant_rule *rule, char ***warnings,
+                     moat_error *err) {
+        _cleanup_(strv_freep) char **hosts = NULL;
+        _cleanup_free_ char *where = NULL;
+        int r;
+
+        r = want(file, n, YAML_KIND_MAPPING, "an inject entry", err);
+        for (const yaml_node *k = r >= 0 ? n->children : NULL; k && r >= 0; k = k->next) {
+                if (strcmp(k->key, "hosts") == 0)
+                        r = read_list(file, k, false, &hosts, err);
+                else if (strcmp(k->key, "header") == 0)
+                        r = read_string(file, k, &rule->header, err);
+                else if (strcmp(k->key, "value") == 0)
+                        r = read_string(file, k, &rule->value, err);
+                else if (warn_unknown(file, k, warnings) < 0)
+                        r = moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (r < 0)
+                return r;
+        if (!rule->value && !(rule->value = strdup("{secret}")))
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (char **h = hosts; h && *h; h++) {
+                char *norm;
+
+                if (host_name_normalize(*h, &norm) < 0)
+                        return moat_error_set(err, -EINVAL, "%s:%u: grant %s: '%s' is not a host name (no IP address, "
+                                              "port or '*')", file, n->line, grant, *h);
+                if (strv_push(&rule->hosts, norm) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (asprintf(&where, "%s:%u: grant %s", file, n->line, grant) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        return grant_rule_check(rule, where, err);
+}
+
+static int read_grant(const char *file, const yaml_node *n, grant_def *g, char ***warnings, moat_error *err) {
+        int optional = 0, r;
+
+        if (!data_name_valid(n->key))
+                return moat_error_set(err, -EINVAL, "%s:%u: '%s' is not a grant name (a-z, 0-9, '_', '-')", file,
+                                      n->key_line, n->key);
+        g->name = strdup(n->key);
+        if (!g->name)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        r = want(file, n, YAML_KIND_MAPPING, n->key, err);
+        for (const yaml_node *k = r >= 0 ? n->children : NULL; k && r >= 0; k = k->next) {
+                if (strcmp(k->key, "optional") == 0)
+                        r = read_bool(file, k, &optional, err);
+                else if (strcmp(k->key, "env") == 0)
+                        r = read_env_names(file, k, &g->env, err);
+                else if (strcmp(k->key, "inject") == 0) {
+                        size_t n_items = 0;
+
+                        r = want(file, k, YAML_KIND_SEQUENCE, "inject", err);
+                        for (const yaml_node *i = r >= 0 ? k->children : NULL; i; i = i->next)
+                                n_items++;
+                        if (r >= 0 && !(g->rules = calloc(n_items + 1, sizeof(*g->rules))))
+                                r = moat_error_set(err, -ENOMEM, "out of memory");
+                        for (const yaml_node *i = r >= 0 ? k->children : NULL; i && r >= 0; i = i->next)
+                                r = read_rule(file, i, g->name, &g->rules[g->n_rules++], warnings, err);
+                } else if (warn_unknown(file, k, warnings) < 0)
+                        r = moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        g->optional = optional == 1;
+        if (r >= 0 && g->n_rules == 0)
+                r = moat_error_set(err, -EINVAL, "%s:%u: grant %s injects nothing: give it an inject list", file,
+                                   n->key_line, g->name);
+        return r;
+}
+
+static int read_grants(const char *file, const yaml_node *n, provider *p, moat_error *err) {
+        size_t count = 0;
+        int r;
+
+        r = want(file, n, YAML_KIND_MAPPING, "grants", err);
+        if (r < 0)
+                return r;
+        for (const yaml_node *c = n->children; c; c = c->next)
+                count++;
+        p->grants = calloc(count + 1, sizeof(*p->grants));
+        if (!p->grants)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (const yaml_node *c = n->children; c && r >= 0; c = c->next)
+                r = read_grant(file, c, &p->grants[p->n_grants++], &p->warnings, err);
+        return r;
+}
+
 int moat_config_parse(const char *name, const char *text, size_t len, const char *workspace, moat_config *ret,
                       moat_error *err) {
         _cleanup_(yaml_node_freep) yaml_node *root = NULL;
@@ -187,6 +304,25 @@ int moat_config_parse(const char *name, const char *text, size_t len, const char
                                 else if (warn_unknown(name, k, &c.warnings) < 0)
                                         r = moat_error_set(err, -ENOMEM, "out of memory");
                         }
+                } else if (strcmp(e->key, "network") == 0) {
+                        r = want(name, e, YAML_KIND_MAPPING, "network", err);
+                        for (const yaml_node *k = r >= 0 ? e->children : NULL; k && r >= 0; k = k->next) {
+                                if (strcmp(k->key, "policy") == 0)
+                                        r = read_string(name, k, &c.network, err);
+                                else if (strcmp(k->key, "allow") == 0)
+                                        r = read_allow(name, k, &c.allow, err);
+                                else if (warn_unknown(name, k, &c.warnings) < 0)
+                                        r = moat_error_set(err, -ENOMEM, "out of memory");
+                        }
+                        if (r >= 0 && c.network && net_mode_from_string(c.network) == _NET_MODE_INVALID)
+                                r = moat_error_set(err, -EINVAL, "%s: network.policy must be open, strict or none, not '%s'",
+                                                   name, c.network);
+                } else if (strcmp(e->key, "grants") == 0) {
+                        r = read_list(name, e, false, &c.grants, err);
+                        for (char **g = r >= 0 ? c.grants : NULL; g && *g && r >= 0; g++)
+                                if (!data_name_valid(*g))
+                                        r = moat_error_set(err, -EINVAL, "%s:%u: '%s' is not a grant name", name,
+                                                           e->line, *g);
                 } else if (warn_unknown(name, e, &c.warnings) < 0)
                         r = moat_error_set(err, -ENOMEM, "out of memory");
         }
@@ -199,26 +335,13 @@ int moat_config_parse(const char *name, const char *text, size_t len, const char
 }
 
 static int read_file(const char *path, char **ret, size_t *ret_len, moat_error *err) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        ssize_t n;
+        int r = file_read_all(path, FILE_MAX, ret, ret_len);
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? -ENOENT : moat_error_set(err, -errno, "cannot read %s: %m", path);
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > FILE_MAX)
+        if (r == -EFBIG)
                 return moat_error_set(err, -EINVAL, "%s is not a regular file under 1 MiB", path);
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        n = read(fd, buf, (size_t) st.st_size);
-        if (n < 0)
-                return moat_error_set(err, -errno, "cannot read %s: %m", path);
-        buf[n] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = (size_t) n;
-        return 0;
+        if (r < 0 && r != -ENOENT)
+                return moat_error_set(err, r, "cannot read %s: %s", path, strerror(-r));
+        return r;
 }
 
 int moat_config_load(const char *workspace, moat_config *ret, moat_error *err) {
@@ -246,6 +369,8 @@ void provider_done(provider *p) {
         strv_free(p->interactive_command);
         strv_free(p->env);
         strv_free(p->mounts);
+        strv_free(p->allow);
+        grant_defs_free(p->grants, p->n_grants);
         strv_free(p->warnings);
         *p = (provider) {};
 }
@@ -277,6 +402,10 @@ int provider_parse(const char *name, const char *file, const char *text, size_t 
                         r = read_list(file, e, false, &p.env, err);
                 else if (strcmp(e->key, "mounts") == 0)
                         r = read_list(file, e, false, &p.mounts, err);
+                else if (strcmp(e->key, "allow") == 0)
+                        r = read_allow(file, e, &p.allow, err);
+                else if (strcmp(e->key, "grants") == 0)
+                        r = read_grants(file, e, &p, err);
                 else if (warn_unknown(file, e, &p.warnings) < 0)
                         r = moat_error_set(err, -ENOMEM, "out of memory");
         }
@@ -372,17 +501,9 @@ int provider_load(const char *name, provider *ret, moat_error *err) {
         {
                 _cleanup_(strv_freep) char **known = NULL;
                 _cleanup_free_ char *list = NULL;
-                size_t size = 1;
 
                 if (provider_list(&known, NULL) >= 0)
-                        for (char **k = known; k && *k; k++)
-                                size += strlen(*k) + 2;
-                list = calloc(1, size);
-                for (char **k = known; list && k && *k; k++) {
-                        if (k != known)
-                                strcat(list, ", ");
-                        strcat(list, *k);
-                }
+                        list = strv_join(known, ", ");
                 return moat_error_set(err, -ENOENT, "unknown provider '%s'; known providers: %s", name,
                                       list && *list ? list : "none");
         }
@@ -413,4 +534,77 @@ oom:
 no_prompt:
         strv_free(v);
         return moat_error_set(err, -EINVAL, "provider %s takes no prompt (its file has no 'prompt')", p->name);
+}
+
+int grant_find_all(grant_def **ret, size_t *ret_n, moat_error *err) {
+        _cleanup_(strv_freep) char **names = NULL;
+        grant_def *all = NULL;
+        size_t n = 0;
+        int r;
+
+        r = provider_list(&names, err);
+        if (r < 0)
+                return r;
+        for (char **name = names; *name; name++) {
+                provider p = {};
+
+                if (provider_load(*name, &p, NULL) < 0)
+                        continue; /* 'moat NAME' says what is wrong with it */
+                for (size_t i = 0; i < p.n_grants; i++) {
+                        bool seen = false;
+                        grant_def *more;
+
+                        for (size_t k = 0; k < n; k++)
+                                seen |= strcmp(all[k].name, p.grants[i].name) == 0;
+                        if (seen)
+                                continue;
+                        more = realloc(all, (n + 1) * sizeof(*all));
+                        if (!more || grant_def_copy(&p.grants[i], &more[n]) < 0) {
+                                provider_done(&p);
+                                grant_defs_free(more ?: all, n);
+                                return moat_error_set(err, -ENOMEM, "out of memory");
+                        }
+                        all = more;
+                        n++;
+                }
+                provider_done(&p);
+        }
+        for (size_t i = 1; i < n; i++) /* by name: a handful */
+                for (size_t j = i; j > 0 && strcmp(all[j - 1].name, all[j].name) > 0; j--) {
+                        grant_def t = all[j];
+
+                        all[j] = all[j - 1];
+                        all[j - 1] = t;
+                }
+        *ret = all;
+        *ret_n = n;
+        return 0;
+}
+
+int grant_find(const char *name, grant_def *ret, moat_error *err) {
+        grant_def *all = NULL;
+        size_t n = 0;
+        int r;
+
+        r = grant_find_all(&all, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(all[i].name, name) == 0) {
+                        *ret = all[i];
+                        all[i] = (grant_def) {};
+                        grant_defs_free(all, n);
+                        return 0;
+                }
+        {
+                _cleanup_(strv_freep) char **names = calloc(n + 1, sizeof(char *));
+                _cleanup_free_ char *list = NULL;
+
+                for (size_t i = 0; names && i < n; i++)
+                        names[i] = TAKE_PTR(all[i].name);
+                list = names ? strv_join(names, ", ") : NULL;
+                grant_defs_free(all, n);
+                return moat_error_set(err, -ENOENT, "unknown grant '%s'; the providers define: %s", name,
+                                      list && *list ? list : "none");
+        }
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "grant.h"
 #include "strv.h"
 
 typedef struct moat_config {
@@ -18,6 +19,9 @@ typedef struct moat_config {
         char *memory;        /* as written: parse_memory_size() reads it */
         char *cpus;
         char *agent;         /* a provider's name */
+        char *network;       /* network.policy, as written */
+        char **allow;        /* network.allow */
+        char **grants;       /* names */
         char **warnings;     /* "moat.yaml:LINE: unknown key 'KEY'" ... */
 } moat_config;
 
@@ -37,6 +41,9 @@ typedef struct provider {
         char **interactive_command; /* the agent with a terminal; NULL: command */
         char **env;                 /* names of host variables passed through */
         char **mounts;              /* SRC:DST[:ro]; a leading ~ is the caller's home */
+        char **allow;               /* hosts the agent needs besides its grants' (strict runs) */
+        grant_def *grants;          /* its credentials, injected by the run's proxy */
+        size_t n_grants;
         char **warnings;
 } provider;
 
@@ -51,6 +58,14 @@ int provider_load(const char *name, provider *ret, moat_error *err);
 /* The names of every provider, sorted, without duplicates. */
 int provider_list(char ***ret, moat_error *err);
 
+
+/* The definition of grant NAME: the first provider (by name, a user's file before a shipped
+ * one of the same name) that defines it.  -ENOENT, err listing the known grants, when none
+ * does. */
+int grant_find(const char *name, grant_def *ret, moat_error *err);
+
+/* Every grant some provider defines, each once (as grant_find() finds it), sorted by name. */
+int grant_find_all(grant_def **ret, size_t *ret_n, moat_error *err);
 
 /* argv for a run: COMMAND (or INTERACTIVE_COMMAND without a prompt), then PROMPT's items
  * with "{prompt}" replaced by PROMPT_TEXT as one argument, exactly as typed, then EXTRA. */

@@ -54,3 +54,24 @@ void strv_sort(char **v) {
         if (v)
                 qsort(v, strv_length(v), sizeof(char *), compare_strings);
 }
+
+char *strv_join(char *const *v, const char *sep) {
+        size_t len = 1, n = 0;
+        char *out;
+
+        for (char *const *p = v; p && *p; p++)
+                len += strlen(*p) + strlen(sep);
+        out = malloc(len);
+        if (!out)
+                return NULL;
+        for (char *const *p = v; p && *p; p++) {
+                if (p != v) {
+                        memcpy(out + n, sep, strlen(sep));
+                        n += strlen(sep);
+                }
+                memcpy(out + n, *p, strlen(*p));
+                n += strlen(*p);
+        }
+        out[n] = '\0';
+        return out;
+}

@@ -14,6 +14,9 @@ int strv_push(char ***v, char *s);
 
 size_t strv_length(char *const *v);
 
+/* V's strings joined by SEP, "" for none; NULL when out of memory. */
+char *strv_join(char *const *v, const char *sep);
+
 /* Sorts V in place (strcmp order). */
 void strv_sort(char **v);
 

@@ -121,6 +121,21 @@ static int append_properties(sd_bus_message *m, const unit_spec *spec) {
                 if (r < 0)
                         return r;
         }
+        if (spec->n_credentials > 0) {
+                r = sd_bus_message_open_container(m, 'r', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "LoadCredential");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "a(ss)");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "(ss)");
+                for (size_t i = 0; r >= 0 && i < spec->n_credentials; i++)
+                        r = sd_bus_message_append(m, "(ss)", spec->credentials[i].id, spec->credentials[i].path);
+                for (int i = 0; r >= 0 && i < 3; i++)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
         r = append_exec(m, "ExecStart", spec->exec_start);
         if (r < 0)
                 return r;

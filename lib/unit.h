@@ -12,6 +12,11 @@
  * which manager and how to check it. */
 int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err);
 
+typedef struct unit_credential {
+        const char *id;
+        const char *path;
+} unit_credential;
+
 typedef struct unit_spec {
         const char *name;          /* moat-<id>.service */
         const char *description;
@@ -19,6 +24,10 @@ typedef struct unit_spec {
         char *const *exec_start;   /* argv, [0] an absolute path */
         char *const *exec_stop_post;
         char *const *environment;  /* KEY=VALUE; never secrets: unit properties are public */
+        /* LoadCredential=: systemd reads each file when the unit starts and gives it to the
+         * unit's processes only, in $CREDENTIALS_DIRECTORY; the property names the file. */
+        const unit_credential *credentials;
+        size_t n_credentials;
         uint64_t timeout_stop_usec;
 } unit_spec;
 

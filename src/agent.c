@@ -15,17 +15,9 @@
 static int unknown_command(const char *name) {
         _cleanup_(strv_freep) char **providers = NULL;
         _cleanup_free_ char *list = NULL;
-        size_t len = 0;
 
         if (provider_list(&providers, NULL) >= 0)
-                for (char **p = providers; *p; p++)
-                        len += strlen(*p) + 2;
-        list = calloc(1, len + 1);
-        for (char **p = providers; list && p && *p; p++) {
-                if (p != providers)
-                        strcat(list, ", ");
-                strcat(list, *p);
-        }
+                list = strv_join(providers, ", ");
         return cli_fail("unknown command or provider '%s'; providers: %s; 'moat --help' lists the commands", name,
                         list && *list ? list : "none");
 }

@@ -62,6 +62,14 @@ static int print_gap(uint64_t missing, void *userdata) {
         return 0;
 }
 
+static int print_denied(const char *host, void *userdata) {
+        (void) userdata;
+        if (fflush(stdout) == EOF)
+                return -EPIPE;
+        fprintf(stderr, "moat: the run's network policy refused a connection to %s\n", host);
+        return 0;
+}
+
 /* Ctrl+C: the first stops the run (the output goes on to its end), the second kills the
  * container at once. */
 static void handle_interrupts(follower *f) {
@@ -148,6 +156,7 @@ int follow_run(const run_record *rec, const follow_options *o, follow_end *ret_e
                 .tail = o->tail,
                 .line = print_line,
                 .gap = print_gap,
+                .denied = print_denied,
                 .idle = on_idle,
                 .userdata = &f,
         };

@@ -6,7 +6,9 @@
 
 #include "cli-util.h"
 #include "cli.h"
+#include "journal.h"
 #include "json-util.h"
+#include "strv.h"
 #include "podman.h"
 #include "unit.h"
 
@@ -35,6 +37,20 @@ static void add_live_state(cJSON *obj, const run_record *rec) {
                 cJSON_AddBoolToObject(container, "oom_killed", cs.oom_killed);
         }
         podman_container_state_free(&cs);
+}
+
+/* The hosts the run's proxy refused, from the journal's network-denied records. */
+static void add_denied_hosts(cJSON *obj, const run_record *rec) {
+        _cleanup_(strv_freep) char **hosts = NULL;
+        cJSON *a;
+
+        if (!run_has_proxy(rec) || journal_read_denied_hosts(rec->id, &hosts, NULL) < 0) {
+                cJSON_AddNullToObject(obj, "network_denied");
+                return;
+        }
+        a = cJSON_AddArrayToObject(obj, "network_denied");
+        for (char **h = hosts; a && *h; h++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(*h));
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -85,6 +101,7 @@ int cmd_inspect(int argc, char **argv) {
         if (!obj)
                 return cli_fail("out of memory");
         add_live_state(obj, rec);
+        add_denied_hosts(obj, rec);
 
         if (as_json) {
                 out = cJSON_Print(obj);

@@ -44,6 +44,12 @@ static void run_usage(FILE *out, const char *command, bool is_provider) {
               "      --keep            keep the container after the run ends\n"
               "      --memory SIZE     memory limit, e.g. 512m, 2g\n"
               "      --cpus N          CPU limit, e.g. 1.5\n"
+              "      --network POLICY  open (the default for moat run), strict (only the proxy:\n"
+              "                        grants' hosts and --allow; the default for agents) or none\n"
+              "      --allow HOST      a host a strict run may reach, e.g. github.com or\n"
+              "                        '*.npmjs.org' (repeatable)\n"
+              "      --grant NAME      a stored credential the run's proxy adds for its hosts; the\n"
+              "                        container never holds it (repeatable; see 'moat grant')\n"
               "      --user            use the user manager and rootless podman (default for non-root)\n"
               "      --system          use the system manager and rootful podman (default for root)\n"
               "  -h, --help            show this help\n"
@@ -55,7 +61,7 @@ static void run_usage(FILE *out, const char *command, bool is_provider) {
 }
 
 int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_provider) {
-        enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS };
+        enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS, OPT_NETWORK, OPT_ALLOW, OPT_GRANT };
         static const struct option options[] = {
                 { "name", required_argument, NULL, 'n' },
                 { "image", required_argument, NULL, OPT_IMAGE },
@@ -64,6 +70,9 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                 { "keep", no_argument, NULL, OPT_KEEP },
                 { "memory", required_argument, NULL, OPT_MEMORY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
+                { "network", required_argument, NULL, OPT_NETWORK },
+                { "allow", required_argument, NULL, OPT_ALLOW },
+                { "grant", required_argument, NULL, OPT_GRANT },
                 { "follow", no_argument, NULL, 'f' },
                 { "interactive", no_argument, NULL, 'i' },
                 { "prompt", required_argument, NULL, 'p' },
@@ -74,6 +83,7 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
         int c, dashdash = argc;
 
         l->cfg.interactive = -1;
+        l->network = -1;
         /* Everything after "--" is the command, options included. */
         for (int i = 1; i < argc; i++)
                 if (strcmp(argv[i], "--") == 0) {
@@ -121,6 +131,27 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                         if (parse_cpus(optarg, &l->o.cpus) < 0)
                                 return cli_fail("invalid --cpus '%s': use a positive number such as 1.5", optarg);
                         l->cpus_flag = true;
+                        break;
+                case OPT_NETWORK:
+                        l->network = net_mode_from_string(optarg);
+                        if (l->network < 0)
+                                return cli_fail("invalid --network '%s': use open, strict or none", optarg);
+                        break;
+                case OPT_ALLOW: {
+                        _cleanup_(moat_error_clear) moat_error err = {};
+                        char *norm;
+
+                        if (host_pattern_normalize(optarg, &norm, &err) < 0)
+                                return cli_fail("%s", moat_error_message(&err));
+                        if (strv_push(&l->allow, norm) < 0)
+                                return cli_fail("out of memory");
+                        break;
+                }
+                case OPT_GRANT:
+                        if (!data_name_valid(optarg))
+                                return cli_fail("invalid grant name '%s': see 'moat grant list'", optarg);
+                        if (strv_push(&l->grant_names, strdup(optarg)) < 0)
+                                return cli_fail("out of memory");
                         break;
                 case 'h':
                         run_usage(stdout, command, is_provider);
@@ -185,8 +216,67 @@ int launch_apply_config(launch *l) {
         if (!l->cpus_flag && cfg->cpus && parse_cpus(cfg->cpus, &l->o.cpus) < 0)
                 return cli_fail("invalid container.cpus '%s' in %s/moat.yaml: use a positive number such as 1.5",
                                 cfg->cpus, ws);
-        if (prepend(&l->env, cfg->env) < 0 || prepend(&l->mounts, cfg->mounts) < 0)
+        if (l->network < 0 && cfg->network)
+                l->network = net_mode_from_string(cfg->network);
+        if (prepend(&l->env, cfg->env) < 0 || prepend(&l->mounts, cfg->mounts) < 0 ||
+            prepend(&l->allow, cfg->allow) < 0 || prepend(&l->grant_names, cfg->grants) < 0)
                 return cli_fail("out of memory");
+        return -1;
+}
+
+/* Adds DEF to the run's grants, once. */
+static int use_grant(launch *l, const grant_def *def) {
+        grant_def *more;
+
+        for (size_t i = 0; i < l->n_grants; i++)
+                if (strcmp(l->grants[i].name, def->name) == 0)
+                        return 0;
+        more = realloc(l->grants, (l->n_grants + 1) * sizeof(*more));
+        if (!more)
+                return -ENOMEM;
+        l->grants = more;
+        if (grant_def_copy(def, &l->grants[l->n_grants]) < 0)
+                return -ENOMEM;
+        l->n_grants++;
+        return 0;
+}
+
+static bool provider_grant_var(const provider *p, const char *var) {
+        for (size_t i = 0; i < p->n_grants; i++)
+                for (char **e = p->grants[i].env; e && *e; e++)
+                        if (strcmp(*e, var) == 0)
+                                return true;
+        return false;
+}
+
+/* An agent's network: strict unless asked otherwise, its own allow list, and its grants
+ * that have a stored value; a grant without one is skipped, with a warning unless it is
+ * optional, and its hosts stay reachable (the agent may log in by itself).  -1 to go on. */
+static int provider_network(launch *l, const provider *p) {
+        _cleanup_free_ char *home = NULL;
+
+        if (l->network < 0)
+                l->network = NET_STRICT;
+        if (prepend(&l->allow, p->allow) < 0 || run_store_default_home(l->o.manager, &home, NULL) < 0)
+                return cli_fail("out of memory");
+        for (size_t i = 0; i < p->n_grants; i++) {
+                const grant_def *g = &p->grants[i];
+                _cleanup_(strv_freep) char **hosts = NULL;
+                _cleanup_free_ char *list = NULL;
+
+                if (grant_store_stat(home, g->name, NULL, NULL) >= 0) {
+                        if (use_grant(l, g) < 0)
+                                return cli_fail("out of memory");
+                        continue;
+                }
+                if (grant_hosts(g, &hosts) < 0 || prepend(&l->allow, hosts) < 0 || !(list = strv_join(hosts, ", ")))
+                        return cli_fail("out of memory");
+                if (!g->optional)
+                        fprintf(stderr,
+                                "moat: warning: the grant '%s' has no stored value, so the agent gets no credential "
+                                "for %s; store one with 'moat grant add %s'\n",
+                                g->name, list, g->name);
+        }
         return -1;
 }
 
@@ -212,12 +302,16 @@ int launch_provider(launch *l, const char *name) {
         /* without a prompt, the agent is interactive */
         if (!l->prompt && !l->follow)
                 l->interactive = true;
-        /* host variables pass through by name: their values go to the container spec only */
+        rc = provider_network(l, &p);
+        if (rc >= 0)
+                goto out;
+        /* host variables pass through by name: their values go to the container spec only;
+         * never one a grant stands for, which the agent gets as a placeholder */
         for (char **k = p.env; k && *k; k++) {
                 const char *v = getenv(*k);
                 char *kv;
 
-                if (!v)
+                if (!v || provider_grant_var(&p, *k))
                         continue;
                 if (asprintf(&kv, "%s=%s", *k, v) < 0 || strv_push(&pass, kv) < 0) {
                         rc = cli_fail("out of memory");
@@ -282,6 +376,20 @@ int launch_start(launch *l) {
                 l->o.command = l->command;
         else if (l->extra)
                 l->o.command = l->extra;
+        for (char **n = l->grant_names; n && *n; n++) {
+                grant_def def = {};
+
+                r = grant_find(*n, &def, &err);
+                if (r >= 0)
+                        r = use_grant(l, &def);
+                grant_def_done(&def);
+                if (r < 0)
+                        return cli_fail("%s", err.code ? moat_error_message(&err) : "out of memory");
+        }
+        l->o.network = l->network < 0 ? NET_OPEN : (net_mode) l->network;
+        l->o.allow = l->allow;
+        l->o.grants = l->grants;
+        l->o.n_grants = l->n_grants;
 
         if (l->o.manager == RUN_MANAGER_USER)
                 warn_if_output_may_drop();
@@ -304,6 +412,9 @@ void launch_done(launch *l) {
         strv_free(l->env);
         strv_free(l->mounts);
         strv_free(l->command);
+        strv_free(l->allow);
+        strv_free(l->grant_names);
+        grant_defs_free(l->grants, l->n_grants);
         free(l->provider_image);
         moat_config_done(&l->cfg);
 }

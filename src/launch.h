@@ -19,6 +19,11 @@ typedef struct launch {
         const char *prompt;  /* -p, providers only */
         char *const *extra;  /* after "--" */
         char *provider_image;
+        int network;         /* -1: not given by a flag */
+        char **allow;
+        char **grant_names;  /* asked for: each must be defined and stored */
+        grant_def *grants;   /* what the run uses */
+        size_t n_grants;
         moat_config cfg;
 } launch;
 

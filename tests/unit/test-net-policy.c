@@ -27,11 +27,12 @@ static void test_host_names(void) {
                 { "a-b.c0.test", "a-b.c0.test" },
                 { "1password.com", "1password.com" },
                 { "xn--bcher-kva.example", "xn--bcher-kva.example" },
+                { "3com.test", "3com.test" },
         };
         static const char *const bad[] = {
                 "", ".", "..", "a..b", ".a.b", "1.2.3.4", "10.99.0.1", "127.1", "0x7f.1", "2130706433",
                 "::1", "[::1]", "a.b:443", "-a.test", "a-.test", "a_b.test", "a b.test", "a/b", "*.a.test",
-                "h\xc3\xa9.test", "https://a.test", "a.test..",
+                "h\xc3\xa9.test", "https://a.test", "a.test..", "0x7f", "a.123", "a.1b", "x.-a",
         };
         char label63[64], label64[65], longest[254], too_long[255];
         char *out = NULL;

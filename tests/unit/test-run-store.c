@@ -424,6 +424,36 @@ static void test_remove(run_store *s, const char *home, const char *outside) {
         is_int(run_store_remove(s, "333333333333", &err), 0, "removed once the file is gone");
 }
 
+/* The certificates a run's proxy writes: readable by the container, removed with the run. */
+static void test_tls(run_store *s, const char *home) {
+        _cleanup_free_ char *dir = NULL, *ca = path_of("%s/tls/%s/ca.crt", home, "abcabcabcabc");
+        _cleanup_free_ char *stray = path_of("%s/tls/%s/key.pem", home, "abcabcabcabc");
+        _cleanup_free_ char *run_dir = path_of("%s/runs/%s", home, "abcabcabcabc");
+        _cleanup_free_ char *tls_dir = path_of("%s/tls/%s", home, "abcabcabcabc");
+        struct stat st;
+        moat_error err = {};
+
+        if (create(s, "abcabcabcabc", "tls-run", 1) < 0)
+                abort();
+        is_int(run_store_tls_dir(s, "abcabcabcabc", &dir, &err), 0, "the TLS directory is made");
+        ok(dir && strcmp(dir, tls_dir) == 0 && stat(dir, &st) == 0 && (st.st_mode & 07777) == 0755, "tls/ID, 0755");
+        is_int(run_store_write_tls(s, "abcabcabcabc", RUN_TLS_CA, "PEM\n", 4, &err), 0, "the CA written");
+        ok(stat(ca, &st) == 0 && (st.st_mode & 07777) == 0644 && st.st_size == 4, "0644, whole");
+        is_int(run_store_write_tls(s, "abcabcabcabc", RUN_TLS_CA, "PEM2\n", 5, &err), 0, "written again");
+        ok(stat(ca, &st) == 0 && st.st_size == 5, "replaced whole");
+        is_int(run_store_write_tls(s, "abcabcabcabc", "../metadata.json", "x", 1, &err), -EINVAL,
+               "no other name is written");
+        moat_error_clear(&err);
+        write_file(stray, "x");
+        is_int(run_store_remove(s, "abcabcabcabc", &err), -ENOTEMPTY, "a file moat did not write there stops the remove");
+        contains(err.msg, "key.pem", "and is named");
+        moat_error_clear(&err);
+        ok(unlink(stray) == 0, "moved away");
+        is_int(run_store_remove(s, "abcabcabcabc", &err), 0, "the run is removed");
+        ok(!exists(run_dir) && !exists(tls_dir), "with its TLS directory");
+        moat_error_clear(&err);
+}
+
 static void test_many(run_store *s) {
         run_record **list = NULL;
         uint64_t best = UINT64_MAX;
@@ -506,6 +536,7 @@ int main(void) {
         test_lock(s, home);
         test_list_and_resolve(s, home);
         test_remove(s, home, outside);
+        test_tls(s, home);
         if (run_store_open(home4, &many, &err) < 0)
                 abort();
         test_many(many);

@@ -138,11 +138,114 @@ static void test_provider(void) {
         moat_error_clear(&err);
 }
 
+static void test_network_config(void) {
+        static const char text[] =
+                "network:\n"
+                "  policy: strict\n"
+                "  allow: [github.com, '*.npmjs.org']\n"
+                "grants: [github]\n";
+        moat_config c = {};
+        moat_error err = {};
+
+        is_int(PARSE(text, &c, &err), 0, "network and grants parse");
+        is_str(c.network, "strict", "network.policy");
+        ok(c.allow && strv_length(c.allow) == 2 && strcmp(c.allow[1], "*.npmjs.org") == 0, "network.allow");
+        ok(c.grants && strv_length(c.grants) == 1 && strcmp(c.grants[0], "github") == 0, "grants");
+        moat_config_done(&c);
+        check_error("network:\n  policy: closed\n", "network.policy must be open, strict or none, not 'closed'",
+                    "an unknown policy");
+        check_error("network:\n  allow: [10.0.0.1]\n", "moat.yaml:2: invalid allow pattern '10.0.0.1'",
+                    "an IP address as a pattern, with its line");
+        check_error("network:\n  allow: ['*']\n", "invalid allow pattern '*'", "a bare wildcard");
+        check_error("grants: [../x]\n", "'../x' is not a grant name", "a grant name with a path");
+        check_error("network: strict\n", "network must be a mapping", "network as a string");
+}
+
+/* A provider's grants: which header goes to which host, as data. */
+static void test_provider_grants(void) {
+        static const char text[] =
+                "image: img\n"
+                "command: [agent]\n"
+                "allow: [statsig.example.com]\n"
+                "grants:\n"
+                "  anthropic:\n"
+                "    env: [ANTHROPIC_API_KEY]\n"
+                "    inject:\n"
+                "      - hosts: [API.Anthropic.com]\n"
+                "        header: x-api-key\n"
+                "  github:\n"
+                "    optional: true\n"
+                "    env: [GH_TOKEN, GITHUB_TOKEN]\n"
+                "    inject:\n"
+                "      - hosts: [api.github.com]\n"
+                "        header: Authorization\n"
+                "        value: 'Bearer {secret}'\n"
+                "      - hosts: [github.com]\n"
+                "        header: Authorization\n"
+                "        value: 'Basic {basic:x-access-token}'\n";
+        provider p = {};
+        moat_error err = {};
+
+        is_int(provider_parse("t", "t.yaml", text, strlen(text), &p, &err), 0, "a provider with grants parses");
+        is_int((int) p.n_grants, 2, "two grants");
+        ok(p.allow && strcmp(p.allow[0], "statsig.example.com") == 0, "its own allow list");
+        if (p.n_grants == 2) {
+                is_str(p.grants[0].name, "anthropic", "the first grant's name");
+                ok(!p.grants[0].optional, "not optional by default");
+                is_str(p.grants[0].env[0], "ANTHROPIC_API_KEY", "its placeholder variable");
+                is_str(p.grants[0].rules[0].hosts[0], "api.anthropic.com", "its host, lowercased");
+                is_str(p.grants[0].rules[0].header, "x-api-key", "its header");
+                is_str(p.grants[0].rules[0].value, "{secret}", "the value is the secret by default");
+                ok(p.grants[1].optional, "github is optional");
+                is_int((int) p.grants[1].n_rules, 2, "github injects for two hosts");
+                is_str(p.grants[1].rules[1].value, "Basic {basic:x-access-token}", "Basic for git over HTTPS");
+                ok(grant_rule_for_host(&p.grants[1], "github.com") == &p.grants[1].rules[1], "the rule for github.com");
+                ok(grant_rule_for_host(&p.grants[1], "gist.github.com") == NULL, "none for another host");
+        }
+        provider_done(&p);
+
+        static const struct {
+                const char *grants, *message, *what;
+        } bad[] = {
+                { "  a:\n    inject: []\n", "grant a injects nothing", "no inject entry" },
+                { "  a:\n    inject:\n      - hosts: [10.1.1.1]\n        header: h\n", "'10.1.1.1' is not a host name",
+                  "an IP address" },
+                { "  a:\n    inject:\n      - hosts: ['*.x.test']\n        header: h\n", "'*.x.test' is not a host name",
+                  "a wildcard host" },
+                { "  a:\n    inject:\n      - hosts: [x.test]\n        header: 'x y'\n",
+                  "header 'x y' is not an HTTP header name", "a header name with a space" },
+                { "  a:\n    inject:\n      - hosts: [x.test]\n        header: h\n        value: plain\n",
+                  "must hold {secret} or {basic:USER} once", "a value without the secret" },
+                { "  a:\n    inject:\n      - hosts: [x.test]\n        header: h\n        value: '{secret}{secret}'\n",
+                  "must hold {secret} or {basic:USER} once", "the secret twice" },
+                { "  a:\n    inject:\n      - hosts: [x.test]\n        header: h\n        value: '{env}'\n",
+                  "may hold only {secret} or {basic:USER}", "another placeholder" },
+                { "  a:\n    inject:\n      - header: h\n", "each inject entry needs hosts", "no hosts" },
+                { "  A/b:\n    inject: []\n", "'A/b' is not a grant name", "a bad grant name" },
+                { "  a:\n    env: [1X]\n    inject: []\n", "'1X' is not a variable name", "a bad variable" },
+                { "  a: [x]\n", "a must be a mapping", "a grant that is a list" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *t = NULL;
+
+                if (asprintf(&t, "image: x\ncommand: [y]\ngrants:\n%s", bad[i].grants) < 0)
+                        abort();
+                p = (provider) {};
+                is_int(provider_parse("t", "t.yaml", t, strlen(t), &p, &err), -EINVAL, "refused: %s", bad[i].what);
+                ok(err.msg && strstr(err.msg, bad[i].message) && strstr(err.msg, "t.yaml:"),
+                   "with the file, the line and why: %s", err.msg ? err.msg : "(none)");
+                provider_done(&p);
+                moat_error_clear(&err);
+        }
+}
+
 int main(void) {
         test_full_config();
         test_shell_command_and_empty();
         test_warnings();
         test_errors();
         test_provider();
+        test_network_config();
+        test_provider_grants();
         return tap_done();
 }

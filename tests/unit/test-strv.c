@@ -40,9 +40,19 @@ static void test_push_and_length(void) {
         ok(strv_push(&v, NULL) < 0 && strv_length(v) == 2, "NULL (a failed strdup) is -ENOMEM and adds nothing");
 }
 
+static void test_join(void) {
+        char *abc[] = { (char *) "a", (char *) "bb", (char *) "c", NULL }, *none[] = { NULL };
+        _cleanup_free_ char *j1 = strv_join(abc, ", "), *j2 = strv_join(none, ", "), *j3 = strv_join(NULL, "-");
+
+        is_str(j1, "a, bb, c", "joined with the separator between");
+        is_str(j2, "", "an empty vector is the empty string");
+        is_str(j3, "", "and so is NULL");
+}
+
 int main(void) {
         test_strv_equal();
         test_strv_sort();
         test_push_and_length();
+        test_join();
         return tap_done();
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The egress proxy against going direct, from inside one run's container: an open run with a
+# grant, so that both ways are open to the same client (curl, as agents' runtimes use).
+#  - latency: a small HTTPS request on a fresh connection through the proxy's injecting path
+#    (TLS ended and made again, the grant's header added) vs the same request made directly,
+#    alternated; target: at most +2 ms median
+#  - throughput: a 200 MiB download through a CONNECT tunnel vs direct, alternated; target:
+#    ratio >= 0.8
+#  - memory: the proxy's RSS and PSS next to moat-relay's, of the same run
+# The servers are the sandbox's own (moat-test-https).  Rootless, "direct" goes through
+# slirp4netns (user-mode networking), the proxy through the container's loopback.
+#   Usage: bench/proxy.sh [REQUESTS] [DOWNLOADS]
+. "$(dirname "$0")/lib.sh"
+requests=${1:-200}
+downloads=${2:-5}
+image=localhost/moat-curl:latest
+bench_boot
+sb systemctl start moat-test-https
+out=$top_builddir/bench/.proxy
+mkdir -p "$out"
+for mode in root user; do
+	how=sb; [ "$mode" = user ] && how=sbu
+	ws=/tmp/bench-ws; [ "$mode" = user ] && ws=/home/moattest/bench-ws
+	$how sh -c "mkdir -p $ws \"\$HOME/.config/moat/providers\" && cat >\"\$HOME/.config/moat/providers/benchagent.yaml\"" <<-'EOF'
+	image: localhost/moat-curl:latest
+	command: [sh, -c]
+	grants:
+	  benchapi:
+	    env: [BENCH_API_KEY]
+	    inject:
+	      - hosts: [api.anthropic.test]
+	        header: x-api-key
+	EOF
+	$how sh -c 'printf sk-bench-value | moat grant add benchapi' >/dev/null
+	id=$($how moat run --image "$image" --grant benchapi -n "bench-proxy-$mode" "$ws" -- sleep 3600 |
+		sed -n 's/^Started .* (\([0-9a-f]*\)).*/\1/p')
+	cid=$($how podman ps -q --no-trunc --filter "label=moat.run-id=$id")
+
+	# one curl per request: a fresh connection (and TLS handshake) each time, both ways.  Both
+	# trust only the two CAs they need (the test servers', the run's: the bundle's last two),
+	# so that curl's parsing of a whole trust store, 20-40 ms and noisy, is not in the figure.
+	$how podman exec "$cid" sh -c "
+		awk '/BEGIN CERT/ { n++ } { c[n] = c[n] \$0 \"\\n\" } END { printf \"%s%s\", c[n - 1], c[n] }' \
+			/etc/moat/ca-bundle.crt >/tmp/two-cas.crt
+		for i in \$(seq $requests); do
+			curl -sSo /dev/null --cacert /tmp/two-cas.crt -w 'p %{time_total}\n' https://api.anthropic.test/small
+			curl -sSo /dev/null --cacert /tmp/two-cas.crt --noproxy '*' -w 'd %{time_total}\n' https://api.anthropic.test/small
+		done" >"$out/latency"
+	awk '$1 == "p" { print $2 * 1000 }' "$out/latency" >"$out/via-proxy"
+	awk '$1 == "d" { print $2 * 1000 }' "$out/latency" >"$out/direct"
+	report "latency ($mode, small HTTPS request, grant injected)" proxy "$out/via-proxy" direct "$out/direct"
+	printf 'latency added (%s): %+.2f ms median\n' "$mode" \
+		"$(awk -v a="$(median <"$out/via-proxy")" -v b="$(median <"$out/direct")" 'BEGIN { print a - b }')"
+
+	$how podman exec "$cid" sh -c "for i in \$(seq $downloads); do
+		curl -sSo /dev/null -w 'p %{speed_download}\n' https://allowed.test/bytes/209715200
+		curl -sSo /dev/null --noproxy '*' -w 'd %{speed_download}\n' https://allowed.test/bytes/209715200
+	done" >"$out/throughput"
+	awk '$1 == "p" { print $2 / 1048576 }' "$out/throughput" >"$out/tunnel"
+	awk '$1 == "d" { print $2 / 1048576 }' "$out/throughput" >"$out/direct-dl"
+	printf 'throughput (%s, 200 MiB, CONNECT tunnel): tunnel median %.1f MiB/s, direct median %.1f MiB/s, ratio %.3f (n=%d)\n' \
+		"$mode" "$(median <"$out/tunnel")" "$(median <"$out/direct-dl")" \
+		"$(awk -v a="$(median <"$out/tunnel")" -v b="$(median <"$out/direct-dl")" 'BEGIN { print a / b }')" \
+		"$(wc -l <"$out/tunnel")"
+
+	scope=; [ "$mode" = user ] && scope=--user
+	relay=$($how systemctl $scope show -P MainPID "moat-$id.service")
+	proxy=$(sb pgrep -f "moat-proxy $id")
+	for what in proxy relay; do
+		pid=$proxy; [ "$what" = relay ] && pid=$relay
+		sb cat "/proc/$pid/smaps_rollup" | awk -v w="$what" '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } END { print w, r, p }'
+	done >"$out/mem"
+	read -r _ pr pp < <(sed -n 1p "$out/mem")
+	read -r _ rr rp < <(sed -n 2p "$out/mem")
+	printf 'memory (%s): moat-proxy RSS %d KiB, PSS %d KiB; moat-relay RSS %d KiB, PSS %d KiB\n' "$mode" "$pr" "$pp" "$rr" "$rp"
+	$how moat stop "$id" >/dev/null
+	$how moat rm "$id" >/dev/null
+done
+rm -rf "$out"

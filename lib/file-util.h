@@ -1,0 +1,9 @@
+/* Reading a small file whole: a configuration file, a credential, a trust store. */
+#pragma once
+
+#include <stddef.h>
+
+/* The content of the regular file PATH, NUL-terminated (for text; LEN counts the bytes).
+ * -ENOENT when it does not exist, -EFBIG when it is not a regular file of at most MAX bytes,
+ * another negative errno when it cannot be read. */
+int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);

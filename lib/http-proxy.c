@@ -1,0 +1,372 @@
+#include "config.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http-proxy.h"
+
+void proxy_request_done(proxy_request *r) {
+        free(r->host);
+        *r = (proxy_request) {};
+}
+
+typedef struct head_reader {
+        const char *url;
+        size_t url_len;
+        bool complete;
+} head_reader;
+
+static int head_on_url(http_parser *p, const char *at, size_t len) {
+        head_reader *h = p->data;
+
+        if (!h->url)
+                h->url = at;
+        h->url_len = (size_t) (at + len - h->url);
+        return 0;
+}
+
+static int head_on_headers_complete(http_parser *p) {
+        head_reader *h = p->data;
+
+        h->complete = true;
+        http_parser_pause(p, 1); /* the head is all this reader wants */
+        return 0;
+}
+
+int proxy_request_parse(const char *buf, size_t len, proxy_request *ret, moat_error *err) {
+        static const http_parser_settings settings = {
+                .on_url = head_on_url,
+                .on_headers_complete = head_on_headers_complete,
+        };
+        struct http_parser_url u;
+        head_reader h = {};
+        http_parser p;
+        size_t n, scan = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+        bool connect;
+
+        /* the whole buffer each time: heads are small, and the URL stays one piece */
+        http_parser_init(&p, HTTP_REQUEST);
+        p.data = &h;
+        n = http_parser_execute(&p, &settings, buf, scan);
+        if (!h.complete) {
+                if (HTTP_PARSER_ERRNO(&p) != HPE_OK)
+                        return moat_error_set(err, -EBADMSG, "not an HTTP request (%s)",
+                                              http_errno_description(HTTP_PARSER_ERRNO(&p)));
+                if (len >= HTTP_HEAD_MAX)
+                        return moat_error_set(err, -EBADMSG, "a request head longer than %d bytes", HTTP_HEAD_MAX);
+                return -EAGAIN;
+        }
+        connect = p.method == HTTP_CONNECT;
+        http_parser_url_init(&u);
+        if (!h.url || http_parser_parse_url(h.url, h.url_len, connect, &u) != 0 ||
+            !(u.field_set & (1 << UF_HOST)))
+                return moat_error_set(err, -EBADMSG, "a proxy takes CONNECT host:port or http://host/... requests");
+        if (!connect && (!(u.field_set & (1 << UF_SCHEMA)) || u.field_data[UF_SCHEMA].len != 4 ||
+                         strncasecmp(h.url + u.field_data[UF_SCHEMA].off, "http", 4) != 0))
+                return moat_error_set(err, -EBADMSG, "plain requests through the proxy must be http://; use CONNECT "
+                                                     "for https");
+        *ret = (proxy_request) {
+                .is_connect = connect,
+                .port = (u.field_set & (1 << UF_PORT)) ? u.port : 80,
+                /* paused at the head's last LF: it belongs to the head */
+                .head_len = n + 1,
+        };
+        ret->host = strndup(h.url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len);
+        if (!ret->host)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+/* A growing buffer; what the rewriter builds a head or a trailer in. */
+typedef struct buf {
+        char *data;
+        size_t len, cap;
+} buf;
+
+static int buf_add(buf *b, const char *data, size_t len) {
+        if (b->len + len > HTTP_HEAD_MAX + 1024)
+                return -E2BIG;
+        if (b->len + len > b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 1024;
+                char *p;
+
+                while (cap < b->len + len)
+                        cap *= 2;
+                p = realloc(b->data, cap);
+                if (!p)
+                        return -ENOMEM;
+                b->data = p;
+                b->cap = cap;
+        }
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        return 0;
+}
+
+static int buf_adds(buf *b, const char *s) {
+        return buf_add(b, s, strlen(s));
+}
+
+struct http_rewriter {
+        http_parser parser;
+        http_rewrite_options o;
+        http_out_fn out;
+        void *userdata;
+        buf url;
+        buf fields;     /* "Name: value\r\n"... of the head or trailer in the making */
+        buf name;       /* the header being read */
+        buf value;
+        bool in_value;
+        bool in_body, last_chunk;
+        bool upgraded, done;
+        int error;      /* a failure inside a callback: out's, or -E2BIG */
+};
+
+static bool is_dropped(const http_rewriter *rw, const char *name, size_t len) {
+        static const char *const hop[] = { "proxy-authorization", "proxy-connection" };
+
+        for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+                if (len == strlen(hop[i]) && strncasecmp(name, hop[i], len) == 0)
+                        return true;
+        if (rw->o.inject_name && len == strlen(rw->o.inject_name) && strncasecmp(name, rw->o.inject_name, len) == 0)
+                return true;
+        if (rw->o.one_request && ((len == 10 && strncasecmp(name, "connection", 10) == 0) ||
+                                  (len == 10 && strncasecmp(name, "keep-alive", 10) == 0)))
+                return true;
+        return false;
+}
+
+/* The header just read goes into the fields, unless it is one the proxy replaces. */
+static int commit_header(http_rewriter *rw) {
+        int r = 0;
+
+        if (rw->name.len == 0)
+                return 0;
+        if (!is_dropped(rw, rw->name.data, rw->name.len)) {
+                r = buf_add(&rw->fields, rw->name.data, rw->name.len);
+                if (r >= 0)
+                        r = buf_adds(&rw->fields, ": ");
+                if (r >= 0)
+                        r = buf_add(&rw->fields, rw->value.data, rw->value.len);
+                if (r >= 0)
+                        r = buf_adds(&rw->fields, "\r\n");
+        }
+        rw->name.len = rw->value.len = 0;
+        rw->in_value = false;
+        return r;
+}
+
+static int fail(http_rewriter *rw, int r) {
+        rw->error = r;
+        return -1;
+}
+
+static int emit(http_rewriter *rw, const char *data, size_t len) {
+        int r = len > 0 ? rw->out(data, len, rw->userdata) : 0;
+
+        return r < 0 ? fail(rw, r) : 0;
+}
+
+static int on_message_begin(http_parser *p) {
+        http_rewriter *rw = p->data;
+
+        rw->url.len = rw->fields.len = rw->name.len = rw->value.len = 0;
+        rw->in_value = rw->in_body = rw->last_chunk = false;
+        return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+        http_rewriter *rw = p->data;
+        int r = buf_add(&rw->url, at, len);
+
+        return r < 0 ? fail(rw, r) : 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+        http_rewriter *rw = p->data;
+        int r = 0;
+
+        if (rw->in_value)
+                r = commit_header(rw);
+        if (r >= 0)
+                r = buf_add(&rw->name, at, len);
+        return r < 0 ? fail(rw, r) : 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+        http_rewriter *rw = p->data;
+        int r;
+
+        rw->in_value = true;
+        r = buf_add(&rw->value, at, len);
+        return r < 0 ? fail(rw, r) : 0;
+}
+
+/* The target as the upstream gets it: origin-form when asked, else as sent. */
+static int add_target(http_rewriter *rw, buf *head) {
+        struct http_parser_url u;
+        const char *url = rw->url.data;
+        size_t n = rw->url.len;
+
+        if (!rw->o.origin_form)
+                return buf_add(head, url, n);
+        http_parser_url_init(&u);
+        if (http_parser_parse_url(url, n, 0, &u) != 0)
+                return -EBADMSG;
+        if (!(u.field_set & (1 << UF_PATH)))
+                return buf_adds(head, "/");
+        /* the path and whatever follows it (query, fragment) */
+        return buf_add(head, url + u.field_data[UF_PATH].off, n - u.field_data[UF_PATH].off);
+}
+
+static int on_headers_complete(http_parser *p) {
+        http_rewriter *rw = p->data;
+        buf head = {};
+        char version[32];
+        int r;
+
+        r = commit_header(rw);
+        if (r < 0)
+                return fail(rw, r);
+        rw->in_body = true;
+        snprintf(version, sizeof(version), " HTTP/%u.%u\r\n", p->http_major, p->http_minor);
+        r = buf_adds(&head, http_method_str((enum http_method) p->method));
+        if (r >= 0)
+                r = buf_adds(&head, " ");
+        if (r >= 0)
+                r = add_target(rw, &head);
+        if (r >= 0)
+                r = buf_adds(&head, version);
+        if (r >= 0)
+                r = buf_add(&head, rw->fields.data, rw->fields.len);
+        if (r >= 0 && rw->o.one_request)
+                r = buf_adds(&head, "Connection: close\r\n");
+        if (r >= 0 && rw->o.inject_name) {
+                r = buf_adds(&head, rw->o.inject_name);
+                if (r >= 0)
+                        r = buf_adds(&head, ": ");
+                if (r >= 0)
+                        r = buf_adds(&head, rw->o.inject_value);
+                if (r >= 0)
+                        r = buf_adds(&head, "\r\n");
+        }
+        if (r >= 0)
+                r = buf_adds(&head, "\r\n");
+        rw->fields.len = 0;
+        if (r >= 0)
+                r = emit(rw, head.data, head.len) < 0 ? rw->error : 0;
+        free(head.data);
+        if (r < 0)
+                return fail(rw, r);
+        return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+        return emit(p->data, at, len);
+}
+
+static int on_chunk_header(http_parser *p) {
+        http_rewriter *rw = p->data;
+        char size[32];
+
+        rw->last_chunk = p->content_length == 0;
+        snprintf(size, sizeof(size), "%llx\r\n", (unsigned long long) p->content_length);
+        return emit(rw, size, strlen(size));
+}
+
+static int on_chunk_complete(http_parser *p) {
+        http_rewriter *rw = p->data;
+        int r;
+
+        if (!rw->last_chunk)
+                return emit(rw, "\r\n", 2);
+        /* the last chunk: its trailer fields, then the end of the message */
+        r = commit_header(rw);
+        if (r >= 0)
+                r = buf_adds(&rw->fields, "\r\n");
+        if (r < 0)
+                return fail(rw, r);
+        r = emit(rw, rw->fields.data, rw->fields.len);
+        rw->fields.len = 0;
+        return r;
+}
+
+static int on_message_complete(http_parser *p) {
+        http_rewriter *rw = p->data;
+
+        if (rw->o.one_request) {
+                rw->done = true;
+                http_parser_pause(p, 1); /* nothing after the one request */
+        }
+        return 0;
+}
+
+static const http_parser_settings rewrite_settings = {
+        .on_message_begin = on_message_begin,
+        .on_url = on_url,
+        .on_header_field = on_header_field,
+        .on_header_value = on_header_value,
+        .on_headers_complete = on_headers_complete,
+        .on_body = on_body,
+        .on_chunk_header = on_chunk_header,
+        .on_chunk_complete = on_chunk_complete,
+        .on_message_complete = on_message_complete,
+};
+
+int http_rewriter_new(const http_rewrite_options *o, http_out_fn out, void *userdata, http_rewriter **ret) {
+        http_rewriter *rw = calloc(1, sizeof(*rw));
+
+        if (!rw)
+                return -ENOMEM;
+        if ((o->inject_name == NULL) != (o->inject_value == NULL)) {
+                free(rw);
+                return -EINVAL;
+        }
+        http_parser_init(&rw->parser, HTTP_REQUEST);
+        rw->parser.data = rw;
+        rw->o = *o;
+        rw->out = out;
+        rw->userdata = userdata;
+        *ret = rw;
+        return 0;
+}
+
+void http_rewriter_free(http_rewriter *rw) {
+        if (!rw)
+                return;
+        free(rw->url.data);
+        free(rw->fields.data);
+        free(rw->name.data);
+        free(rw->value.data);
+        free(rw);
+}
+
+int http_rewriter_feed(http_rewriter *rw, const char *data, size_t len) {
+        size_t n;
+
+        if (rw->done)
+                return 0;
+        if (rw->upgraded)
+                return len > 0 ? rw->out(data, len, rw->userdata) : 0;
+        n = http_parser_execute(&rw->parser, &rewrite_settings, data, len);
+        if (rw->error)
+                return rw->error;
+        if (rw->done)
+                return 0;
+        if (rw->parser.upgrade) {
+                /* the rest is the upgraded protocol's: as it is */
+                rw->upgraded = true;
+                return n < len ? rw->out(data + n, len - n, rw->userdata) : 0;
+        }
+        if (HTTP_PARSER_ERRNO(&rw->parser) != HPE_OK || n != len)
+                return HTTP_PARSER_ERRNO(&rw->parser) == HPE_HEADER_OVERFLOW ? -E2BIG : -EBADMSG;
+        return 0;
+}
+
+bool http_rewriter_done(const http_rewriter *rw) {
+        return rw->done;
+}

@@ -1,0 +1,61 @@
+/* A run's egress proxy: moat-proxy's work, one per run, inside the run's unit.
+ *
+ * It listens on 127.0.0.1:PROXY_PORT inside the container's network namespace (the socket is
+ * made there; the proxy itself stays in the host's) and takes CONNECT and plain http://
+ * requests.  For a host of one of the run's grants it terminates the container's TLS with a
+ * certificate of the run's own CA, verifies the real server (chain and name, against the
+ * host's trust store), and sends every request on with the grant's header in place of
+ * whatever the container put there.  Other hosts the policy allows get a plain tunnel;
+ * the rest get 403 and a network-denied record in the journal. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "grant.h"
+#include "run.h"
+#include "tls-ca.h"
+
+typedef enum proxy_verdict {
+        PROXY_DENY,
+        PROXY_TUNNEL, /* pass the bytes, unread */
+        PROXY_INJECT, /* terminate TLS, add the grant's header */
+} proxy_verdict;
+
+typedef struct proxy_route {
+        proxy_verdict verdict;
+        char *host;              /* normalized; as sent only for an IP address in an open run */
+        const grant_def *grant;  /* PROXY_INJECT: the grant and its rule for the host */
+        const grant_rule *rule;
+} proxy_route;
+
+void proxy_route_done(proxy_route *r);
+
+/* Where a request for HOST (as the container sent it) goes under REC's network policy.
+ * -ENOMEM only: a host that is no host name is denied (strict) or tunnelled (open). */
+int proxy_route_host(const run_record *rec, const char *host, proxy_route *ret);
+
+/* The value of RULE's header for SECRET: "{secret}" and "{basic:USER}" (base64 of
+ * "USER:SECRET") filled in. */
+int grant_header_value(const grant_rule *rule, const char *secret, size_t len, char **ret);
+
+/* What the container gets back for a refused host (a 403 body), one line. */
+int proxy_denial_text(const run_record *rec, const char *host, char **ret);
+
+typedef struct proxy_secret {
+        char *grant;  /* the grant's name */
+        char *value;
+        size_t len;
+} proxy_secret;
+
+typedef struct proxy proxy;
+
+/* Takes SECRETS (one per grant of REC) and CA (NULL when REC has no grants). */
+int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tls_ca *ca, proxy **ret,
+              moat_error *err);
+void proxy_free(proxy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(proxy *, proxy_free);
+
+/* Serves connections on LISTEN_FD, each in a thread of its own, until accept fails. */
+int proxy_serve(proxy *p, int listen_fd, moat_error *err);

@@ -1,0 +1,168 @@
+/* moat-proxy: a run's egress proxy (lib/proxy.h), started by moat-monitor inside the run's
+ * unit before the container starts, never by hand:
+ *   moat-proxy RUN-ID CONTAINER-PID READY-FD LIFELINE-FD
+ * It reads the run's record from $MOAT_HOME, the values of its grants from systemd's
+ * credentials ($CREDENTIALS_DIRECTORY/grant-NAME), listens in the container's network
+ * namespace, writes the run's CA for the container, says "ready" on READY-FD and serves until
+ * LIFELINE-FD ends: its write end is held by the unit's main process. */
+#include "config.h"
+
+#include <errno.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "file-util.h"
+#include "netns-listen.h"
+#include "proxy.h"
+#include "strv.h"
+
+/* The value of every grant of REC, from the credentials systemd loaded for the unit. */
+static int read_secrets(const run_record *rec, proxy_secret **ret, moat_error *err) {
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        proxy_secret *s = calloc(rec->n_grants + 1, sizeof(*s));
+
+        if (!s)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        *ret = s;
+        for (size_t i = 0; i < rec->n_grants; i++) {
+                _cleanup_free_ char *path = NULL;
+                size_t len;
+                int r;
+
+                if (!dir || asprintf(&path, "%s/grant-%s", dir, rec->grants[i].name) < 0)
+                        return moat_error_set(err, -ENOENT, "the unit has no credential for the grant %s",
+                                              rec->grants[i].name);
+                s[i].grant = strdup(rec->grants[i].name);
+                r = file_read_all(path, GRANT_VALUE_MAX, &s[i].value, &len);
+                if (r < 0 || !s[i].grant)
+                        return moat_error_set(err, r < 0 ? r : -ENOMEM, "cannot read the credential of the grant %s: %s",
+                                              rec->grants[i].name, strerror(r < 0 ? -r : ENOMEM));
+                s[i].len = len;
+        }
+        return 0;
+}
+
+/* The run's CA, limited to its grants' hosts, and what the container trusts: the CA alone
+ * (NODE_EXTRA_CA_CERTS adds it) and the host's trust store with it (SSL_CERT_FILE and the
+ * like replace theirs, and tunnelled hosts show their real certificates). */
+static int make_ca(run_store *store, const run_record *rec, tls_ca **ret, moat_error *err) {
+        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
+        _cleanup_(strv_freep) char **hosts = calloc(1, sizeof(char *));
+        _cleanup_free_ char *pem = NULL, *host_store = NULL, *bundle = NULL;
+        size_t store_len = 0;
+        int r;
+
+        if (!hosts)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < rec->n_grants; i++) {
+                _cleanup_(strv_freep) char **h = NULL;
+
+                if (grant_hosts(&rec->grants[i], &h) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                for (char **p = h; *p; p++)
+                        if (strv_push(&hosts, TAKE_PTR(*p)) < 0)
+                                return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        r = tls_ca_new(rec->id, hosts, &ca, err);
+        if (r >= 0)
+                r = tls_ca_cert_pem(ca, &pem, err);
+        if (r < 0)
+                return r;
+        (void) file_read_all(X509_get_default_cert_file(), 16 << 20, &host_store, &store_len);
+        if (asprintf(&bundle, "%s%s%s", host_store ?: "", store_len && host_store[store_len - 1] != '\n' ? "\n" : "",
+                     pem) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        r = run_store_write_tls(store, rec->id, RUN_TLS_CA, pem, strlen(pem), err);
+        if (r >= 0)
+                r = run_store_write_tls(store, rec->id, RUN_TLS_BUNDLE, bundle, strlen(bundle), err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ca);
+        return 0;
+}
+
+/* Ends the proxy once the unit's main process is gone, before systemd would have to kill it. */
+static void *watch_lifeline(void *userdata) {
+        struct pollfd pfd = { .fd = (int) (intptr_t) userdata, .events = POLLIN };
+
+        while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                ;
+        _exit(0);
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(run_store_freep) run_store *store = NULL;
+        _cleanup_(run_record_freep) run_record *rec = NULL;
+        _cleanup_(proxy_freep) proxy *p = NULL;
+        _cleanup_close_ int listen_fd = -1;
+        const char *home = getenv("MOAT_HOME");
+        proxy_secret *secrets = NULL;
+        tls_ca *ca = NULL;
+        char *end;
+        long pid, ready, lifeline;
+        pthread_t watcher;
+        int r;
+
+        if (argc != 5 || !run_id_valid(argv[1])) {
+                fputs("usage: moat-proxy RUN-ID CONTAINER-PID READY-FD LIFELINE-FD (started by moat-monitor)\n",
+                      stderr);
+                return 2;
+        }
+        errno = 0;
+        pid = strtol(argv[2], &end, 10);
+        if (errno || *end || pid <= 1)
+                return 2;
+        ready = strtol(argv[3], &end, 10);
+        if (errno || *end || ready < 3)
+                return 2;
+        lifeline = strtol(argv[4], &end, 10);
+        if (errno || *end || lifeline < 3 || lifeline == ready)
+                return 2;
+        if (!home || home[0] != '/') {
+                fputs("moat-proxy: MOAT_HOME is not set to an absolute path\n", stderr);
+                return 2;
+        }
+        /* the grants' values and the CA's key are in this process's memory only: no core dump,
+         * no ptrace, no /proc/PID/mem for anyone but root */
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = run_store_open(home, &store, &err);
+        if (r >= 0)
+                r = run_store_load(store, argv[1], &rec, &err);
+        if (r >= 0)
+                r = netns_listen((pid_t) pid, PROXY_ADDRESS, PROXY_PORT, &listen_fd, &err);
+        if (r >= 0)
+                r = read_secrets(rec, &secrets, &err);
+        if (r >= 0 && rec->n_grants > 0)
+                r = make_ca(store, rec, &ca, &err);
+        if (r >= 0)
+                r = proxy_new(rec, secrets, rec->n_grants, ca, &p, &err);
+        if (r < 0) {
+                fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&err));
+                /* what proxy_new did not take */
+                for (size_t i = 0; secrets && rec && i < rec->n_grants; i++) {
+                        free(secrets[i].grant);
+                        free(secrets[i].value);
+                }
+                free(secrets);
+                tls_ca_free(ca);
+                return 1;
+        }
+        if (pthread_create(&watcher, NULL, watch_lifeline, (void *) (intptr_t) lifeline) != 0 ||
+            write((int) ready, "ready\n", 6) != 6)
+                return 1;
+        close((int) ready);
+        r = proxy_serve(p, listen_fd, &err);
+        fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&err));
+        return 1;
+}

@@ -1,0 +1,345 @@
+#!/usr/bin/env bats
+# The egress proxy: grants injected by the run's proxy so that the container never holds the
+# secret, strict network policies, and the proxy's life inside the run's unit — as root
+# (system manager, rootful podman) and as the test user (user manager, rootless podman).
+# HTTPS servers of the sandbox's own (tests/sandbox: moat-test-https) play the internet:
+# api.anthropic.test, allowed.test and denied.test on 10.99.0.1 with a certificate of a test
+# CA the sandbox trusts, badcert.test on 10.99.0.2 with one nobody trusts.
+
+load helpers
+
+CURL_IMAGE=localhost/moat-curl:latest
+HTTPS_LOG=$MOAT_SANDBOX_STATE/https.log
+
+setup_file() {
+	setup_workspaces
+	: >"$HTTPS_LOG"
+	sb systemctl start moat-test-https
+	head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$MOAT_SANDBOX_STATE/secret-salt"
+	cat >"$MOAT_SANDBOX_STATE/netagent.yaml" <<-'EOF'
+	image: localhost/moat-curl:latest
+	command: [sh, -c]
+	prompt: ["{prompt}"]
+	allow: [allowed.test]
+	grants:
+	  testapi:
+	    env: [TEST_API_KEY]
+	    inject:
+	      - hosts: [api.anthropic.test, badcert.test]
+	        header: x-api-key
+	  unstored:
+	    optional: true
+	    env: [UNSTORED_KEY]
+	    inject:
+	      - hosts: [unstored.test]
+	        header: Authorization
+	        value: "Bearer {secret}"
+	EOF
+	# a provider whose agent is a shell with curl, and whose grant goes to the test server
+	for mode in root user; do
+		as "$mode" sh -c 'mkdir -p "$HOME/.config/moat/providers" &&
+			cp /run/moat-sandbox/netagent.yaml "$HOME/.config/moat/providers/netagent.yaml"'
+	done
+}
+
+teardown_file() {
+	sb systemctl stop moat-test-https
+	for mode in root user; do
+		as "$mode" sh -c 'rm -f "$HOME/.config/moat/providers/netagent.yaml"'
+	done
+}
+
+# A secret per mode, made here, so that a find of it anywhere is a leak.
+secret_of() { echo "sk-moat-e2e-$1-$(cat "$MOAT_SANDBOX_STATE/secret-salt")"; }
+
+store_secret() {
+	local secret
+	secret=$(secret_of "$1")
+	run as "$1" sh -c "printf '%s\n' '$secret' | moat grant add testapi"
+	[ "$status" -eq 0 ]
+	[ "$output" = "Stored the grant testapi, for api.anthropic.test, badcert.test." ]
+}
+
+# agent MODE NAME SCRIPT: runs SCRIPT under `moat netagent -p` (strict, with its grants).
+agent() {
+	local mode=$1 name=$2 script=$3
+	as "$mode" moat netagent -f -n "$name" "$(workspace "$mode")" -p "$script"
+}
+
+check_inject() {
+	local secret id ws
+	secret=$(secret_of "$1")
+	ws=$(workspace "$1")
+	store_secret "$1"
+	run --separate-stderr agent "$1" "inject-$1" \
+		'curl -sS https://api.anthropic.test/v1/messages -H "x-api-key: $TEST_API_KEY"; echo " rc=$?"'
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok
+ rc=0" ]
+	[[ "$stderr" =~ Run\ inject-$1\ \(([0-9a-f]{12})\)\ exited\ with\ code\ 0$ ]]
+	id=${BASH_REMATCH[1]}
+	# the server got the exact header and value, in place of the placeholder
+	run grep -c "^api.anthropic.test GET /v1/messages .*| x-api-key: $secret\$" "$HTTPS_LOG"
+	[ "$output" = 1 ]
+	run grep -c "x-api-key: moat-proxy" "$HTTPS_LOG"
+	[ "$output" = 0 ]
+	run as "$1" moat inspect --json "$id"
+	has_json network '"strict"'
+	has_json name '"testapi"'
+	has_json header '"x-api-key"' 
+	[[ "$output" != *"$secret"* ]]
+	as "$1" moat rm "$id"
+}
+@test "a grant's secret reaches the server in its header, and the container never holds it" { each_mode check_inject; }
+
+# Everywhere a secret could leak to, while a run that uses it runs and after it ended.
+check_secret_nowhere() {
+	local secret id cid scope home pid
+	secret=$(secret_of "$1")
+	scope=$(scope_flag "$1")
+	store_secret "$1"
+	run as "$1" moat netagent -n "leak-$1" "$(workspace "$1")" -p \
+		'curl -sS https://api.anthropic.test/ >/workspace/leak-out; sleep 1000'
+	[ "$status" -eq 0 ]
+	id=$(started_id "$output")
+	for _ in $(seq 50); do as "$1" test -s "$(workspace "$1")/leak-out" && break; sleep 0.1; done
+	[ "$(as "$1" cat "$(workspace "$1")/leak-out")" = ok ]
+	cid=$(as "$1" podman ps -q --no-trunc --filter "label=moat.run-id=$id")
+	[ -n "$cid" ]
+
+	# inside the container: no variable, no /proc entry, no file (the whole filesystem, read
+	# out of it by tar; the secret itself never goes in)
+	run as "$1" podman exec "$cid" sh -c 'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat "$f"; echo; done'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *TEST_API_KEY=moat-proxy* ]]
+	[[ "$output" != *"$secret"* ]]
+	as "$1" sh -c "podman exec $cid sh -c 'cd / && tar -cf - \$(ls -A / | grep -vx -e proc -e sys -e dev)' >/tmp/fs-$1.tar 2>/dev/null || true"
+	run as "$1" sh -c "tar -tf /tmp/fs-$1.tar | grep -cx -e 'usr/bin/curl' -e 'etc/moat/ca-bundle.crt'"
+	[ "$output" = 2 ]
+	run as "$1" sh -c "grep -ac '$secret' /tmp/fs-$1.tar; rm /tmp/fs-$1.tar"
+	[ "$output" = 0 ]
+	run as "$1" podman inspect "$cid"
+	[[ "$output" != *"$secret"* ]]
+	# outside: no command line, no unit property, no journal field, no record or file of
+	# MOAT_HOME but the grant store, no environment of moat's processes
+	run sb ps -eo args
+	[[ "$output" == *"moat-proxy $id"* ]]
+	[[ "$output" != *"$secret"* ]]
+	run as "$1" systemctl $scope show "moat-$id.service"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"$secret"* ]]
+	# the credential's property names the file, never what is in it
+	run as "$1" busctl $scope get-property org.freedesktop.systemd1 \
+		"/org/freedesktop/systemd1/unit/moat_2d${id}_2eservice" org.freedesktop.systemd1.Service LoadCredential
+	[[ "$output" == *'"grant-testapi" "'*'/grants/testapi"'* ]]
+	[[ "$output" != *"$secret"* ]]
+	run sb sh -c "for p in \$(pgrep -f 'moat-(relay|proxy) $id'); do tr '\\0' '\\n' </proc/\$p/environ; done"
+	[ -n "$output" ]
+	[[ "$output" != *"$secret"* ]]
+	home=$(as "$1" sh -c 'echo ${MOAT_HOME:-$HOME/.moat}'); [ "$1" = root ] && home=/var/lib/moat
+	run as "$1" sh -c "grep -rl '$secret' '$home' | grep -v '^$home/grants/'"
+	[ -z "$output" ]
+	run as "$1" grep -rl "$secret" "$(workspace "$1")"
+	[ -z "$output" ]
+
+	run as "$1" moat stop "$id"
+	[ "$status" -eq 0 ]
+	run sb sh -c "journalctl -o export | grep -ac '$secret'"
+	[ "$output" = 0 ]
+	run as "$1" sh -c "journalctl $scope -o export | grep -ac '$secret'"
+	[ "$output" = 0 ]
+	run as "$1" sh -c "grep -rl '$secret' '$home' | grep -v '^$home/grants/'"
+	[ -z "$output" ]
+	as "$1" moat rm "$id"
+}
+@test "the secret is in no variable, file or /proc entry of the container, no argv, unit property, journal field or record" { each_mode check_secret_nowhere; }
+
+check_strict() {
+	local id ws
+	ws=$(workspace "$1")
+	store_secret "$1"
+	run --separate-stderr agent "$1" "strict-$1" '
+		curl -sS -o /dev/null -w "denied %{http_connect}\n" https://denied.test/
+		curl -sS -w " %{http_code}\n" http://denied.test/
+		curl -sS --noproxy "*" --connect-timeout 3 https://10.99.0.1/ 2>&1 | grep -o "Couldn.t connect to server"
+		curl -sS --noproxy "*" --connect-timeout 3 https://10.99.0.2/ 2>&1 | grep -o "Couldn.t connect to server"
+		curl -sS -o /dev/null -w "by address %{http_connect}\n" https://10.99.0.1/
+		curl -sS -w "%{certs}" https://allowed.test/ >/workspace/allowed-certs
+		echo "allowed rc=$?"
+		true'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "denied 403" ]
+	# the body of a refusal names the host and what would allow it
+	[ "${lines[1]}" = "moat: denied.test is not allowed by this run's network policy (strict); allow it with '--allow denied.test' or under network: allow: in moat.yaml" ]
+	[ "${lines[2]}" = " 403" ]
+	[ "${lines[3]}" = "Couldn't connect to server" ]
+	[ "${lines[4]}" = "Couldn't connect to server" ]
+	[ "${lines[5]}" = "by address 403" ]
+	[ "${lines[6]}" = "allowed rc=0" ]
+	[[ "$stderr" == *"moat: the run's network policy refused a connection to denied.test"* ]]
+	[[ "$stderr" =~ Run\ strict-$1\ \(([0-9a-f]{12})\) ]]
+	id=${BASH_REMATCH[1]}
+	# the allowed host's own certificate came through the tunnel unchanged
+	run as "$1" sh -c "sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' $ws/allowed-certs"
+	[ "$output" = "$(cat "$MOAT_SANDBOX_STATE/tls/server.crt")" ]
+	run grep -c "^allowed.test GET / .*x-api-key" "$HTTPS_LOG"
+	[ "$output" = 0 ]
+	run grep -c "^denied.test" "$HTTPS_LOG"
+	[ "$output" = 0 ]
+	# the refusals are the run's journal records, which logs and inspect show
+	run as "$1" journalctl $(scope_flag "$1") MOAT_RUN_ID="$id" MOAT_EVENT=network-denied -o export
+	[[ "$output" == *"MOAT_HOST=denied.test"* ]]
+	[[ "$output" == *"MOAT_HOST=10.99.0.1"* ]]
+	run --separate-stderr as "$1" moat logs "$id"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"moat: the run's network policy refused a connection to denied.test"* ]]
+	run as "$1" moat inspect --json "$id"
+	[[ "$(tr -d ' \n\t' <<<"$output")" == *'"network_denied":["denied.test","10.99.0.1"]'* ]]
+	as "$1" moat rm "$id"
+}
+@test "strict: other hosts get 403 and a network-denied record; addresses fail; an allowed host is tunnelled untouched" { each_mode check_strict; }
+
+check_bad_upstream() {
+	local before
+	store_secret "$1"
+	before=$(grep -c . "$HTTPS_LOG" || true)
+	run --separate-stderr agent "$1" "badcert-$1" \
+		'curl -sS -w "%{http_code}\n" https://badcert.test/secret-path; echo "rc=$?"'
+	[ "$status" -eq 0 ]
+	# the container gets the proxy's error, inside the tunnel, and nothing of the server
+	[ "$output" = "$(printf 'moat: TLS with badcert.test failed: self-signed certificate\n502\nrc=0')" ]
+	# no request reached the server: the proxy refused its certificate before sending any
+	run grep -c "^badcert.test" "$HTTPS_LOG"
+	[ "$output" = 0 ]
+	run as "$1" sh -c "journalctl $(scope_flag "$1") -u 'moat-*' -o cat | grep -c 'TLS with badcert.test failed: self-signed certificate'"
+	[ "$output" -ge 1 ]
+	as "$1" moat rm "badcert-$1"
+}
+@test "an upstream server with a certificate nobody trusts is refused: the container sees the proxy's 502, no plaintext" { each_mode check_bad_upstream; }
+
+# No moat-proxy of run ID is left, and nothing listens for it.
+assert_proxy_gone() {
+	local id=$1 out
+	for _ in $(seq 50); do
+		out=$(sb pgrep -f "moat-proxy $id" || true)
+		[ -z "$out" ] && break
+		sleep 0.1
+	done
+	[ -z "$out" ] || { echo "moat-proxy of $id still runs: $out" >&2; return 1; }
+	# no socket listens on the proxy's port in any network namespace a process has (the
+	# proxy's was in the container's: /proc/PID/net/tcp shows each process's own)
+	out=$(sb sh -c "cat /proc/[0-9]*/net/tcp 2>/dev/null | awk '\$2 ~ /:0C38\$/ && \$4 == \"0A\"' | sort -u")
+	[ -z "$out" ] || { echo "still listening on 3128: $out" >&2; return 1; }
+}
+
+# proxy_run MODE NAME: a strict run that sleeps, once its proxy runs; prints its id.
+proxy_run() {
+	local id out
+	out=$(as "$1" moat run --image "$CURL_IMAGE" --network strict -n "$2" "$(workspace "$1")" -- sleep 1000)
+	id=$(started_id "$out")
+	[ -n "$(sb pgrep -f "moat-proxy $id")" ] || { echo "no proxy for $id" >&2; return 1; }
+	echo "$id"
+}
+
+check_proxy_lifetime() {
+	local id scope pid
+	scope=$(scope_flag "$1")
+	# the run ends by itself
+	run as "$1" moat run -f --image "$CURL_IMAGE" --network strict -n "pend-$1" "$(workspace "$1")" -- true
+	[ "$status" -eq 0 ]
+	assert_proxy_gone "$(run_id_of "$1" "pend-$1")"
+	# moat stop, systemctl stop, a SIGKILLed main process
+	id=$(proxy_run "$1" "pstop-$1")
+	as "$1" moat stop "$id"
+	assert_proxy_gone "$id"
+	id=$(proxy_run "$1" "psys-$1")
+	as "$1" systemctl $scope stop "moat-$id.service"
+	assert_proxy_gone "$id"
+	id=$(proxy_run "$1" "pkill-$1")
+	as "$1" systemctl $scope kill --kill-who=main --signal=SIGKILL "moat-$id.service"
+	for _ in $(seq 100); do
+		[ "$(as "$1" systemctl $scope is-active "moat-$id.service")" = inactive ] && break
+		sleep 0.1
+	done
+	assert_proxy_gone "$id"
+	for name in pend pstop psys pkill; do
+		assert_no_leftovers "$1" "$(run_id_of "$1" "$name-$1")"
+		as "$1" moat rm "$name-$1"
+	done
+}
+@test "the proxy ends with its run in every way a run ends, and nothing stays listening" { each_mode check_proxy_lifetime; }
+
+check_bad_network_input() {
+	local ws before
+	ws=$(workspace "$1")
+	before=$(count_everything "$1")
+	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --grant nosuch "$ws" -- true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "moat: unknown grant 'nosuch'; the providers define: anthropic, gemini, github, openai, testapi, unstored" ]
+	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --network strict --allow '*.com' "$ws" -- true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "moat: invalid allow pattern '*.com': a wildcard needs two labels after it, as in *.example.com" ]
+	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --allow 10.0.0.1 "$ws" -- true
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == "moat: invalid allow pattern '10.0.0.1': "* ]]
+	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --grant unstored "$ws" -- true
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == "moat: the grant 'unstored' has no stored value; store it with 'moat grant add unstored'"* ]]
+	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --network none --grant testapi "$ws" -- true
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == "moat: grants need the network: "* ]]
+	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --network closed "$ws" -- true
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "moat: invalid --network 'closed': use open, strict or none" ]
+	run --separate-stderr as "$1" sh -c 'printf "" | moat grant add testapi'
+	[ "$status" -eq 125 ]
+	[ "$stderr" = "moat: cannot store the grant testapi: the value is empty: give the secret on stdin or at the prompt" ]
+	run --separate-stderr as "$1" sh -c 'printf "a\nb\n" | moat grant add testapi'
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"a control character or a line break inside"* ]]
+	run --separate-stderr as "$1" sh -c 'printf x | moat grant add nosuch'
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == "moat: unknown grant 'nosuch'"* ]]
+	[ "$(count_everything "$1")" = "$before" ]
+	# the stored value survived the refused ones
+	run as "$1" moat grant list
+	[[ "$output" == *$'\ntestapi '*"api.anthropic.test, badcert.test"* ]]
+}
+@test "bad input: unknown grant, bad allow pattern, unstored grant, empty value: one line, exit 125, nothing left" { each_mode check_bad_network_input; }
+
+check_grant_store() {
+	local home
+	home=$(as "$1" sh -c 'echo $HOME/.moat'); [ "$1" = root ] && home=/var/lib/moat
+	store_secret "$1"
+	run as "$1" stat -c '%a %U' "$home/grants" "$home/grants/testapi"
+	[ "${lines[0]}" = "700 $(as "$1" id -un)" ]
+	[ "${lines[1]}" = "600 $(as "$1" id -un)" ]
+	run as "$1" moat grant list
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"$(secret_of "$1")"* ]]
+	[[ "$output" =~ testapi\ +20[0-9-]+\ [0-9:]+\ +api.anthropic.test,\ badcert.test ]]
+	run as "$1" moat grant rm testapi
+	[ "$status" -eq 0 ]
+	run as "$1" moat grant rm testapi
+	[ "$status" -eq 125 ]
+	[ "$output" = "moat: no grant 'testapi' is stored; see 'moat grant list'" ]
+	store_secret "$1"
+}
+@test "moat grant: the store is private; list shows names, dates and hosts, never values; rm" { each_mode check_grant_store; }
+
+check_open_with_grant() {
+	local id
+	store_secret "$1"
+	# an open run with a grant: the proxy injects for the grant's host, the rest goes direct
+	run --separate-stderr as "$1" moat run -f --image "$CURL_IMAGE" --grant testapi -n "open-$1" "$(workspace "$1")" -- \
+		sh -c 'curl -sS https://api.anthropic.test/open; curl -sS --noproxy "*" https://denied.test/direct-$0; echo "direct rc=$?"' "$1"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'ok\nok\ndirect rc=0')" ]
+	run grep -c "^api.anthropic.test GET /open .*x-api-key: $(secret_of "$1")\$" "$HTTPS_LOG"
+	[ "$output" = 1 ]
+	# the direct request went around the proxy, without the credential
+	run grep -c "^denied.test GET /direct-$1 .*| Accept: \*/\*\$" "$HTTPS_LOG"
+	[ "$output" = 1 ]
+	as "$1" moat rm "open-$1"
+}
+@test "an open run with --grant: the grant's host gets the credential, through the proxy" { each_mode check_open_with_grant; }

@@ -1,0 +1,224 @@
+/* What the proxy reads from a container: the request it makes of the proxy, and the requests
+ * inside a tunnel, rewritten to carry a grant's header. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http-proxy.h"
+#include "tap.h"
+
+static void test_connect(void) {
+        static const char req[] = "CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n"
+                                  "User-Agent: curl\r\n\r\n\x16\x03\x01";
+        proxy_request r = {};
+        moat_error err = {};
+
+        ok(proxy_request_parse(req, sizeof(req) - 1, &r, &err) == 0, "CONNECT parses");
+        ok(r.is_connect, "it is a CONNECT");
+        is_str(r.host, "api.anthropic.com", "its host");
+        is_int(r.port, 443, "its port");
+        is_int((int) r.head_len, (int) (sizeof(req) - 1 - 3), "the head ends where the TLS bytes begin");
+        proxy_request_done(&r);
+
+        for (size_t cut = 0; cut < sizeof(req) - 4; cut++)
+                if (proxy_request_parse(req, cut, &r, &err) != -EAGAIN) {
+                        ok(false, "a head cut at %zu asks for more", cut);
+                        proxy_request_done(&r);
+                        moat_error_clear(&err);
+                        return;
+                }
+        ok(true, "a head cut anywhere asks for more bytes");
+
+        ok(proxy_request_parse("CONNECT [::1]:8443 HTTP/1.1\r\n\r\n", 31, &r, &err) == 0 && strcmp(r.host, "::1") == 0 &&
+                   r.port == 8443,
+           "an IPv6 literal comes without brackets");
+        proxy_request_done(&r);
+}
+
+static void test_absolute_form(void) {
+        static const char req[] = "GET http://example.test:8080/a?b=1 HTTP/1.1\r\nHost: example.test:8080\r\n\r\n";
+        proxy_request r = {};
+        moat_error err = {};
+
+        ok(proxy_request_parse(req, sizeof(req) - 1, &r, &err) == 0, "an absolute-form GET parses");
+        ok(!r.is_connect, "not a CONNECT");
+        is_str(r.host, "example.test", "its host");
+        is_int(r.port, 8080, "its port");
+        proxy_request_done(&r);
+        ok(proxy_request_parse("GET http://e.test/ HTTP/1.1\r\n\r\n", 31, &r, &err) == 0 && r.port == 80,
+           "port 80 by default");
+        proxy_request_done(&r);
+}
+
+static void test_refused(void) {
+        static const char *const bad[] = {
+                "GET /a HTTP/1.1\r\nHost: e.test\r\n\r\n",
+                "GET https://e.test/ HTTP/1.1\r\n\r\n",
+                "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\r\n\r\n",
+                "CONNECT  HTTP/1.1\r\n\r\n",
+                "HELLO\r\n\r\n",
+        };
+        char *big;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                proxy_request r = {};
+                moat_error err = {};
+
+                ok(proxy_request_parse(bad[i], strlen(bad[i]), &r, &err) == -EBADMSG && err.msg,
+                   "refused with a reason: %.20s... (%s)", bad[i], err.msg ? err.msg : "-");
+                ok(r.host == NULL, "nothing returned");
+                moat_error_clear(&err);
+        }
+        big = malloc(HTTP_HEAD_MAX + 100);
+        memcpy(big, "CONNECT a.test:443 HTTP/1.1\r\nX: ", 32);
+        memset(big + 32, 'a', HTTP_HEAD_MAX + 100 - 32);
+        {
+                proxy_request r = {};
+                moat_error err = {};
+
+                ok(proxy_request_parse(big, HTTP_HEAD_MAX + 100, &r, &err) == -EBADMSG, "a head past the limit");
+                moat_error_clear(&err);
+        }
+        free(big);
+}
+
+typedef struct sink {
+        char *data;
+        size_t len;
+        int fail_after; /* calls before the sink fails; 0: never */
+        int calls;
+} sink;
+
+static int collect(const char *data, size_t len, void *userdata) {
+        sink *s = userdata;
+
+        if (s->fail_after && ++s->calls > s->fail_after)
+                return -EPIPE;
+        s->data = realloc(s->data, s->len + len + 1);
+        memcpy(s->data + s->len, data, len);
+        s->len += len;
+        s->data[s->len] = '\0';
+        return 0;
+}
+
+static const http_rewrite_options inject = { .inject_name = "x-api-key", .inject_value = "sk-secret" };
+
+/* Rewrites IN fed in pieces of STEP bytes (0: at once); returns feed's last value. */
+static int rewrite(const http_rewrite_options *o, const char *in, size_t len, size_t step, sink *s) {
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        int r = 0;
+
+        if (http_rewriter_new(o, collect, s, &rw) < 0)
+                return -ENOMEM;
+        if (!step)
+                return http_rewriter_feed(rw, in, len);
+        for (size_t off = 0; off < len && r >= 0; off += step)
+                r = http_rewriter_feed(rw, in + off, len - off < step ? len - off : step);
+        return r;
+}
+
+static void test_inject(void) {
+        static const char in[] = "GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nX-Api-Key: moat-proxy\r\n"
+                                 "Accept: */*\r\nx-api-key: another\r\nProxy-Authorization: Basic eA==\r\n\r\n";
+        static const char want[] = "GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nAccept: */*\r\n"
+                                   "x-api-key: sk-secret\r\n\r\n";
+        sink s = {};
+
+        ok(rewrite(&inject, in, sizeof(in) - 1, 0, &s) == 0, "a GET goes through");
+        is_str(s.data, want, "the placeholder header (in any case, every copy) replaced, the proxy's own dropped");
+        free(s.data);
+        s = (sink) {};
+        ok(rewrite(&inject, in, sizeof(in) - 1, 1, &s) == 0 && s.data && strcmp(s.data, want) == 0,
+           "the same when fed one byte at a time");
+        free(s.data);
+}
+
+static void test_pipelined_and_bodies(void) {
+        static const char in[] = "POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                                 "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: 1\r\n\r\n"
+                                 "GET /last HTTP/1.1\r\nHost: a\r\n\r\n";
+        static const char want[] = "POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nx-api-key: sk-secret\r\n\r\nhello"
+                                   "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nx-api-key: sk-secret\r\n\r\n"
+                                   "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: 1\r\n\r\n"
+                                   "GET /last HTTP/1.1\r\nHost: a\r\nx-api-key: sk-secret\r\n\r\n";
+        sink s = {};
+
+        ok(rewrite(&inject, in, sizeof(in) - 1, 0, &s) == 0, "three requests on one connection");
+        is_str(s.data, want, "each gets the header; a body as sent; chunks and trailers re-framed alike");
+        free(s.data);
+        for (size_t step = 2; step < 9; step++) {
+                s = (sink) {};
+                if (rewrite(&inject, in, sizeof(in) - 1, step, &s) != 0 || !s.data || strcmp(s.data, want) != 0) {
+                        ok(false, "fed in pieces of %zu", step);
+                        free(s.data);
+                        return;
+                }
+                free(s.data);
+        }
+        ok(true, "the same output fed in pieces of 2 to 8 bytes");
+}
+
+static void test_upgrade(void) {
+        static const char in[] = "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                                 "\x81\x05hello GET / HTTP/1.1\r\n";
+        sink s = {};
+
+        ok(rewrite(&inject, in, sizeof(in) - 1, 0, &s) == 0, "an upgrade goes through");
+        ok(s.data && strstr(s.data, "x-api-key: sk-secret\r\n\r\n\x81\x05hello GET / HTTP/1.1\r\n"),
+           "after it, the bytes pass as they are, not parsed as requests");
+        free(s.data);
+}
+
+static void test_one_request(void) {
+        static const char in[] = "GET http://plain.test/p?q=1 HTTP/1.1\r\nHost: plain.test\r\nConnection: keep-alive\r\n"
+                                 "Proxy-Connection: keep-alive\r\n\r\nGET http://other.test/ HTTP/1.1\r\n\r\n";
+        static const char want[] = "GET /p?q=1 HTTP/1.1\r\nHost: plain.test\r\nConnection: close\r\n\r\n";
+        const http_rewrite_options o = { .origin_form = true, .one_request = true };
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        sink s = {};
+
+        ok(http_rewriter_new(&o, collect, &s, &rw) == 0, "made");
+        ok(http_rewriter_feed(rw, in, sizeof(in) - 1) == 0, "a plain request through the proxy");
+        is_str(s.data, want, "origin-form, Connection: close, the proxy's headers dropped, nothing after it");
+        ok(http_rewriter_done(rw), "done after one request");
+        free(s.data);
+}
+
+static void test_errors(void) {
+        sink s = {};
+        char *big;
+        size_t n = HTTP_HEAD_MAX + 4096;
+
+        ok(rewrite(&inject, "\x16\x03\x01\x00\x05hello", 10, 0, &s) == -EBADMSG, "TLS bytes are not HTTP");
+        free(s.data);
+        s = (sink) {};
+        ok(rewrite(&inject, "GET / HTTP/1.1\r\nBad Header\r\n\r\n", 31, 0, &s) == -EBADMSG, "a header without ':'");
+        ok(s.len == 0, "nothing of a broken head goes out");
+        free(s.data);
+        s = (sink) {};
+        big = malloc(n);
+        memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+        memset(big + 19, 'a', n - 19);
+        ok(rewrite(&inject, big, n, 0, &s) < 0, "a head past the limit is refused");
+        free(big);
+        free(s.data);
+        s = (sink) { .fail_after = 1 };
+        ok(rewrite(&inject, "GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 40, 0, &s) == -EPIPE,
+           "the sink's failure comes back");
+        free(s.data);
+}
+
+int main(void) {
+        test_connect();
+        test_absolute_form();
+        test_refused();
+        test_inject();
+        test_pipelined_and_bodies();
+        test_upgrade();
+        test_one_request();
+        test_errors();
+        return tap_done();
+}
