@@ -2,11 +2,11 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,14 +41,16 @@ static int send_all(podman_attach *a, const char *data, size_t len, moat_error *
                         continue;
                 }
                 if (cr != CURLE_OK)
-                        return moat_error_set(err, -ECONNRESET, "connection to podman lost (%s)", curl_easy_strerror(cr));
+                        return moat_error_set(err, -ECONNRESET, "connection to podman lost (%s)",
+                                              curl_easy_strerror(cr));
                 data += n;
                 len -= n;
         }
         return 0;
 }
 
-/* Reads up to the blank line that ends podman's headers; keeps what follows it. */
+/* Reads up to the blank line that ends podman's headers; keeps what follows it.
+ */
 static int read_headers(podman_attach *a, moat_error *err) {
         char buf[HEADER_MAX + 1];
         size_t len = 0;
@@ -65,7 +67,8 @@ static int read_headers(podman_attach *a, moat_error *err) {
                         continue;
                 }
                 if (cr != CURLE_OK || n == 0)
-                        return moat_error_set(err, -ECONNRESET, "podman closed the connection before it answered the attach");
+                        return moat_error_set(err, -ECONNRESET,
+                                              "podman closed the connection before it answered the attach");
                 len += n;
                 buf[len] = '\0';
                 end = strstr(buf, "\r\n\r\n");
@@ -91,8 +94,12 @@ static int read_headers(podman_attach *a, moat_error *err) {
         return 0;
 }
 
-int podman_attach_open(const char *socket_path, const char *id, bool tty, bool input, podman_attach **ret,
-                       moat_error *err) {
+/* Opens a connection to podman, sends POST PREFIX ID SUFFIX (with BODY, a JSON
+ * object, if any) as an upgrade to a raw stream and reads podman's answer: the
+ * stream follows it on the same connection. libcurl has no API for an upgraded
+ * connection, so the request goes out over the socket it made. */
+static int stream_open(const char *socket_path, bool tty, const char *prefix, const char *id, const char *suffix,
+                       const char *body, podman_attach **ret, moat_error *err) {
         _cleanup_(podman_attach_closep) podman_attach *a = NULL;
         _cleanup_free_ char *request = NULL;
         char *escaped;
@@ -121,13 +128,15 @@ int podman_attach_open(const char *socket_path, const char *id, bool tty, bool i
         if (!escaped)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         r = asprintf(&request,
-                     "POST /v4.0.0/libpod/containers/%s/attach?stream=true&stdin=%s&stdout=true&stderr=true&logs=false HTTP/1.1\r\n"
+                     "POST /v4.0.0/libpod%s%s%s HTTP/1.1\r\n"
                      "Host: d\r\n"
                      "Upgrade: tcp\r\n"
                      "Connection: Upgrade\r\n"
-                     "Content-Length: 0\r\n"
-                     "\r\n",
-                     escaped, input ? "true" : "false");
+                     "%s"
+                     "Content-Length: %zu\r\n"
+                     "\r\n%s",
+                     prefix, escaped, suffix, body ? "Content-Type: application/json\r\n" : "", body ? strlen(body) : 0,
+                     body ?: "");
         curl_free(escaped);
         if (r < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
@@ -139,6 +148,21 @@ int podman_attach_open(const char *socket_path, const char *id, bool tty, bool i
                 return r;
         *ret = TAKE_PTR(a);
         return 0;
+}
+
+int podman_attach_open(const char *socket_path, const char *id, bool tty, bool input, podman_attach **ret,
+                       moat_error *err) {
+        return stream_open(socket_path, tty, "/containers/", id,
+                           input ? "/attach?stream=true&stdin=true&stdout=true&stderr=true&logs=false"
+                                 : "/attach?stream=true&stdin=false&stdout=true&stderr=true&logs="
+                                   "false",
+                           NULL, ret, err);
+}
+
+int podman_exec_start_open(const char *socket_path, const char *exec_id, bool tty, podman_attach **ret,
+                           moat_error *err) {
+        return stream_open(socket_path, tty, "/exec/", exec_id, "/start",
+                           tty ? "{\"Detach\":false,\"Tty\":true}" : "{\"Detach\":false,\"Tty\":false}", ret, err);
 }
 
 void podman_attach_close(podman_attach *a) {
@@ -157,7 +181,8 @@ int podman_attach_fd(const podman_attach *a) {
 int podman_attach_take_fd(podman_attach *a, moat_error *err) {
         int fd;
 
-        /* the receiver starts at a frame boundary: nothing of the stream may be ours alone */
+        /* the receiver starts at a frame boundary: nothing of the stream may be ours
+         * alone */
         if (a->pending_len > 0)
                 return moat_error_set(err, -EBUSY, "the container's output began before the attach was handed on");
         fd = fcntl((int) a->fd, F_DUPFD, 3);

@@ -1,5 +1,5 @@
-/* An interactive attach: the container's stdin, and its output, over one connection that
- * podman hijacks once it has answered.  libcurl connects and carries every byte; it has no
+/* An interactive attach (or an exec session's stream): the container's stdin, and its
+ * output, over one connection that podman hijacks once it has answered.  libcurl connects and carries every byte; it has no
  * API for an HTTP upgrade whose connection then stays a raw, two-way stream (CONNECT_ONLY
  * is its way for such protocols), so the request line and the status line are ours. */
 #pragma once
@@ -18,6 +18,11 @@ typedef struct podman_attach podman_attach;
  * one raw stream, else it comes in frames. */
 int podman_attach_open(const char *socket_path, const char *id, bool tty, bool input, podman_attach **ret,
                        moat_error *err);
+/* Starts exec session EXEC_ID (podman_exec_create()) and streams it as an attach does: its
+ * stdin, when the session has one, and its output, raw with TTY, else in frames. */
+int podman_exec_start_open(const char *socket_path, const char *exec_id, bool tty, podman_attach **ret,
+                           moat_error *err);
+
 void podman_attach_close(podman_attach *a);
 DEFINE_TRIVIAL_CLEANUP_FUNC(podman_attach *, podman_attach_close);
 

@@ -375,3 +375,23 @@ int podman_reply_parse_create(const char *body, size_t len, char **ret_id, moat_
         *ret_id = copy;
         return 0;
 }
+
+int podman_reply_parse_exec_inspect(const char *body, size_t len, bool *ret_running, int *ret_exit_code,
+                                    moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        bool running;
+        int code, r;
+
+        r = reply_parse_root("exec inspect", body, len, cJSON_Object, &o, err);
+        if (r < 0)
+                return r;
+        r = reply_get_bool("exec inspect", o, "Running", &running, err);
+        if (r < 0)
+                return r;
+        r = reply_get_int("exec inspect", o, "ExitCode", INT_MIN, &code, err);
+        if (r < 0)
+                return r;
+        *ret_running = running;
+        *ret_exit_code = code;
+        return 0;
+}

@@ -46,5 +46,9 @@ void podman_container_summaries_free(podman_container_summary *list, size_t n);
 int podman_reply_parse_list(const char *body, size_t len, podman_container_summary **ret,
                             size_t *ret_n, moat_error *err);
 
+/* GET /libpod/exec/{id}/json: whether the command still runs, and its exit code. */
+int podman_reply_parse_exec_inspect(const char *body, size_t len, bool *ret_running, int *ret_exit_code,
+                                    moat_error *err);
+
 /* POST /libpod/containers/create: {"Id": "...", "Warnings": [...]}. */
 int podman_reply_parse_create(const char *body, size_t len, char **ret_id, moat_error *err);

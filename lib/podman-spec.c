@@ -13,8 +13,9 @@
 /* The kernel refuses a CFS quota under 1 ms. */
 #define CPU_QUOTA_MIN_USEC 1000
 
-/* JSON strings are Unicode: podman's decoder would silently turn invalid UTF-8 into U+FFFD,
- * so such a string is refused here instead of being changed on the way. */
+/* JSON strings are Unicode: podman's decoder would silently turn invalid UTF-8
+ * into U+FFFD, so such a string is refused here instead of being changed on the
+ * way. */
 static bool utf8_is_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 
@@ -59,8 +60,7 @@ static int check_string(const char *s, const char *field, moat_error *err) {
         return 0;
 }
 
-static int add_string(cJSON *o, const char *key, const char *value, const char *field,
-                      moat_error *err) {
+static int add_string(cJSON *o, const char *key, const char *value, const char *field, moat_error *err) {
         int r;
 
         r = check_string(value, field, err);
@@ -71,8 +71,9 @@ static int add_string(cJSON *o, const char *key, const char *value, const char *
         return 0;
 }
 
-/* cJSON prints numbers as doubles ("1e+18", or rounded past 2^53), which podman's decoder
- * refuses for its int64 fields: integers go out as raw digits. */
+/* cJSON prints numbers as doubles ("1e+18", or rounded past 2^53), which
+ * podman's decoder refuses for its int64 fields: integers go out as raw digits.
+ */
 static int add_int(cJSON *o, const char *key, int64_t value) {
         char buf[32];
 
@@ -127,10 +128,9 @@ static int add_command(cJSON *o, char *const *argv, moat_error *err) {
         return 0;
 }
 
-/* KEY=VALUE entries, split at the first '=' (values may hold more), into a JSON object. A
- * key given twice takes its last value, as in a shell. */
-static int add_key_values(cJSON *o, const char *key, char *const *entries, const char *field,
-                          moat_error *err) {
+/* KEY=VALUE entries, split at the first '=' (values may hold more), into a JSON
+ * object. A key given twice takes its last value, as in a shell. */
+static int add_key_values(cJSON *o, const char *key, char *const *entries, const char *field, moat_error *err) {
         cJSON *map;
         int r;
 
@@ -192,8 +192,7 @@ static int add_mounts(cJSON *o, const podman_mount *mounts, size_t n, moat_error
                         return moat_error_set(err, -EINVAL, "Invalid mount source \"%s\": not an absolute path",
                                               m->source ? m->source : "");
                 if (!m->destination || m->destination[0] != '/')
-                        return moat_error_set(err, -EINVAL,
-                                              "Invalid mount destination \"%s\": not an absolute path",
+                        return moat_error_set(err, -EINVAL, "Invalid mount destination \"%s\": not an absolute path",
                                               m->destination ? m->destination : "");
 
                 mount = cJSON_CreateObject();
@@ -230,8 +229,7 @@ static int add_resource_limits(cJSON *o, const podman_spec *spec, moat_error *er
         int r;
 
         if (spec->memory_bytes < 0)
-                return moat_error_set(err, -EINVAL, "Invalid memory limit %" PRId64 ": negative",
-                                      spec->memory_bytes);
+                return moat_error_set(err, -EINVAL, "Invalid memory limit %" PRId64 ": negative", spec->memory_bytes);
         /* Written so that NaN fails too. */
         if (!(spec->cpus >= 0 && spec->cpus <= (double) INT64_MAX / CPU_PERIOD_USEC / 2))
                 return moat_error_set(err, -EINVAL, "Invalid CPU limit %g", spec->cpus);
@@ -276,14 +274,21 @@ static int check_network(const char *network, moat_error *err) {
         for (size_t i = 0; i < ELEMENTSOF(modes); i++)
                 if (strcmp(network, modes[i]) == 0)
                         return 0;
-        return moat_error_set(err, -EINVAL,
-                              "Invalid network \"%s\": not one of none, host, bridge, slirp4netns",
+        return moat_error_set(err, -EINVAL, "Invalid network \"%s\": not one of none, host, bridge, slirp4netns",
                               network);
+}
+
+static int print_json(const cJSON *o, char **ret_json) {
+        char *json = cJSON_PrintUnformatted(o);
+
+        if (!json)
+                return -ENOMEM;
+        *ret_json = json;
+        return 0;
 }
 
 int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *err) {
         _cleanup_(cJSON_Deletep) cJSON *o = NULL;
-        char *json;
         int r;
 
         if (!spec->image || spec->image[0] == '\0')
@@ -362,9 +367,39 @@ int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *er
                         return r;
         }
 
-        json = cJSON_PrintUnformatted(o);
-        if (!json)
+        return print_json(o, ret_json);
+}
+
+int podman_exec_spec_to_json(const podman_exec_spec *spec, char **ret_json, moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        cJSON *cmd, *env;
+        int r;
+
+        if (!spec->command || !spec->command[0])
+                return moat_error_set(err, -EINVAL, "Invalid exec: no command");
+        o = cJSON_CreateObject();
+        if (!o || !(cmd = cJSON_AddArrayToObject(o, "Cmd")) || !(env = cJSON_AddArrayToObject(o, "Env")) ||
+            !cJSON_AddBoolToObject(o, "AttachStdin", spec->stdin_open) ||
+            !cJSON_AddBoolToObject(o, "AttachStdout", 1) || !cJSON_AddBoolToObject(o, "AttachStderr", 1) ||
+            !cJSON_AddBoolToObject(o, "Tty", spec->terminal))
                 return -ENOMEM;
-        *ret_json = json;
-        return 0;
+        for (char *const *a = spec->command; *a; a++) {
+                r = check_string(*a, "command argument", err);
+                if (r >= 0)
+                        r = array_add_string(cmd, *a);
+                if (r < 0)
+                        return r;
+        }
+        for (char *const *e = spec->env; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+
+                if (!eq || eq == *e)
+                        return moat_error_set(err, -EINVAL, "Invalid environment variable \"%s\": use KEY=VALUE", *e);
+                r = check_string(*e, "environment variable", err);
+                if (r >= 0)
+                        r = array_add_string(env, *e);
+                if (r < 0)
+                        return r;
+        }
+        return print_json(o, ret_json);
 }

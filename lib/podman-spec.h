@@ -32,6 +32,17 @@ typedef struct podman_spec {
         const char *log_driver;  /* "k8s-file", "journald", "none", or NULL: podman's default */
 } podman_spec;
 
+/* A command to run in a running container: POST /libpod/containers/{id}/exec. */
+typedef struct podman_exec_spec {
+        char *const *command;    /* NULL-terminated argv, required */
+        char *const *env;        /* NULL-terminated KEY=VALUE, added to the container's */
+        bool terminal;
+        bool stdin_open;
+} podman_exec_spec;
+
+/* Its JSON; -EINVAL (err names the field) for no command, or an env entry without '='. */
+int podman_exec_spec_to_json(const podman_exec_spec *spec, char **ret_json, moat_error *err);
+
 /* Builds the JSON. -EINVAL (err names the field) when the spec is invalid: no image, an
  * env or label entry without '=' or with an empty key, a mount path that is not absolute,
  * negative limits, an unknown network mode. */

@@ -533,6 +533,50 @@ int podman_container_resize(podman_client *c, const char *id, unsigned rows, uns
         return container_action(c, id, suffix, 0, err);
 }
 
+int podman_exec_create(podman_client *c, const char *id, const podman_exec_spec *spec, char **ret_exec_id,
+                       moat_error *err) {
+        _cleanup_free_ char *json = NULL;
+        _cleanup_(podman_call_done) podman_call call = {};
+        int r;
+
+        r = podman_exec_spec_to_json(spec, &json, err);
+        if (r < 0)
+                return r;
+        call.json = json;
+        r = container_call(c, "POST", id, "/exec", 0, &call, err);
+        if (r < 0)
+                return moat_error_prefix(err, "cannot run a command in the container");
+        return podman_reply_parse_create(call.body, call.body_len, ret_exec_id, err);
+}
+
+int podman_exec_inspect(podman_client *c, const char *exec_id, bool *ret_running, int *ret_exit_code,
+                        moat_error *err) {
+        _cleanup_(podman_call_done) podman_call call = { .method = "GET" };
+        int r;
+
+        r = object_url(c, "exec", exec_id, "/json", &call.owned_url, err);
+        if (r < 0)
+                return r;
+        call.url = call.owned_url;
+        r = podman_call_expect(c, &call, 0, err);
+        if (r < 0)
+                return r;
+        return podman_reply_parse_exec_inspect(call.body, call.body_len, ret_running, ret_exit_code, err);
+}
+
+int podman_exec_resize(podman_client *c, const char *exec_id, unsigned rows, unsigned cols, moat_error *err) {
+        _cleanup_(podman_call_done) podman_call call = { .method = "POST" };
+        char suffix[64];
+        int r;
+
+        snprintf(suffix, sizeof(suffix), "/resize?h=%u&w=%u", rows, cols);
+        r = object_url(c, "exec", exec_id, suffix, &call.owned_url, err);
+        if (r < 0)
+                return r;
+        call.url = call.owned_url;
+        return podman_call_expect(c, &call, 0, err);
+}
+
 int podman_container_remove(podman_client *c, const char *id, bool force, moat_error *err) {
         _cleanup_(podman_call_done) podman_call call = {};
 

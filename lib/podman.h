@@ -75,6 +75,15 @@ int podman_container_kill(podman_client *c, const char *id, const char *signal, 
 int podman_container_resize(podman_client *c, const char *id, unsigned rows, unsigned cols,
                             moat_error *err);
 
+/* An exec session in running container ID; started with podman_exec_start_open()
+ * (podman-attach.h).  -ENOENT when there is no such container, -EBUSY when it is not
+ * running. */
+int podman_exec_create(podman_client *c, const char *id, const podman_exec_spec *spec, char **ret_exec_id,
+                       moat_error *err);
+int podman_exec_inspect(podman_client *c, const char *exec_id, bool *ret_running, int *ret_exit_code,
+                        moat_error *err);
+int podman_exec_resize(podman_client *c, const char *exec_id, unsigned rows, unsigned cols, moat_error *err);
+
 /* Removes the container and its anonymous volumes; FORCE stops it first.  -ENOENT when
  * there is no such container. */
 int podman_container_remove(podman_client *c, const char *id, bool force, moat_error *err);

@@ -84,3 +84,25 @@ each_mode() {
 		"$fn" "$mode"
 	done
 }
+
+# tmux on the test file's own server ($TMUX_SOCKET), for tests on a real terminal.
+tx() { tmux -L "$TMUX_SOCKET" "$@"; }
+
+# A pane of 100x30 running bash, in session NAME.
+pane_start() {
+	tx new-session -d -s "$1" -x 100 -y 30 \
+		"env -i PATH=$PATH TERM=xterm HOME=$HOME MOAT_SANDBOX_STATE=$MOAT_SANDBOX_STATE bash --norc --noprofile"
+	sleep 0.3
+}
+
+# wait_pane NAME REGEX: until the pane shows a line matching REGEX (10 s at most).
+wait_pane() {
+	local i
+	for i in $(seq 100); do
+		tx capture-pane -p -t "$1" | grep -Eq -- "$2" && return 0
+		sleep 0.1
+	done
+	echo "pane $1 never showed /$2/:" >&2
+	tx capture-pane -p -t "$1" >&2
+	return 1
+}

@@ -121,6 +121,21 @@ static void check_create(const char *body, size_t size) {
         moat_error_clear(&err);
 }
 
+static void check_exec_inspect(const char *body, size_t size) {
+        bool running = true;
+        int code = 12345678, r;
+        moat_error err = {};
+
+        r = podman_reply_parse_exec_inspect(body, size, &running, &code, &err);
+        if (r < 0) {
+                check_failure(r, &err);
+                if (!running || code != 12345678)
+                        abort();
+        } else if (r != 0 || err.code != 0)
+                abort();
+        moat_error_clear(&err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *body = (const char *) data;
 
@@ -129,5 +144,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_wait(body, size);
         check_list(body, size);
         check_create(body, size);
+        check_exec_inspect(body, size);
         return 0;
 }

@@ -370,11 +370,37 @@ static void test_create(void) {
         moat_error_clear(&err);
 }
 
+static void test_exec_inspect(void) {
+        static const char running[] = "{\"ID\":\"abc\",\"Running\":true,\"ExitCode\":0,\"Pid\":7}",
+                          done[] = "{\"ID\":\"abc\",\"Running\":false,\"ExitCode\":127,\"ProcessConfig\":{}}";
+        static const char *const bad[] = {
+                "{\"Running\":\"no\",\"ExitCode\":0}", "{\"Running\":false}", "{\"Running\":false,\"ExitCode\":1.5}",
+                "[]", "", "{\"Running\":false,\"ExitCode\":0",
+        };
+        bool r = false;
+        int code = -1;
+        moat_error err = {};
+
+        is_int(podman_reply_parse_exec_inspect(running, strlen(running), &r, &code, &err), 0, "exec inspect: running");
+        ok(r && code == 0, "running, no code yet");
+        is_int(podman_reply_parse_exec_inspect(done, strlen(done), &r, &code, &err), 0, "exec inspect: ended");
+        ok(!r && code == 127, "ended with 127");
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                r = true;
+                code = 4711;
+                is_int(podman_reply_parse_exec_inspect(bad[i], strlen(bad[i]), &r, &code, &err), -EBADMSG,
+                       "refused: %s", bad[i]);
+                ok(r && code == 4711 && err.msg, "  output untouched, and said why");
+                moat_error_clear(&err);
+        }
+}
+
 int main(void) {
         test_error_message();
         test_inspect();
         test_wait();
         test_list();
         test_create();
+        test_exec_inspect();
         return tap_done();
 }

@@ -312,6 +312,31 @@ static void test_invalid(void) {
                        "a code point past U+10FFFF");
 }
 
+static void test_exec(void) {
+        char *cmd[] = { (char *) "sh", (char *) "-c", (char *) "echo \"$X\"", NULL };
+        char *env[] = { (char *) "X=a=b", NULL }, *bad_env[] = { (char *) "NOEQ", NULL };
+        podman_exec_spec spec = { .command = cmd, .env = env, .terminal = true, .stdin_open = false };
+        _cleanup_free_ char *json = NULL;
+        moat_error err = {};
+
+        is_int(podman_exec_spec_to_json(&spec, &json, &err), 0, "an exec spec");
+        is_str(json,
+               "{\"Cmd\":[\"sh\",\"-c\",\"echo \\\"$X\\\"\"],\"Env\":[\"X=a=b\"],\"AttachStdin\":false,"
+               "\"AttachStdout\":true,\"AttachStderr\":true,\"Tty\":true}",
+               "argv as given, env as KEY=VALUE, the streams and the terminal");
+        free(json);
+        json = NULL;
+        spec = (podman_exec_spec) { .command = empty_strv };
+        is_int(podman_exec_spec_to_json(&spec, &json, &err), -EINVAL, "no command: refused");
+        contains(err.msg, "no command", "and said");
+        moat_error_clear(&err);
+        spec = (podman_exec_spec) { .command = cmd, .env = bad_env };
+        is_int(podman_exec_spec_to_json(&spec, &json, &err), -EINVAL, "an env entry without '=': refused");
+        contains(err.msg, "NOEQ", "naming it");
+        moat_error_clear(&err);
+        ok(json == NULL, "nothing returned");
+}
+
 int main(void) {
         test_minimal();
         test_full();
@@ -320,5 +345,6 @@ int main(void) {
         test_limits();
         test_namespaces();
         test_invalid();
+        test_exec();
         return tap_done();
 }
