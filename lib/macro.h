@@ -34,6 +34,12 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+/* Frees P and returns NULL, for `p = mfree(p);`. */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void closep(int *fd) {
         if (*fd >= 0)
                 close(*fd);

@@ -89,7 +89,10 @@ static int pull_handle_line(podman_pull_stream *s, const char *line, size_t len,
                 }
         }
 
-        if (cJSON_IsString(stream) && progress) {
+        if (cJSON_IsString(stream) && progress && s->build) {
+                if (stream->valuestring[0] != '\0')
+                        progress(stream->valuestring, userdata);
+        } else if (cJSON_IsString(stream) && progress) {
                 size_t n = strlen(stream->valuestring);
 
                 while (n > 0 && (stream->valuestring[n - 1] == '\n' || stream->valuestring[n - 1] == '\r'))
@@ -101,8 +104,13 @@ static int pull_handle_line(podman_pull_stream *s, const char *line, size_t len,
         }
 
         /* The first error is the cause; later ones are consequences. */
-        if (error && !s->error)
+        if (error && !s->error) {
+                size_t n = strlen(error);
+
+                while (n > 0 && (error[n - 1] == '\n' || error[n - 1] == '\r' || error[n - 1] == ' '))
+                        error[--n] = '\0';
                 s->error = TAKE_PTR(error);
+        }
         if (id) {
                 free(s->image_id);
                 s->image_id = TAKE_PTR(id);
@@ -188,7 +196,7 @@ int podman_pull_stream_end(podman_pull_stream *s, char **ret_image_id, moat_erro
 
         if (s->error)
                 return moat_error_set(err, -EIO, "%s", s->error);
-        if (!s->image_id)
+        if (!s->image_id && !s->build)
                 return moat_error_set(err, -EBADMSG, "Pull stream ended without a result");
 
         if (ret_image_id)

@@ -3,6 +3,7 @@
  * result), streamed after an HTTP 200 — so a pull can still fail after the status says OK. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -14,6 +15,9 @@ typedef struct podman_pull_stream {
         size_t line_len, line_cap;
         char *error;       /* the first "error" reported, if any */
         char *image_id;    /* from the final {"id": ...} object */
+        /* a build's stream, which has the same shape: its messages go to progress as they come,
+         * newlines and all, and its end needs no result object */
+        bool build;
 } podman_pull_stream;
 
 void podman_pull_stream_init(podman_pull_stream *s);

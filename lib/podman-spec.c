@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -402,4 +403,60 @@ int podman_exec_spec_to_json(const podman_exec_spec *spec, char **ret_json, moat
                         return r;
         }
         return print_json(o, ret_json);
+}
+
+/* S percent-escaped for a query value, appended to F. */
+static int put_escaped(FILE *f, const char *s) {
+        char *e = curl_easy_escape(NULL, s, 0);
+
+        if (!e)
+                return -ENOMEM;
+        fputs(e, f);
+        curl_free(e);
+        return 0;
+}
+
+int podman_build_query(const podman_build_request *req, char **ret, moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *labels = cJSON_CreateObject();
+        _cleanup_free_ char *json = NULL, *query = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (!labels)
+                return -ENOMEM;
+        if (!req->tag || !req->tag[0] || !req->containerfile || !req->containerfile[0])
+                return moat_error_set(err, -EINVAL, "Invalid build: no tag or no Containerfile");
+        for (char *const *l = req->labels; l && *l; l++) {
+                _cleanup_free_ char *key = NULL;
+                const char *eq = strchr(*l, '=');
+
+                if (!eq || eq == *l)
+                        return moat_error_set(err, -EINVAL, "Invalid label \"%s\": use KEY=VALUE", *l);
+                key = strndup(*l, eq - *l);
+                if (!key || !cJSON_AddStringToObject(labels, key, eq + 1))
+                        return -ENOMEM;
+        }
+        r = print_json(labels, &json);
+        if (r < 0)
+                return r;
+
+        f = open_memstream(&query, &len);
+        if (!f)
+                return -ENOMEM;
+        fputs("dockerfile=", f);
+        r = put_escaped(f, req->containerfile);
+        fputs("&t=", f);
+        r = r ?: put_escaped(f, req->tag);
+        fputs("&labels=", f);
+        r = r ?: put_escaped(f, json);
+        fputs("&rm=true&forcerm=true&layers=true", f);
+        if (req->pull)
+                fputs("&pullpolicy=always", f);
+        if (req->no_cache)
+                fputs("&nocache=true", f);
+        if (fclose(f) != 0 || r < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(query);
+        return 0;
 }

@@ -47,3 +47,18 @@ int podman_exec_spec_to_json(const podman_exec_spec *spec, char **ret_json, moat
  * env or label entry without '=' or with an empty key, a mount path that is not absolute,
  * negative limits, an unknown network mode. */
 int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *err);
+
+typedef struct podman_build_request {
+        const char *tag;           /* what the image is called once built */
+        const char *context;       /* a tar archive */
+        size_t context_len;
+        const char *containerfile; /* its name in the context */
+        char *const *labels;       /* KEY=VALUE, set on the image */
+        bool pull;                 /* pull the base image even when present */
+        bool no_cache;             /* build every step anew */
+} podman_build_request;
+
+/* The query of POST /build for REQ: the Containerfile, the tag, the labels (a JSON object),
+ * intermediate containers removed even after a failed step, and pull and nocache when asked
+ * (without pull, podman pulls the base image only when it lacks it). */
+int podman_build_query(const podman_build_request *req, char **ret, moat_error *err);

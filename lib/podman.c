@@ -29,6 +29,10 @@ typedef struct podman_call {
         const char *method;
         const char *url;
         const char *json;
+        /* a body of another type, instead of json */
+        const char *content_type;
+        const char *data;
+        size_t data_len;
         int (*consume)(const char *data, size_t len, void *userdata);
         void *userdata;
 
@@ -129,16 +133,21 @@ static int podman_perform(podman_client *c, podman_call *call, moat_error *err) 
         curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, call);
         curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, call->method);
         if (strcmp(call->method, "POST") == 0) {
-                const char *json = call->json ? call->json : "";
+                _cleanup_free_ char *type = NULL;
+                const char *body = call->data ? call->data : call->json ? call->json : "";
+                size_t len = call->data ? call->data_len : strlen(body);
 
-                headers = curl_slist_append(headers, "Content-Type: application/json");
+                if (asprintf(&type, "Content-Type: %s", call->data ? call->content_type : "application/json") < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                headers = curl_slist_append(headers, type);
                 /* Podman answers a streamed request at once: no "Expect: 100-continue" wait. */
-                headers = curl_slist_append(headers, "Expect:");
+                if (headers)
+                        headers = curl_slist_append(headers, "Expect:");
                 if (!headers)
                         return moat_error_set(err, -ENOMEM, "out of memory");
                 curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, json);
-                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long) strlen(json));
+                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
         } else if (strcmp(call->method, "HEAD") == 0)
                 curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
 
@@ -385,6 +394,36 @@ int podman_image_pull(podman_client *c, const char *reference, podman_pull_progr
         if (r < 0)
                 return moat_error_prefix(err, "cannot pull %s", reference);
         return 0;
+}
+
+int podman_image_build(podman_client *c, const podman_build_request *req, podman_pull_progress_fn progress,
+                       void *userdata, moat_error *err) {
+        _cleanup_free_ char *query = NULL, *url = NULL;
+        pull_ctx ctx = { .progress = progress, .userdata = userdata, .err = err };
+        _cleanup_(podman_call_done) podman_call call = {
+                .method = "POST",
+                .content_type = "application/x-tar",
+                .data = req->context,
+                .data_len = req->context_len,
+                .consume = pull_consume,
+                .userdata = &ctx,
+        };
+        int r;
+
+        r = podman_build_query(req, &query, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&url, API "/build?%s", query) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        call.url = url;
+
+        podman_pull_stream_init(&ctx.stream);
+        ctx.stream.build = true;
+        r = podman_call_expect(c, &call, 0, err);
+        if (r >= 0)
+                r = podman_pull_stream_end(&ctx.stream, NULL, err);
+        podman_pull_stream_free(&ctx.stream);
+        return r;
 }
 
 int podman_container_create(podman_client *c, const podman_spec *spec, char **ret_id,

@@ -40,6 +40,12 @@ int podman_image_exists(podman_client *c, const char *image, moat_error *err);
 int podman_image_pull(podman_client *c, const char *reference, podman_pull_progress_fn progress,
                       void *userdata, char **ret_image_id, moat_error *err);
 
+/* Builds an image through POST /build: each message of podman's stream goes to PROGRESS as
+ * it comes, newlines and all.  -EIO with podman's error when a step failed; the tag is set
+ * only when every step succeeded. */
+int podman_image_build(podman_client *c, const podman_build_request *req, podman_pull_progress_fn progress,
+                       void *userdata, moat_error *err);
+
 int podman_container_create(podman_client *c, const podman_spec *spec, char **ret_id,
                             moat_error *err);
 

@@ -322,12 +322,14 @@ static int run_services_open(run_manager m, run_services *s, moat_error *err) {
         return r;
 }
 
-static int check_image(run_services *s, const run_record *rec, moat_error *err) {
+static int check_image(run_services *s, const run_record *rec, const run_options *o, moat_error *err) {
         int r;
 
         r = podman_image_exists(s->podman, rec->image, err);
         if (r < 0)
                 return r;
+        if (r == 0 && o->make_image)
+                return o->make_image(s->podman, rec->image, o->make_image_userdata, err);
         if (r == 0)
                 return moat_error_set(err, -ENOENT, "image '%s' not found in %s podman's store; pull it first "
                                       "(podman pull %s) or choose another with --image",
@@ -622,7 +624,7 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         if (r >= 0)
                 r = run_services_open(o->manager, &s, err);
         if (r >= 0)
-                r = check_image(&s, rec, err);
+                r = check_image(&s, rec, o, err);
         if (r >= 0)
                 r = name_run(&s, rec, o->name, &lock_fd, err);
         if (r >= 0)

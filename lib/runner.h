@@ -5,6 +5,7 @@
 #include "error.h"
 #include "grant.h"
 #include "net-policy.h"
+#include "podman.h"
 #include "run.h"
 
 #define RUN_DEFAULT_IMAGE "docker.io/library/debian:bookworm-slim"
@@ -32,6 +33,10 @@ typedef struct run_options {
         char *const *allow;       /* host patterns a strict run may reach, as typed */
         const grant_def *grants;  /* the grants to use: each must have a stored value */
         size_t n_grants;
+        /* Makes IMAGE when podman lacks it (an agent's, built from its recipe), before anything
+         * of the run exists; NULL: a missing image is an error. */
+        int (*make_image)(podman_client *c, const char *image, void *userdata, moat_error *err);
+        void *make_image_userdata;
 } run_options;
 
 /* Parses a size such as "512m", "1g", "1.5G" or "1048576" (units b, k, m, g: powers of

@@ -267,6 +267,24 @@ static int read_grants(const char *file, const yaml_node *n, provider *p, moat_e
         return r;
 }
 
+/* build: {from: IMAGE, run: [COMMAND, ...]}; checked, and the image named, by the caller. */
+static int read_build(const char *file, const yaml_node *n, provider *p, moat_error *err) {
+        int r;
+
+        r = want(file, n, YAML_KIND_MAPPING, "build", err);
+        for (const yaml_node *c = n->children; c && r >= 0; c = c->next) {
+                if (strcmp(c->key, "from") == 0)
+                        r = read_string(file, c, &p->build.from, err);
+                else if (strcmp(c->key, "run") == 0)
+                        r = read_list(file, c, false, &p->build.run, err);
+                else if (warn_unknown(file, c, &p->warnings) < 0)
+                        r = moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        if (r >= 0 && !p->build.from)
+                r = moat_error_set(err, -EINVAL, "%s:%u:%u: build needs from: the base image", file, n->line, n->column);
+        return r;
+}
+
 int moat_config_parse(const char *name, const char *text, size_t len, const char *workspace, moat_config *ret,
                       moat_error *err) {
         _cleanup_(yaml_node_freep) yaml_node *root = NULL;
@@ -371,12 +389,14 @@ void provider_done(provider *p) {
         strv_free(p->mounts);
         strv_free(p->allow);
         grant_defs_free(p->grants, p->n_grants);
+        image_recipe_done(&p->build);
         strv_free(p->warnings);
         *p = (provider) {};
 }
 
 int provider_parse(const char *name, const char *file, const char *text, size_t len, provider *ret, moat_error *err) {
         _cleanup_(yaml_node_freep) yaml_node *root = NULL;
+        const yaml_node *build = NULL;
         provider p = {};
         int r;
 
@@ -406,11 +426,21 @@ int provider_parse(const char *name, const char *file, const char *text, size_t 
                         r = read_allow(file, e, &p.allow, err);
                 else if (strcmp(e->key, "grants") == 0)
                         r = read_grants(file, e, &p, err);
-                else if (warn_unknown(file, e, &p.warnings) < 0)
+                else if (strcmp(e->key, "build") == 0) {
+                        build = e;
+                        r = read_build(file, e, &p, err);
+                } else if (warn_unknown(file, e, &p.warnings) < 0)
                         r = moat_error_set(err, -ENOMEM, "out of memory");
         }
+        if (r >= 0 && build && p.image)
+                r = moat_error_set(err, -EINVAL, "%s:%u: give either image: or build:, not both", file, build->key_line);
+        else if (r >= 0 && build) {
+                r = image_recipe_tag(p.name, &p.build, &p.image, err);
+                if (r < 0)
+                        r = moat_error_prefix(err, "%s:%u", file, build->key_line);
+        }
         if (r >= 0 && (!p.image || !p.command || !p.command[0]))
-                r = moat_error_set(err, -EINVAL, "%s: a provider needs an image and a command", file);
+                r = moat_error_set(err, -EINVAL, "%s: a provider needs an image (or a build) and a command", file);
         if (r < 0) {
                 provider_done(&p);
                 return r;

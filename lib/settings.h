@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "grant.h"
+#include "image-build.h"
 #include "strv.h"
 
 typedef struct moat_config {
@@ -35,7 +36,8 @@ int moat_config_parse(const char *name, const char *text, size_t len, const char
 
 typedef struct provider {
         char *name;
-        char *image;
+        char *image;                /* with a build: its tag, localhost/moat/NAME:DIGEST */
+        image_recipe build;         /* how its image is built; from is NULL when it is not */
         char **command;             /* the agent, non-interactive */
         char **prompt;              /* how a prompt is passed: e.g. [-p, "{prompt}"] */
         char **interactive_command; /* the agent with a terminal; NULL: command */

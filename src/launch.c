@@ -11,6 +11,7 @@
 #include "follow.h"
 #include "host-check.h"
 #include "interactive.h"
+#include "build.h"
 #include "launch.h"
 
 static void run_usage(FILE *out, const char *command, bool is_provider) {
@@ -280,61 +281,66 @@ static int provider_network(launch *l, const provider *p) {
         return -1;
 }
 
+/* run_options.make_image for an agent whose image podman lacks: built from its recipe. */
+static int make_agent_image(podman_client *c, const char *image, void *userdata, moat_error *err) {
+        const build_flags f = {};
+
+        (void) image;
+        return build_provider_image(c, userdata, &f, err);
+}
+
 int launch_provider(launch *l, const char *name) {
         _cleanup_(moat_error_clear) moat_error err = {};
         _cleanup_(strv_freep) char **pass = NULL, **mounts = NULL;
         const char *home = getenv("HOME");
-        provider p = {};
+        const provider *p;
         int rc = -1;
 
-        if (provider_load(name, &p, &err) < 0)
+        if (provider_load(name, &l->agent, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
-        for (char **w = p.warnings; w && *w; w++)
+        p = &l->agent;
+        for (char **w = p->warnings; w && *w; w++)
                 fprintf(stderr, "moat: warning: %s\n", *w);
         if (!l->o.image) {
-                l->provider_image = TAKE_PTR(p.image);
-                l->o.image = l->provider_image;
+                l->o.image = p->image;
+                /* built from its recipe when podman does not have it */
+                if (p->build.from) {
+                        l->o.make_image = make_agent_image;
+                        l->o.make_image_userdata = &l->agent;
+                }
         }
-        if (provider_argv(&p, l->prompt, l->extra, &l->command, &err) < 0) {
-                rc = cli_fail("%s", moat_error_message(&err));
-                goto out;
-        }
+        if (provider_argv(p, l->prompt, l->extra, &l->command, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
         /* without a prompt, the agent is interactive */
         if (!l->prompt && !l->follow)
                 l->interactive = true;
-        rc = provider_network(l, &p);
+        rc = provider_network(l, p);
         if (rc >= 0)
-                goto out;
+                return rc;
         /* host variables pass through by name: their values go to the container spec only;
          * never one a grant stands for, which the agent gets as a placeholder */
-        for (char **k = p.env; k && *k; k++) {
+        for (char **k = p->env; k && *k; k++) {
                 const char *v = getenv(*k);
                 char *kv;
 
-                if (!v || provider_grant_var(&p, *k))
+                if (!v || provider_grant_var(p, *k))
                         continue;
-                if (asprintf(&kv, "%s=%s", *k, v) < 0 || strv_push(&pass, kv) < 0) {
-                        rc = cli_fail("out of memory");
-                        goto out;
-                }
+                if (asprintf(&kv, "%s=%s", *k, v) < 0 || strv_push(&pass, kv) < 0)
+                        return cli_fail("out of memory");
         }
-        for (char **m = p.mounts; m && *m; m++) {
+        for (char **m = p->mounts; m && *m; m++) {
                 char *abs;
 
                 if ((*m)[0] == '~' && home && asprintf(&abs, "%s%s", home, *m + 1) >= 0)
                         ;
                 else
                         abs = strdup(*m);
-                if (strv_push(&mounts, abs) < 0) {
-                        rc = cli_fail("out of memory");
-                        goto out;
-                }
+                if (strv_push(&mounts, abs) < 0)
+                        return cli_fail("out of memory");
         }
         if (prepend(&l->env, pass) < 0 || prepend(&l->mounts, mounts) < 0)
-                rc = cli_fail("out of memory");
-out:
-        provider_done(&p);
-        return rc;
+                return cli_fail("out of memory");
+        return -1;
 }
 
 /* A user run whose user manager lacks moat's journald settings loses output in bursts: say
@@ -415,6 +421,6 @@ void launch_done(launch *l) {
         strv_free(l->allow);
         strv_free(l->grant_names);
         grant_defs_free(l->grants, l->n_grants);
-        free(l->provider_image);
+        provider_done(&l->agent);
         moat_config_done(&l->cfg);
 }

@@ -18,7 +18,7 @@ typedef struct launch {
         bool memory_flag, cpus_flag;
         const char *prompt;  /* -p, providers only */
         char *const *extra;  /* after "--" */
-        char *provider_image;
+        provider agent;      /* the provider, for moat PROVIDER */
         int network;         /* -1: not given by a flag */
         char **allow;
         char **grant_names;  /* asked for: each must be defined and stored */

@@ -19,6 +19,7 @@ const moat_command moat_commands[] = {
         { "rm", "remove ended runs", cmd_rm },
         { "clean", "remove all ended runs and orphaned containers", cmd_clean },
         { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
+        { "build", "build an agent's image from its provider's recipe", cmd_build },
         { "grant", "store credentials that runs' proxies add, so containers never hold them", cmd_grant },
         { "doctor", "check what moat needs of this host, and say how to fix it", cmd_doctor },
         {},

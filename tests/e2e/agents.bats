@@ -36,7 +36,7 @@ check_providers_list() {
 	[[ "$output" == *"claude       my/own-claude"* ]]
 	as "$1" rm "$(home_of "$1")/.config/moat/providers/claude.yaml"
 	run as "$1" moat providers
-	[[ "$output" == *"claude       localhost/moat/claude-code:latest"* ]]
+	[[ "$output" =~ "claude       localhost/moat/claude:"[0-9a-f]{12}$'\n' ]]
 	run --separate-stderr as "$1" moat echo --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == "Usage: moat echo [OPTIONS] [WORKSPACE] [-p PROMPT] [-f]"* ]]

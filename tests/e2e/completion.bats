@@ -23,6 +23,12 @@ check_completion() {
 	[ "$output" = "$(printf 'claude\nclean')" ]
 	run complete_words "$1" gr
 	[ "$output" = grant ]
+	run complete_words "$1" bu
+	[ "$output" = build ]
+	run complete_words "$1" build co
+	[ "$output" = codex ]
+	run complete_words "$1" build --no
+	[ "$output" = --no-cache ]
 	# options of a command, values of an option
 	run complete_words "$1" logs --f
 	[ "$output" = --follow ]

@@ -106,3 +106,21 @@ wait_pane() {
 	tx capture-pane -p -t "$1" >&2
 	return 1
 }
+
+# gate_start MODE UNIT DIR PATTERN request|response: a podman-gate (tests/podman-gate.c) in
+# front of MODE's podman, as the unit UNIT, listening on DIR/gate.sock (DIR made anew): moat
+# goes through it with CONTAINER_HOST=unix://DIR/gate.sock.
+gate_start() {
+	local mode=$1 unit=$2 dir=$3 pattern=$4 hold=$5 upstream
+	if [ "$mode" = root ]; then
+		upstream=/run/podman/podman.sock
+	else
+		upstream=/run/user/$(sbu id -u)/podman/podman.sock
+	fi
+	as "$mode" rm -rf "$dir"
+	as "$mode" mkdir -p "$dir"
+	as "$mode" systemd-run $(scope_flag "$mode") -q --collect --unit "$unit" \
+		/run/moat-sandbox/bin/podman-gate "$dir/gate.sock" "$upstream" "$pattern" "$hold" "$dir"
+	for _ in $(seq 50); do as "$mode" test -S "$dir/gate.sock" && break; sleep 0.1; done
+	as "$mode" test -S "$dir/gate.sock"
+}

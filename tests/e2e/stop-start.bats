@@ -19,20 +19,11 @@ unit_lines() {
 # stop_at MODE POINT PATTERN request|response: holds the first podman call whose request
 # contains PATTERN (or its answer), stops the unit meanwhile, then lets it go on.
 stop_at() {
-	local mode=$1 point=$2 pattern=$3 hold=$4 scope dir upstream name id state
+	local mode=$1 point=$2 pattern=$3 hold=$4 scope dir name id state
 	scope=$(scope_flag "$mode")
 	name=stop-$point-$mode
 	dir=$(workspace "$mode")/gate-$point
-	if [ "$mode" = root ]; then
-		upstream=/run/podman/podman.sock
-	else
-		upstream=/run/user/$(sbu id -u)/podman/podman.sock
-	fi
-	as "$mode" rm -rf "$dir"
-	as "$mode" mkdir -p "$dir"
-	as "$mode" systemd-run $scope -q --collect --unit "moat-test-gate-$point" \
-		/run/moat-sandbox/bin/podman-gate "$dir/gate.sock" "$upstream" "$pattern" "$hold" "$dir"
-	for _ in $(seq 50); do as "$mode" test -S "$dir/gate.sock" && break; sleep 0.1; done
+	gate_start "$mode" "moat-test-gate-$point" "$dir" "$pattern" "$hold"
 	as "$mode" sh -c "CONTAINER_HOST=unix://$dir/gate.sock moat run --image $TEST_IMAGE -n $name $(workspace "$mode") \
 		-- sh -c 'echo started; trap \"exit 7\" TERM; while :; do sleep 0.1; done' >$dir/out 2>$dir/err; echo \$? >$dir/rc" &
 	for _ in $(seq 100); do as "$mode" test -e "$dir/held" && break; sleep 0.1; done

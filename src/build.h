@@ -1,0 +1,18 @@
+/* An agent's image, built from its provider's recipe through podman's build endpoint, with
+ * its progress on stderr: one status line on a terminal, plain lines elsewhere. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "podman.h"
+#include "settings.h"
+
+typedef struct build_flags {
+        bool pull;     /* pull the base image even when present */
+        bool no_cache; /* build every step anew */
+} build_flags;
+
+/* Builds P's image, tagged P->image.  A failure is in ERR, naming the failing step; on a
+ * terminal the step's last lines of output are on stderr before it. */
+int build_provider_image(podman_client *c, const provider *p, const build_flags *f, moat_error *err);
