@@ -123,20 +123,37 @@ static void tail_clear(build_log *l) {
         l->tail_next = l->tail_count = 0;
 }
 
+/* A step number: 1 to 9999 in decimal digits, *P moved past it. */
+static bool parse_step_number(const char **p, unsigned *ret) {
+        unsigned n = 0;
+        const char *s = *p;
+
+        if (*s < '1' || *s > '9')
+                return false;
+        for (; *s >= '0' && *s <= '9'; s++) {
+                n = n * 10 + (unsigned) (*s - '0');
+                if (n > 9999)
+                        return false;
+        }
+        *p = s;
+        *ret = n;
+        return true;
+}
+
 /* "STEP 2/3: RUN x" (or, from older podman, "STEP 2: RUN x"). */
 static bool parse_step(const char *line, unsigned *step, unsigned *steps, const char **instruction) {
+        const char *p = line + 5;
         unsigned n, m = 0;
-        int used = 0;
 
-        if (sscanf(line, "STEP %u/%u: %n", &n, &m, &used) == 2 && used > 0)
-                ;
-        else if (m = 0, used = 0, sscanf(line, "STEP %u: %n", &n, &used) == 1 && used > 0)
-                ;
-        else
+        if (strncmp(line, "STEP ", 5) != 0 || !parse_step_number(&p, &n))
+                return false;
+        if (*p == '/' && (p++, !parse_step_number(&p, &m) || n > m))
+                return false;
+        if (strncmp(p, ": ", 2) != 0)
                 return false;
         *step = n;
         *steps = m;
-        *instruction = line + used;
+        *instruction = p + 2;
         return true;
 }
 
