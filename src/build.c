@@ -42,8 +42,9 @@ static void progress_clear(progress *p) {
 }
 
 /* S as it may go on the status line: control characters (escapes, \r of a program's own
- * progress) as spaces, cut at a character boundary so that it fits in ROOM columns. */
-static void put_fitted(const char *s, size_t room) {
+ * progress) as spaces, cut at a character boundary so that it fits in ROOM columns.  Returns
+ * the columns it took. */
+static size_t put_fitted(const char *s, size_t room) {
         size_t n = 0;
 
         for (const unsigned char *c = (const unsigned char *) s; *c && n < room; c++) {
@@ -56,6 +57,7 @@ static void put_fitted(const char *s, size_t room) {
                 fputc(*c < 0x20 || *c == 0x7f ? ' ' : *c, stderr);
                 n++;
         }
+        return n;
 }
 
 static void show_line(const build_log *l, const char *line, bool step, void *userdata) {
@@ -74,8 +76,7 @@ static void show_line(const build_log *l, const char *line, bool step, void *use
         progress_clear(p);
         fprintf(stderr, p->color ? "\033[1m%s\033[0m " : "%s ", counter);
         used = strlen(counter) + 1;
-        put_fitted(l->instruction ? l->instruction : "", p->columns > used + 1 ? p->columns - used - 1 : 0);
-        used += strlen(l->instruction ? l->instruction : "");
+        used += put_fitted(l->instruction ? l->instruction : "", p->columns > used + 1 ? p->columns - used - 1 : 0);
         if (!step && used + 4 < p->columns) {
                 fputs(": ", stderr);
                 put_fitted(line, p->columns - used - 3);

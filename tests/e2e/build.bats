@@ -41,7 +41,8 @@ provider() {
 		echo "build:"
 		echo "  from: $BASE"
 		echo "  run:"
-		for step; do printf '    - %s\n' "$step"; done
+		# each a YAML single-quoted string: a command may start with ': ' or '- '
+		for step; do printf "    - '%s'\n" "${step//\'/\'\'}"; done
 		echo "command: [cat, /marker]"
 	} | as "$mode" sh -c "mkdir -p $dir && cat >$dir/$name.yaml"
 }
@@ -163,22 +164,30 @@ check_failing_step() {
 # On a terminal: one status line rewritten in place ([N/M], the instruction, the last line),
 # in bold unless NO_COLOR; a failure prints the step's last lines, then the error.
 check_terminal_progress() {
-	local as_user= pane=b-$1
+	local as_user= pane=b-$1 long line
 	[ "$1" = user ] && as_user=--user
-	provider "$1" bbtty 'echo progress-line; sleep 3' 'echo tail-a; echo tail-b; exit 4'
+	long=$(printf 'x%.0s' $(seq 150))
+	provider "$1" bbtty 'echo progress-line; sleep 3' ": $long; echo long-step; sleep 3" 'echo tail-a; echo tail-b; exit 4'
 	pane_start "$pane"
 	tx send-keys -t "$pane" "$SANDBOX exec $as_user moat build --no-cache bbtty; echo EXIT=\$?" Enter
-	wait_pane "$pane" '^\[2/5\] RUN echo progress-line; sleep 3: progress-line'
-	tx capture-pane -p -e -t "$pane" | grep -qF $'\e[1m[2/5]'
+	wait_pane "$pane" '^\[2/6\] RUN echo progress-line; sleep 3: progress-line'
+	tx capture-pane -p -e -t "$pane" | grep -qF $'\e[1m[2/6]'
 	# one status line: podman's STEP lines never reach the screen
 	! tx capture-pane -p -t "$pane" | grep -q 'STEP '
+	# a step longer than the terminal is cut to fit on its one line
+	wait_pane "$pane" '^\[3/6\] RUN : xxxx'
+	run tx capture-pane -p -t "$pane"
+	line=$(grep '^\[3/6\]' <<<"$output")
+	[ "${#line}" -le 99 ]
+	[[ "$output" != *long-step* ]] # no room left for the output after it
+	[[ "$(grep -A1 '^\[3/6\]' <<<"$output" | tail -n 1)" != x* ]] # nothing wrapped
 	wait_pane "$pane" '^EXIT=125$'
 	run tx capture-pane -p -J -t "$pane"
-	[[ "$output" == *$'moat: the last lines of step 3\'s output:\n  tail-a\n  tail-b\nmoat: building the image of provider bbtty failed at step 3/5 (RUN echo tail-a; echo tail-b; exit 4): while running runtime: exit status 4\nEXIT=125'* ]]
-	[[ "$output" != *"[3/5]"* ]] # the status line was cleared
+	[[ "$output" == *$'moat: the last lines of step 4\'s output:\n  tail-a\n  tail-b\nmoat: building the image of provider bbtty failed at step 4/6 (RUN echo tail-a; echo tail-b; exit 4): while running runtime: exit status 4\nEXIT=125'* ]]
+	[[ "$output" != *"[4/6]"* ]] # the status line was cleared
 	# NO_COLOR: the same line, no escape
 	tx send-keys -t "$pane" "clear; $SANDBOX exec $as_user env NO_COLOR=1 moat build --no-cache bbtty; echo EXIT=\$?" Enter
-	wait_pane "$pane" '^\[2/5\] RUN echo progress-line; sleep 3: progress-line'
+	wait_pane "$pane" '^\[2/6\] RUN echo progress-line; sleep 3: progress-line'
 	! tx capture-pane -p -e -t "$pane" | grep -qF $'\e[1m'
 	wait_pane "$pane" '^EXIT=125$'
 }
