@@ -1,99 +1,51 @@
-/* moat build PROVIDER, and the build that moat PROVIDER makes when the agent's image is
- * missing: the provider's recipe sent to podman's build endpoint, its progress shown as it
- * comes. */
+/* moat build PROVIDER, and the images a run needs when podman lacks them: an agent's built
+ * from its provider's recipe through podman's build endpoint, any other pulled; the progress
+ * of either shown as it comes. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include "build.h"
 #include "cli-util.h"
 #include "cli.h"
 #include "image-build.h"
+#include "progress.h"
 
 #define CONTAINERFILE "Containerfile"
 
-typedef struct progress {
+typedef struct pull_progress {
+        progress screen;
+        const char *image;
+} pull_progress;
+
+typedef struct build_progress {
+        progress screen;
         build_log log;
-        bool status_line; /* stderr is a terminal: one line, rewritten in place */
-        bool color;
-        unsigned columns;
-        bool shown;       /* a status line is on the screen */
-} progress;
-
-static void progress_init(progress *p) {
-        struct winsize ws;
-        const char *term = getenv("TERM");
-
-        *p = (progress) { .status_line = isatty(STDERR_FILENO), .columns = 80 };
-        p->color = p->status_line && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
-        if (p->status_line && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-                p->columns = ws.ws_col;
-}
-
-static void progress_clear(progress *p) {
-        if (p->shown)
-                fputs("\r\033[K", stderr);
-        p->shown = false;
-}
-
-/* S as it may go on the status line: control characters (escapes, \r of a program's own
- * progress) as spaces, cut at a character boundary so that it fits in ROOM columns.  Returns
- * the columns it took. */
-static size_t put_fitted(const char *s, size_t room) {
-        size_t n = 0;
-
-        for (const unsigned char *c = (const unsigned char *) s; *c && n < room; c++) {
-                if ((*c & 0xc0) == 0x80) { /* a UTF-8 continuation byte: its character is counted */
-                        fputc(*c, stderr);
-                        continue;
-                }
-                if ((*c & 0x80) && n + 1 >= room)
-                        break;
-                fputc(*c < 0x20 || *c == 0x7f ? ' ' : *c, stderr);
-                n++;
-        }
-        return n;
-}
+} build_progress;
 
 static void show_line(const build_log *l, const char *line, bool step, void *userdata) {
-        progress *p = userdata;
+        build_progress *p = userdata;
         char counter[32];
-        size_t used;
 
-        if (!p->status_line) {
-                fprintf(stderr, "%s\n", line);
-                return;
-        }
         if (l->steps > 0)
                 snprintf(counter, sizeof(counter), "[%u/%u]", l->step, l->steps);
         else
                 snprintf(counter, sizeof(counter), "[%u]", l->step);
-        progress_clear(p);
-        fprintf(stderr, p->color ? "\033[1m%s\033[0m " : "%s ", counter);
-        used = strlen(counter) + 1;
-        used += put_fitted(l->instruction ? l->instruction : "", p->columns > used + 1 ? p->columns - used - 1 : 0);
-        if (!step && used + 4 < p->columns) {
-                fputs(": ", stderr);
-                put_fitted(line, p->columns - used - 3);
-        }
-        p->shown = true;
-        fflush(stderr);
+        progress_show(&p->screen, counter, l->instruction, step ? NULL : line, line);
 }
 
 static void on_message(const char *message, void *userdata) {
-        progress *p = userdata;
+        build_progress *p = userdata;
 
         (void) build_log_feed(&p->log, message, show_line, p);
 }
 
 /* The failing step into ERR; before it, on a terminal (where they did not stay on the
  * screen), the step's last lines of output. */
-static int fail_build(const progress *p, const provider *prov, moat_error *err) {
+static int fail_build(const build_progress *p, const provider *prov, moat_error *err) {
         const build_log *l = &p->log;
         const char *why = moat_error_message(err), *said;
         char step[32] = "";
@@ -110,7 +62,7 @@ static int fail_build(const progress *p, const provider *prov, moat_error *err) 
                 }
         }
 
-        if (p->status_line && build_log_tail_count(l) > 0) {
+        if (p->screen.status_line && build_log_tail_count(l) > 0) {
                 fprintf(stderr, "moat: the last lines of step %u's output:\n", l->step);
                 for (size_t i = 0; i < build_log_tail_count(l); i++)
                         fprintf(stderr, "  %s\n", build_log_tail_line(l, i));
@@ -127,7 +79,7 @@ int build_provider_image(podman_client *c, const provider *p, const build_flags 
         _cleanup_free_ char *containerfile = NULL, *context = NULL, *provider_label = NULL, *recipe_label = NULL;
         char digest[65];
         size_t context_len;
-        progress pr;
+        build_progress pr = {};
         int r;
 
         r = image_recipe_containerfile(&p->build, &containerfile, err);
@@ -151,18 +103,34 @@ int build_provider_image(podman_client *c, const provider *p, const build_flags 
                         .no_cache = f->no_cache,
                 };
 
-                progress_init(&pr);
-                if (!pr.status_line)
+                progress_init(&pr.screen);
+                if (!pr.screen.status_line)
                         fprintf(stderr, "Building %s for provider %s\n", p->image, p->name);
                 r = podman_image_build(c, &req, on_message, &pr, err);
         }
         (void) build_log_end(&pr.log, show_line, &pr);
-        progress_clear(&pr);
+        progress_clear(&pr.screen);
         if (r < 0)
                 r = fail_build(&pr, p, err);
         else
                 fprintf(stderr, "Built %s for provider %s\n", p->image, p->name);
         build_log_done(&pr.log);
+        return r;
+}
+
+static void show_pull(const char *message, void *userdata) {
+        pull_progress *p = userdata;
+
+        progress_show(&p->screen, "Pulling", p->image, message, message);
+}
+
+int pull_image(podman_client *c, const char *image, moat_error *err) {
+        pull_progress p = { .image = image };
+        int r;
+
+        progress_init(&p.screen);
+        r = podman_image_pull(c, image, show_pull, &p, NULL, err);
+        progress_clear(&p.screen);
         return r;
 }
 

@@ -281,6 +281,12 @@ static int provider_network(launch *l, const provider *p) {
         return -1;
 }
 
+/* run_options.make_image for any other image podman lacks: pulled, as podman run does. */
+static int pull_missing_image(podman_client *c, const char *image, void *userdata, moat_error *err) {
+        (void) userdata;
+        return pull_image(c, image, err);
+}
+
 /* run_options.make_image for an agent whose image podman lacks: built from its recipe. */
 static int make_agent_image(podman_client *c, const char *image, void *userdata, moat_error *err) {
         const build_flags f = {};
@@ -397,6 +403,8 @@ int launch_start(launch *l) {
         l->o.grants = l->grants;
         l->o.n_grants = l->n_grants;
 
+        if (!l->o.make_image)
+                l->o.make_image = pull_missing_image;
         if (l->o.manager == RUN_MANAGER_USER)
                 warn_if_output_may_drop();
         if (l->interactive)

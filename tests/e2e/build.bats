@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Agents' images built on demand from their provider's recipe, through podman's build
 # endpoint: once, never again while the recipe stands, anew when it changes; a failing step
-# named; progress on a terminal — as root (rootful podman) and as the test user (rootless).
+# named; progress on a terminal; any other missing image pulled — as root (rootful podman)
+# and as the test user (rootless).
 
 load helpers
 
@@ -192,3 +193,22 @@ check_terminal_progress() {
 	wait_pane "$pane" '^EXIT=125$'
 }
 @test "on a terminal: one status line in place, bold unless NO_COLOR; a failure's last lines" { each_mode check_terminal_progress; }
+
+check_pull() {
+	local ws image=localhost:5000/moat-pulled:latest
+	ws=$(workspace "$1")
+	sb podman push -q "$TEST_IMAGE" "$image"
+	as "$1" sh -c "podman rmi -f $image >/dev/null 2>&1 || true"
+	run --separate-stderr as "$1" moat run -f --image "$image" "$ws" -- echo ran
+	[ "$status" -eq 0 ] || { echo "$stderr" >&2; false; }
+	[ "$output" = ran ]
+	[[ "$stderr" == *"Trying to pull $image..."* ]]
+	run as "$1" podman image exists "$image"
+	[ "$status" -eq 0 ]
+	# present: not pulled again
+	run --separate-stderr as "$1" moat run -f --image "$image" "$ws" -- echo ran
+	[ "$output" = ran ]
+	[[ "$stderr" != *"Trying to pull"* ]]
+	as "$1" podman rmi -f "$image" >/dev/null
+}
+@test "moat run pulls a missing image, with its progress, as podman run does" { each_mode check_pull; }

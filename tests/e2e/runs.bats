@@ -267,9 +267,15 @@ check_refused() {
 }
 
 check_bad_input() {
-	local ws
+	local ws before
 	ws=$(workspace "$1")
-	check_refused "$1" "image 'localhost/nope:1' not found" moat run --image localhost/nope:1 "$ws" -- true
+	# a missing image is pulled, as podman run does: one that cannot be ends with podman's reason
+	before=$(count_everything "$1")
+	run --separate-stderr as "$1" moat run --image localhost/nope:1 "$ws" -- true
+	[ "$status" -eq 125 ]
+	[ -z "$output" ]
+	[[ "$(tail -n 1 <<<"$stderr")" == "moat: cannot pull localhost/nope:1: "* ]] || { echo "stderr: $stderr" >&2; false; }
+	[ "$(count_everything "$1")" = "$before" ]
 	check_refused "$1" "invalid run name 'Bad/Name'" moat run --image "$TEST_IMAGE" -n Bad/Name "$ws" -- true
 	check_refused "$1" "invalid run name" moat run --image "$TEST_IMAGE" -n ../x "$ws" -- true
 	as "$1" moat run --image "$TEST_IMAGE" -n "taken-$1" "$ws" -- true >/dev/null
