@@ -8,6 +8,7 @@
 
 #include "json-util.h"
 #include "podman-reply.h"
+#include "strv.h"
 
 #define ERROR_TEXT_MAX 512
 #define CONTAINER_ID_MAX 64
@@ -255,6 +256,56 @@ int podman_reply_parse_wait(const char *body, size_t len, int *ret_exit_code, mo
         return 0;
 }
 
+/* An array reply: each entry filled by PARSE into a list of ELEM_SIZE-byte entries (NULL when
+ * empty).  An entry is counted as used before it is filled, so that FREE_LIST frees a
+ * half-filled one too when a later check fails. */
+static int reply_parse_array(const char *what, const char *body, size_t len, size_t elem_size,
+                             int (*parse)(const cJSON *c, void *entry, const char *arg, moat_error *err),
+                             const char *arg, void (*free_list)(void *list, size_t n), void **ret, size_t *ret_n,
+                             moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        const cJSON *c;
+        char *list;
+        size_t n = 0;
+        int r;
+
+        r = reply_parse_root(what, body, len, cJSON_Array, &o, err);
+        if (r < 0)
+                return r;
+        list = calloc((size_t) cJSON_GetArraySize(o) + 1, elem_size);
+        if (!list)
+                return -ENOMEM;
+        cJSON_ArrayForEach(c, o) {
+                r = parse(c, list + elem_size * n++, arg, err);
+                if (r < 0) {
+                        free_list(list, n);
+                        return r;
+                }
+        }
+        if (n == 0)
+                list = mfree(list);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+/* The value of label KEY of entry C ("Labels", null when there are none), or NULL. */
+static int reply_get_label(const char *what, const cJSON *c, const char *key, const char **ret, moat_error *err) {
+        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(c, "Labels"), *v;
+
+        *ret = NULL;
+        if (!labels || cJSON_IsNull(labels))
+                return 0;
+        if (!cJSON_IsObject(labels))
+                return moat_error_set(err, -EBADMSG, "Invalid %s reply: \"Labels\" is not an object", what);
+        v = cJSON_GetObjectItemCaseSensitive(labels, key);
+        if (v && !cJSON_IsString(v))
+                return moat_error_set(err, -EBADMSG, "Invalid %s reply: label \"%s\" is not a string", what, key);
+        if (v)
+                *ret = v->valuestring;
+        return 0;
+}
+
 void podman_container_summaries_free(podman_container_summary *list, size_t n) {
         if (!list)
                 return;
@@ -267,11 +318,13 @@ void podman_container_summaries_free(podman_container_summary *list, size_t n) {
         free(list);
 }
 
-static int summary_parse(const cJSON *c, podman_container_summary *ret, moat_error *err) {
+static int summary_parse(const cJSON *c, void *entry, const char *arg, moat_error *err) {
+        podman_container_summary *ret = entry;
         const char *id, *state, *name = NULL, *run_id = NULL;
-        const cJSON *names, *labels;
+        const cJSON *names;
         int r;
 
+        (void) arg;
         if (!cJSON_IsObject(c))
                 return moat_error_set(err, -EBADMSG, "Invalid list reply: an entry is not an object");
 
@@ -293,20 +346,9 @@ static int summary_parse(const cJSON *c, podman_container_summary *ret, moat_err
                 name = first->valuestring;
         }
 
-        /* A container without labels has "Labels": null. */
-        labels = cJSON_GetObjectItemCaseSensitive(c, "Labels");
-        if (labels && !cJSON_IsNull(labels)) {
-                const cJSON *v;
-
-                if (!cJSON_IsObject(labels))
-                        return moat_error_set(err, -EBADMSG, "Invalid list reply: \"Labels\" is not an object");
-                v = cJSON_GetObjectItemCaseSensitive(labels, "moat.run-id");
-                if (v && !cJSON_IsString(v))
-                        return moat_error_set(err, -EBADMSG,
-                                              "Invalid list reply: label \"moat.run-id\" is not a string");
-                if (v)
-                        run_id = v->valuestring;
-        }
+        r = reply_get_label("list", c, "moat.run-id", &run_id, err);
+        if (r < 0)
+                return r;
 
         *ret = (podman_container_summary) {
                 .id = strdup(id),
@@ -319,37 +361,74 @@ static int summary_parse(const cJSON *c, podman_container_summary *ret, moat_err
         return 0;
 }
 
+static void container_summaries_free(void *list, size_t n) {
+        podman_container_summaries_free(list, n);
+}
+
 int podman_reply_parse_list(const char *body, size_t len, podman_container_summary **ret,
                             size_t *ret_n, moat_error *err) {
-        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
-        podman_container_summary *list;
-        const cJSON *c;
-        size_t n = 0;
+        return reply_parse_array("list", body, len, sizeof(**ret), summary_parse, NULL, container_summaries_free,
+                                 (void **) ret, ret_n, err);
+}
+
+void podman_image_summaries_free(podman_image_summary *list, size_t n) {
+        if (!list)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(list[i].id);
+                strv_free(list[i].tags);
+                free(list[i].label);
+        }
+        free(list);
+}
+
+static int image_summary_parse(const cJSON *c, void *entry, const char *label, moat_error *err) {
+        podman_image_summary *ret = entry;
+        const cJSON *tags, *t;
+        const char *id, *value;
         int r;
 
-        r = reply_parse_root("list", body, len, cJSON_Array, &o, err);
+        if (!cJSON_IsObject(c))
+                return moat_error_set(err, -EBADMSG, "Invalid images reply: an entry is not an object");
+        r = reply_get_id("images", c, &id, err);
         if (r < 0)
                 return r;
-
-        list = calloc((size_t) cJSON_GetArraySize(o) + 1, sizeof *list);
-        if (!list)
+        ret->id = strdup(id);
+        if (!ret->id)
                 return -ENOMEM;
-        cJSON_ArrayForEach(c, o) {
-                /* Counted as used before it is filled, so that a half-filled entry is freed. */
-                r = summary_parse(c, &list[n++], err);
-                if (r < 0) {
-                        podman_container_summaries_free(list, n);
-                        return r;
-                }
+
+        /* an untagged image has "RepoTags": null (or none) */
+        tags = cJSON_GetObjectItemCaseSensitive(c, "RepoTags");
+        if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
+                return moat_error_set(err, -EBADMSG, "Invalid images reply: \"RepoTags\" is not an array");
+        ret->tags = calloc(1, sizeof(char *));
+        if (!ret->tags)
+                return -ENOMEM;
+        if (!cJSON_IsArray(tags))
+                tags = NULL;
+        cJSON_ArrayForEach(t, tags) {
+                if (!cJSON_IsString(t))
+                        return moat_error_set(err, -EBADMSG, "Invalid images reply: a tag is not a string");
+                if (strv_push(&ret->tags, strdup(t->valuestring)) < 0)
+                        return -ENOMEM;
         }
 
-        if (n == 0) {
-                free(list);
-                list = NULL;
-        }
-        *ret = list;
-        *ret_n = n;
+        r = reply_get_label("images", c, label, &value, err);
+        if (r < 0)
+                return r;
+        if (value && !(ret->label = strdup(value)))
+                return -ENOMEM;
         return 0;
+}
+
+static void image_summaries_free(void *list, size_t n) {
+        podman_image_summaries_free(list, n);
+}
+
+int podman_reply_parse_images(const char *body, size_t len, const char *label, podman_image_summary **ret,
+                              size_t *ret_n, moat_error *err) {
+        return reply_parse_array("images", body, len, sizeof(**ret), image_summary_parse, label, image_summaries_free,
+                                 (void **) ret, ret_n, err);
 }
 
 int podman_reply_parse_create(const char *body, size_t len, char **ret_id, moat_error *err) {

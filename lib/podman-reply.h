@@ -46,6 +46,18 @@ void podman_container_summaries_free(podman_container_summary *list, size_t n);
 int podman_reply_parse_list(const char *body, size_t len, podman_container_summary **ret,
                             size_t *ret_n, moat_error *err);
 
+typedef struct podman_image_summary {
+        char *id;
+        char **tags;     /* "RepoTags", NULL-terminated (empty for an untagged image) */
+        char *label;     /* the value of the label asked for, or NULL */
+} podman_image_summary;
+
+void podman_image_summaries_free(podman_image_summary *list, size_t n);
+
+/* GET /libpod/images/json: an array of images; LABEL names the label whose value to take. */
+int podman_reply_parse_images(const char *body, size_t len, const char *label, podman_image_summary **ret,
+                              size_t *ret_n, moat_error *err);
+
 /* GET /libpod/exec/{id}/json: whether the command still runs, and its exit code. */
 int podman_reply_parse_exec_inspect(const char *body, size_t len, bool *ret_running, int *ret_exit_code,
                                     moat_error *err);

@@ -633,26 +633,52 @@ int podman_container_inspect(podman_client *c, const char *id, podman_container_
         return podman_reply_parse_inspect(call.body, call.body_len, ret, err);
 }
 
+/* GET PATH (a path and the start of its query) with filters= for objects that carry LABEL,
+ * into CALL. */
+static int get_labelled(podman_client *c, const char *path, const char *label, podman_call *call, moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *filters = cJSON_CreateObject();
+        _cleanup_free_ char *json = NULL;
+        _cleanup_(curl_freep) char *escaped = NULL;
+        cJSON *labels = filters ? cJSON_AddArrayToObject(filters, "label") : NULL;
+
+        if (!labels || !cJSON_AddItemToArray(labels, cJSON_CreateString(label)) ||
+            !(json = cJSON_PrintUnformatted(filters)) || !(escaped = curl_easy_escape(c->curl, json, 0)) ||
+            asprintf(&call->owned_url, API "%sfilters=%s", path, escaped) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        call->method = "GET";
+        call->url = call->owned_url;
+        return podman_call_expect(c, call, 0, err);
+}
+
 int podman_container_list(podman_client *c, const char *label, podman_container_summary **ret,
                           size_t *ret_n, moat_error *err) {
-        _cleanup_(cJSON_Deletep) cJSON *filters = NULL;
-        _cleanup_free_ char *json = NULL, *url = NULL;
-        _cleanup_(curl_freep) char *escaped = NULL;
-        _cleanup_(podman_call_done) podman_call call = { .method = "GET" };
-        cJSON *labels;
+        _cleanup_(podman_call_done) podman_call call = {};
         int r;
 
-        filters = cJSON_CreateObject();
-        labels = cJSON_AddArrayToObject(filters, "label");
-        if (!labels || !cJSON_AddItemToArray(labels, cJSON_CreateString(label)))
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        json = cJSON_PrintUnformatted(filters);
-        if (!json || !(escaped = curl_easy_escape(c->curl, json, 0)) ||
-            asprintf(&url, API "/containers/json?all=true&filters=%s", escaped) < 0)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        call.url = url;
-        r = podman_call_expect(c, &call, 0, err);
+        r = get_labelled(c, "/containers/json?all=true&", label, &call, err);
         if (r < 0)
                 return r;
         return podman_reply_parse_list(call.body, call.body_len, ret, ret_n, err);
+}
+
+int podman_image_list(podman_client *c, const char *label, podman_image_summary **ret, size_t *ret_n,
+                      moat_error *err) {
+        _cleanup_(podman_call_done) podman_call call = {};
+        int r;
+
+        r = get_labelled(c, "/images/json?", label, &call, err);
+        if (r < 0)
+                return r;
+        return podman_reply_parse_images(call.body, call.body_len, label, ret, ret_n, err);
+}
+
+int podman_image_remove(podman_client *c, const char *name, moat_error *err) {
+        _cleanup_(podman_call_done) podman_call call = { .method = "DELETE" };
+        int r;
+
+        r = object_url(c, "images", name, "", &call.owned_url, err);
+        if (r < 0)
+                return r;
+        call.url = call.owned_url;
+        return podman_call_expect(c, &call, 0, err);
 }

@@ -101,3 +101,11 @@ int podman_container_inspect(podman_client *c, const char *id, podman_container_
 /* All containers (running or not) carrying LABEL ("KEY" or "KEY=VALUE"). */
 int podman_container_list(podman_client *c, const char *label, podman_container_summary **ret,
                           size_t *ret_n, moat_error *err);
+
+/* Images that carry LABEL, with its value. */
+int podman_image_list(podman_client *c, const char *label, podman_image_summary **ret, size_t *ret_n,
+                      moat_error *err);
+
+/* Removes image NAME (a tag removes that tag; the image goes with its last one).  -EBUSY when
+ * a container uses it, -ENOENT when there is none. */
+int podman_image_remove(podman_client *c, const char *name, moat_error *err);

@@ -1,29 +1,27 @@
-/* moat clean: remove the records of ended runs, and containers left by runs that are gone. */
+/* moat clean: remove the records of ended runs, containers left by runs that are gone, and
+ * agents' images that their provider's recipe no longer names. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli-util.h"
 #include "cli.h"
 #include "podman.h"
+#include "image-build.h"
 #include "runner.h"
+#include "settings.h"
 #include "unit.h"
 
 /* A container labelled moat.run-id whose unit is not live belongs to no run. */
-static int clean_containers(sd_bus *bus, run_manager manager, unsigned *ret_n, moat_error *err) {
-        _cleanup_(podman_client_freep) podman_client *c = NULL;
-        _cleanup_free_ char *socket = NULL;
+static int clean_containers(sd_bus *bus, podman_client *c, unsigned *ret_n, moat_error *err) {
         podman_container_summary *list = NULL;
         size_t n = 0;
         int r;
 
-        r = podman_socket_path(manager == RUN_MANAGER_USER, &socket, err);
-        if (r >= 0)
-                r = podman_client_new(socket, &c, err);
-        if (r >= 0)
-                r = podman_container_list(c, "moat.run-id", &list, &n, err);
+        r = podman_container_list(c, "moat.run-id", &list, &n, err);
         if (r < 0)
                 return r;
         *ret_n = 0;
@@ -52,6 +50,48 @@ static int clean_containers(sd_bus *bus, run_manager manager, unsigned *ret_n, m
         return r;
 }
 
+/* Whether TAG, an image of provider NAME, is one its recipe no longer names: the provider is
+ * gone, or builds another image.  A provider that cannot be read keeps its images. */
+static bool agent_image_stale(const char *name, const char *tag) {
+        provider p = {};
+        bool stale;
+        int r;
+
+        if (!name || !data_name_valid(name) || strncmp(tag, IMAGE_RECIPE_REPO, strlen(IMAGE_RECIPE_REPO)) != 0)
+                return false;
+        r = provider_load(name, &p, NULL);
+        stale = r == -ENOENT || (r >= 0 && (!p.build.from || strcmp(p.image, tag) != 0));
+        provider_done(&p);
+        return stale;
+}
+
+/* Agents' images left by changed recipes; one a container still uses stays. */
+static int clean_agent_images(podman_client *c, unsigned *ret_n, moat_error *err) {
+        podman_image_summary *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = podman_image_list(c, "io.moat.provider", &list, &n, err);
+        if (r < 0)
+                return r;
+        *ret_n = 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                for (char **t = list[i].tags; *t && r >= 0; t++) {
+                        if (!agent_image_stale(list[i].label, *t))
+                                continue;
+                        r = podman_image_remove(c, *t, err);
+                        if (r == -EBUSY || r == -ENOENT) {
+                                moat_error_clear(err);
+                                r = 0;
+                                continue;
+                        }
+                        if (r >= 0)
+                                (*ret_n)++;
+                }
+        podman_image_summaries_free(list, n);
+        return r;
+}
+
 int cmd_clean(int argc, char **argv) {
         static const struct option options[] = {
                 CLI_MANAGER_OPTIONS,
@@ -59,11 +99,13 @@ int cmd_clean(int argc, char **argv) {
                 {},
         };
         _cleanup_(cli_context_close) cli_context ctx = {};
+        _cleanup_(podman_client_freep) podman_client *pc = NULL;
+        _cleanup_free_ char *socket = NULL;
         cli_manager_flags mf = {};
         _cleanup_(moat_error_clear) moat_error err = {};
         run_record **list = NULL;
         size_t n = 0;
-        unsigned removed = 0, containers = 0;
+        unsigned removed = 0, containers = 0, images = 0;
         int c, rc = 0;
 
         opterr = 0;
@@ -72,8 +114,9 @@ int cmd_clean(int argc, char **argv) {
                 case 'h':
                         fputs("Usage: moat clean [--user|--system]\n"
                               "\n"
-                              "Remove the records of ended runs (and their kept containers), and\n"
-                              "containers labelled moat.run-id whose run has no live unit.\n"
+                              "Remove the records of ended runs (and their kept containers),\n"
+                              "containers labelled moat.run-id whose run has no live unit, and\n"
+                              "agents' images that their provider's recipe no longer names.\n"
                               "See moat-clean(1).\n",
                               stdout);
                         return 0;
@@ -107,9 +150,12 @@ int cmd_clean(int argc, char **argv) {
         }
         run_records_free(list, n);
 
-        if (rc == 0 && clean_containers(ctx.bus, ctx.manager, &containers, &err) < 0)
+        if (rc == 0 && (podman_socket_path(ctx.manager == RUN_MANAGER_USER, &socket, &err) < 0 ||
+                        podman_client_new(socket, &pc, &err) < 0 ||
+                        clean_containers(ctx.bus, pc, &containers, &err) < 0 ||
+                        clean_agent_images(pc, &images, &err) < 0))
                 rc = cli_fail("%s", moat_error_message(&err));
-        printf("Removed %u run%s and %u orphaned container%s.\n", removed, removed == 1 ? "" : "s", containers,
-               containers == 1 ? "" : "s");
+        printf("Removed %u run%s, %u orphaned container%s and %u old agent image%s.\n", removed,
+               removed == 1 ? "" : "s", containers, containers == 1 ? "" : "s", images, images == 1 ? "" : "s");
         return rc;
 }

@@ -17,7 +17,7 @@ const moat_command moat_commands[] = {
         { "list", "list runs", cmd_list },
         { "inspect", "show a run's record and live state", cmd_inspect },
         { "rm", "remove ended runs", cmd_rm },
-        { "clean", "remove all ended runs and orphaned containers", cmd_clean },
+        { "clean", "remove ended runs, orphaned containers and old agent images", cmd_clean },
         { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
         { "build", "build an agent's image from its provider's recipe", cmd_build },
         { "grant", "store credentials that runs' proxies add, so containers never hold them", cmd_grant },

@@ -212,3 +212,36 @@ check_pull() {
 	as "$1" podman rmi -f "$image" >/dev/null
 }
 @test "moat run pulls a missing image, with its progress, as podman run does" { each_mode check_pull; }
+
+check_clean_images() {
+	local ws old new id
+	ws=$(workspace "$1")
+	provider "$1" bbclean 'echo one > /marker'
+	old=$(as "$1" moat build bbclean 2>/dev/null)
+	provider "$1" bbclean 'echo two > /marker'
+	new=$(as "$1" moat build bbclean 2>/dev/null)
+	[ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ]
+	# an old image a run still uses stays
+	id=$(started_id "$(as "$1" moat run --image "$old" "$ws" -- sleep 1000)")
+	run as "$1" moat clean
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" and 0 old agent images." ]]
+	as "$1" podman image exists "$old"
+	as "$1" moat stop "$id" >/dev/null
+	# then it goes; the recipe's current image stays
+	run as "$1" moat clean
+	[ "$status" -eq 0 ]
+	[[ "$output" == "Removed 1 run, "*" and 1 old agent image." ]]
+	run as "$1" podman image exists "$old"
+	[ "$status" -eq 1 ]
+	as "$1" podman image exists "$new"
+	# a provider that is gone leaves nothing to keep
+	as "$1" rm "$(home_of "$1")/.config/moat/providers/bbclean.yaml"
+	run as "$1" moat clean
+	[[ "$output" == *" and 1 old agent image." ]]
+	run as "$1" podman image exists "$new"
+	[ "$status" -eq 1 ]
+	# other images are not moat's to remove
+	as "$1" podman image exists "$TEST_IMAGE"
+}
+@test "moat clean removes agents' images their recipe no longer names, not one in use" { each_mode check_clean_images; }

@@ -245,7 +245,7 @@ check_clean() {
 	orphan=$(as "$1" podman create --label moat.run-id=0123456789ab "$TEST_IMAGE" true)
 	run as "$1" moat clean
 	[ "$status" -eq 0 ]
-	[[ "$output" == "Removed "*" run"*" and "*" orphaned container"* ]]
+	[[ "$output" == "Removed "*" run"*", "*" orphaned container"*" and "*" old agent image"* ]]
 	run as "$1" moat list --json
 	[ "$output" = "[]" ]
 	run as "$1" podman ps -a -q --filter label=moat.run-id

@@ -104,6 +104,30 @@ static void check_list(const char *body, size_t size) {
         moat_error_clear(&err);
 }
 
+static void check_images(const char *body, size_t size) {
+        podman_image_summary *list = (void *) 0x1, *untouched = list;
+        size_t n = 777;
+        moat_error err = {};
+        int r;
+
+        r = podman_reply_parse_images(body, size, "io.moat.provider", &list, &n, &err);
+        if (r < 0) {
+                check_failure(r, &err);
+                if (list != untouched || n != 777)
+                        abort();
+        } else {
+                if (r != 0 || err.code != 0 || (n == 0) != (list == NULL))
+                        abort();
+                for (size_t i = 0; i < n; i++) {
+                        check_id(list[i].id);
+                        if (!list[i].tags)
+                                abort();
+                }
+                podman_image_summaries_free(list, n);
+        }
+        moat_error_clear(&err);
+}
+
 static void check_create(const char *body, size_t size) {
         char *id = (char *) 0x1;
         moat_error err = {};
@@ -145,5 +169,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_list(body, size);
         check_create(body, size);
         check_exec_inspect(body, size);
+        check_images(body, size);
         return 0;
 }

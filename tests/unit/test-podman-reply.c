@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "podman-reply.h"
+#include "strv.h"
 #include "tap.h"
 
 #define ID "4e4c9d64ee4c0e6f7cd0f1e7c8e2d0b0a9c9d6b4e1f2a3b4c5d6e7f8091a2b3c"
@@ -395,7 +396,45 @@ static void test_exec_inspect(void) {
         }
 }
 
+static void test_images(void) {
+        static const char body[] =
+                "[{\"Id\":\"" ID "\",\"RepoTags\":[\"localhost/moat/bb:aaaaaaaaaaaa\",\"x:1\"],"
+                "\"Labels\":{\"io.moat.provider\":\"bb\",\"other\":\"y\"},\"Containers\":0},"
+                "{\"Id\":\"" ID2 "\",\"RepoTags\":null,\"Labels\":null},"
+                "{\"Id\":\"abc\",\"Labels\":{\"x\":\"y\"}}]";
+        const char *bad[] = {
+                "{}", "[1]", "[{\"RepoTags\":[]}]", "[{\"Id\":\"abc\",\"RepoTags\":\"x\"}]",
+                "[{\"Id\":\"abc\",\"RepoTags\":[1]}]", "[{\"Id\":\"abc\",\"Labels\":[]}]",
+                "[{\"Id\":\"abc\",\"Labels\":{\"io.moat.provider\":1}}]",
+        };
+        podman_image_summary *list = NULL;
+        moat_error err = {};
+        size_t n = 0;
+
+        is_int(podman_reply_parse_images(body, strlen(body), "io.moat.provider", &list, &n, &err), 0,
+               "images: three");
+        is_int(n, 3, "  three entries");
+        is_str(list[0].id, ID, "  the first's id");
+        ok(strv_length(list[0].tags) == 2 && strcmp(list[0].tags[0], "localhost/moat/bb:aaaaaaaaaaaa") == 0,
+           "  its tags, in order");
+        is_str(list[0].label, "bb", "  the value of the label asked for");
+        ok(list[1].tags && !list[1].tags[0] && !list[1].label, "  RepoTags and Labels null: no tags, no label");
+        ok(list[2].tags && !list[2].tags[0] && !list[2].label, "  neither given: the same");
+        podman_image_summaries_free(list, n);
+
+        is_int(podman_reply_parse_images("[]", 2, "l", &list, &n, &err), 0, "no images");
+        ok(n == 0 && !list, "  none, and no list");
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                list = (podman_image_summary *) 0x1;
+                is_int(podman_reply_parse_images(bad[i], strlen(bad[i]), "io.moat.provider", &list, &n, &err),
+                       -EBADMSG, "images rejects %s", bad[i]);
+                ok(list == (podman_image_summary *) 0x1 && err.msg, "  output untouched, error explained");
+                moat_error_clear(&err);
+        }
+}
+
 int main(void) {
+        test_images();
         test_error_message();
         test_inspect();
         test_wait();
