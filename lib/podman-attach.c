@@ -2,11 +2,11 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,16 +41,14 @@ static int send_all(podman_attach *a, const char *data, size_t len, moat_error *
                         continue;
                 }
                 if (cr != CURLE_OK)
-                        return moat_error_set(err, -ECONNRESET, "connection to podman lost (%s)",
-                                              curl_easy_strerror(cr));
+                        return moat_error_set(err, -ECONNRESET, "connection to podman lost (%s)", curl_easy_strerror(cr));
                 data += n;
                 len -= n;
         }
         return 0;
 }
 
-/* Reads up to the blank line that ends podman's headers; keeps what follows it.
- */
+/* Reads up to the blank line that ends podman's headers; keeps what follows it. */
 static int read_headers(podman_attach *a, moat_error *err) {
         char buf[HEADER_MAX + 1];
         size_t len = 0;
@@ -67,8 +65,7 @@ static int read_headers(podman_attach *a, moat_error *err) {
                         continue;
                 }
                 if (cr != CURLE_OK || n == 0)
-                        return moat_error_set(err, -ECONNRESET,
-                                              "podman closed the connection before it answered the attach");
+                        return moat_error_set(err, -ECONNRESET, "podman closed the connection before it answered the attach");
                 len += n;
                 buf[len] = '\0';
                 end = strstr(buf, "\r\n\r\n");
@@ -94,10 +91,9 @@ static int read_headers(podman_attach *a, moat_error *err) {
         return 0;
 }
 
-/* Opens a connection to podman, sends POST PREFIX ID SUFFIX (with BODY, a JSON
- * object, if any) as an upgrade to a raw stream and reads podman's answer: the
- * stream follows it on the same connection. libcurl has no API for an upgraded
- * connection, so the request goes out over the socket it made. */
+/* Opens a connection to podman, sends POST PREFIX ID SUFFIX (with BODY, a JSON object, if
+ * any) as an upgrade to a raw stream, and reads podman's answer: the stream follows it on
+ * the same connection. */
 static int stream_open(const char *socket_path, bool tty, const char *prefix, const char *id, const char *suffix,
                        const char *body, podman_attach **ret, moat_error *err) {
         _cleanup_(podman_attach_closep) podman_attach *a = NULL;
@@ -154,8 +150,7 @@ int podman_attach_open(const char *socket_path, const char *id, bool tty, bool i
                        moat_error *err) {
         return stream_open(socket_path, tty, "/containers/", id,
                            input ? "/attach?stream=true&stdin=true&stdout=true&stderr=true&logs=false"
-                                 : "/attach?stream=true&stdin=false&stdout=true&stderr=true&logs="
-                                   "false",
+                                 : "/attach?stream=true&stdin=false&stdout=true&stderr=true&logs=false",
                            NULL, ret, err);
 }
 
@@ -181,8 +176,7 @@ int podman_attach_fd(const podman_attach *a) {
 int podman_attach_take_fd(podman_attach *a, moat_error *err) {
         int fd;
 
-        /* the receiver starts at a frame boundary: nothing of the stream may be ours
-         * alone */
+        /* the receiver starts at a frame boundary: nothing of the stream may be ours alone */
         if (a->pending_len > 0)
                 return moat_error_set(err, -EBUSY, "the container's output began before the attach was handed on");
         fd = fcntl((int) a->fd, F_DUPFD, 3);

@@ -1,7 +1,8 @@
 /* An interactive attach (or an exec session's stream): the container's stdin, and its
- * output, over one connection that podman hijacks once it has answered.  libcurl connects and carries every byte; it has no
- * API for an HTTP upgrade whose connection then stays a raw, two-way stream (CONNECT_ONLY
- * is its way for such protocols), so the request line and the status line are ours. */
+ * output, over one connection that podman hijacks once it has answered.  libcurl connects
+ * and carries every byte; it has no API for an HTTP upgrade whose connection then stays a
+ * raw, two-way stream (CONNECT_ONLY is its way for such protocols), so the request line and
+ * the status line are ours. */
 #pragma once
 
 #include <stdbool.h>

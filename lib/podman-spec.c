@@ -14,9 +14,8 @@
 /* The kernel refuses a CFS quota under 1 ms. */
 #define CPU_QUOTA_MIN_USEC 1000
 
-/* JSON strings are Unicode: podman's decoder would silently turn invalid UTF-8
- * into U+FFFD, so such a string is refused here instead of being changed on the
- * way. */
+/* JSON strings are Unicode: podman's decoder would silently turn invalid UTF-8 into U+FFFD,
+ * so such a string is refused here instead of being changed on the way. */
 static bool utf8_is_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 
@@ -61,7 +60,8 @@ static int check_string(const char *s, const char *field, moat_error *err) {
         return 0;
 }
 
-static int add_string(cJSON *o, const char *key, const char *value, const char *field, moat_error *err) {
+static int add_string(cJSON *o, const char *key, const char *value, const char *field,
+                      moat_error *err) {
         int r;
 
         r = check_string(value, field, err);
@@ -72,9 +72,8 @@ static int add_string(cJSON *o, const char *key, const char *value, const char *
         return 0;
 }
 
-/* cJSON prints numbers as doubles ("1e+18", or rounded past 2^53), which
- * podman's decoder refuses for its int64 fields: integers go out as raw digits.
- */
+/* cJSON prints numbers as doubles ("1e+18", or rounded past 2^53), which podman's decoder
+ * refuses for its int64 fields: integers go out as raw digits. */
 static int add_int(cJSON *o, const char *key, int64_t value) {
         char buf[32];
 
@@ -129,9 +128,10 @@ static int add_command(cJSON *o, char *const *argv, moat_error *err) {
         return 0;
 }
 
-/* KEY=VALUE entries, split at the first '=' (values may hold more), into a JSON
- * object. A key given twice takes its last value, as in a shell. */
-static int add_key_values(cJSON *o, const char *key, char *const *entries, const char *field, moat_error *err) {
+/* KEY=VALUE entries, split at the first '=' (values may hold more), into a JSON object. A
+ * key given twice takes its last value, as in a shell. */
+static int add_key_values(cJSON *o, const char *key, char *const *entries, const char *field,
+                          moat_error *err) {
         cJSON *map;
         int r;
 
@@ -193,7 +193,8 @@ static int add_mounts(cJSON *o, const podman_mount *mounts, size_t n, moat_error
                         return moat_error_set(err, -EINVAL, "Invalid mount source \"%s\": not an absolute path",
                                               m->source ? m->source : "");
                 if (!m->destination || m->destination[0] != '/')
-                        return moat_error_set(err, -EINVAL, "Invalid mount destination \"%s\": not an absolute path",
+                        return moat_error_set(err, -EINVAL,
+                                              "Invalid mount destination \"%s\": not an absolute path",
                                               m->destination ? m->destination : "");
 
                 mount = cJSON_CreateObject();
@@ -230,7 +231,8 @@ static int add_resource_limits(cJSON *o, const podman_spec *spec, moat_error *er
         int r;
 
         if (spec->memory_bytes < 0)
-                return moat_error_set(err, -EINVAL, "Invalid memory limit %" PRId64 ": negative", spec->memory_bytes);
+                return moat_error_set(err, -EINVAL, "Invalid memory limit %" PRId64 ": negative",
+                                      spec->memory_bytes);
         /* Written so that NaN fails too. */
         if (!(spec->cpus >= 0 && spec->cpus <= (double) INT64_MAX / CPU_PERIOD_USEC / 2))
                 return moat_error_set(err, -EINVAL, "Invalid CPU limit %g", spec->cpus);
@@ -275,7 +277,8 @@ static int check_network(const char *network, moat_error *err) {
         for (size_t i = 0; i < ELEMENTSOF(modes); i++)
                 if (strcmp(network, modes[i]) == 0)
                         return 0;
-        return moat_error_set(err, -EINVAL, "Invalid network \"%s\": not one of none, host, bridge, slirp4netns",
+        return moat_error_set(err, -EINVAL,
+                              "Invalid network \"%s\": not one of none, host, bridge, slirp4netns",
                               network);
 }
 
