@@ -50,20 +50,25 @@ int image_recipe_containerfile(const image_recipe *r, char **ret, moat_error *er
         return 0;
 }
 
-int image_recipe_digest(const image_recipe *r, char ret[static 65], moat_error *err) {
-        _cleanup_free_ char *text = NULL;
+int image_containerfile_digest(const char *containerfile, char ret[static 65], moat_error *err) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned n = 0;
+
+        if (!EVP_Digest(containerfile, strlen(containerfile), md, &n, EVP_sha256(), NULL) || n != 32)
+                return moat_error_set(err, -EIO, "cannot compute the recipe's SHA-256");
+        for (unsigned i = 0; i < n; i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
+int image_recipe_digest(const image_recipe *r, char ret[static 65], moat_error *err) {
+        _cleanup_free_ char *text = NULL;
         int k;
 
         k = image_recipe_containerfile(r, &text, err);
         if (k < 0)
                 return k;
-        if (!EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) || n != 32)
-                return moat_error_set(err, -EIO, "cannot compute the recipe's SHA-256");
-        for (unsigned i = 0; i < n; i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
-        return 0;
+        return image_containerfile_digest(text, ret, err);
 }
 
 int image_recipe_tag(const char *name, const image_recipe *r, char **ret, moat_error *err) {

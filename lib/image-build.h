@@ -21,8 +21,10 @@ void image_recipe_done(image_recipe *r);
  * would start instructions of its own). */
 int image_recipe_containerfile(const image_recipe *r, char **ret, moat_error *err);
 
-/* The SHA-256 of the Containerfile, as 64 hex digits: what identifies the recipe. */
+/* The SHA-256 of the Containerfile, as 64 hex digits: what identifies the recipe.  The
+ * second takes the text image_recipe_containerfile() made. */
 int image_recipe_digest(const image_recipe *r, char ret[static 65], moat_error *err);
+int image_containerfile_digest(const char *containerfile, char ret[static 65], moat_error *err);
 
 /* localhost/moat/NAME:DIGEST, DIGEST the recipe digest's first 12 hex digits: a changed
  * recipe names another image, so a built image is never out of date. */

@@ -309,6 +309,16 @@ const char *podman_client_socket(const podman_client *c) {
         return c->socket_path;
 }
 
+int podman_client_open(bool rootless, podman_client **ret, moat_error *err) {
+        _cleanup_free_ char *socket = NULL;
+        int r;
+
+        r = podman_socket_path(rootless, &socket, err);
+        if (r < 0)
+                return r;
+        return podman_client_new(socket, ret, err);
+}
+
 int podman_ping(podman_client *c, char **ret_version, moat_error *err) {
         _cleanup_(podman_call_done) podman_call call = {
                 .method = "GET",
@@ -445,18 +455,23 @@ int podman_container_create(podman_client *c, const podman_spec *spec, char **re
         return podman_reply_parse_create(call.body, call.body_len, ret_id, err);
 }
 
-/* METHOD to /containers/ID + SUFFIX, into CALL (whose reply the caller may read); fails
- * unless podman answers 2xx or EXTRA_OK. */
-static int container_call(podman_client *c, const char *method, const char *id, const char *suffix, long extra_ok,
-                          podman_call *call, moat_error *err) {
+/* METHOD to /KIND/ID + SUFFIX, into CALL (whose reply the caller may read); fails unless
+ * podman answers 2xx or EXTRA_OK. */
+static int object_call(podman_client *c, const char *method, const char *kind, const char *id, const char *suffix,
+                       long extra_ok, podman_call *call, moat_error *err) {
         int r;
 
-        r = object_url(c, "containers", id, suffix, &call->owned_url, err);
+        r = object_url(c, kind, id, suffix, &call->owned_url, err);
         if (r < 0)
                 return r;
         call->method = method;
         call->url = call->owned_url;
         return podman_call_expect(c, call, extra_ok, err);
+}
+
+static int container_call(podman_client *c, const char *method, const char *id, const char *suffix, long extra_ok,
+                          podman_call *call, moat_error *err) {
+        return object_call(c, method, "containers", id, suffix, extra_ok, call, err);
 }
 
 /* A POST to /containers/ID/ACTION with no body, where podman answers 2xx or EXTRA_OK. */
@@ -590,30 +605,21 @@ int podman_exec_create(podman_client *c, const char *id, const podman_exec_spec 
 
 int podman_exec_inspect(podman_client *c, const char *exec_id, bool *ret_running, int *ret_exit_code,
                         moat_error *err) {
-        _cleanup_(podman_call_done) podman_call call = { .method = "GET" };
+        _cleanup_(podman_call_done) podman_call call = {};
         int r;
 
-        r = object_url(c, "exec", exec_id, "/json", &call.owned_url, err);
-        if (r < 0)
-                return r;
-        call.url = call.owned_url;
-        r = podman_call_expect(c, &call, 0, err);
+        r = object_call(c, "GET", "exec", exec_id, "/json", 0, &call, err);
         if (r < 0)
                 return r;
         return podman_reply_parse_exec_inspect(call.body, call.body_len, ret_running, ret_exit_code, err);
 }
 
 int podman_exec_resize(podman_client *c, const char *exec_id, unsigned rows, unsigned cols, moat_error *err) {
-        _cleanup_(podman_call_done) podman_call call = { .method = "POST" };
+        _cleanup_(podman_call_done) podman_call call = {};
         char suffix[64];
-        int r;
 
         snprintf(suffix, sizeof(suffix), "/resize?h=%u&w=%u", rows, cols);
-        r = object_url(c, "exec", exec_id, suffix, &call.owned_url, err);
-        if (r < 0)
-                return r;
-        call.url = call.owned_url;
-        return podman_call_expect(c, &call, 0, err);
+        return object_call(c, "POST", "exec", exec_id, suffix, 0, &call, err);
 }
 
 int podman_container_remove(podman_client *c, const char *id, bool force, moat_error *err) {
@@ -673,12 +679,7 @@ int podman_image_list(podman_client *c, const char *label, podman_image_summary 
 }
 
 int podman_image_remove(podman_client *c, const char *name, moat_error *err) {
-        _cleanup_(podman_call_done) podman_call call = { .method = "DELETE" };
-        int r;
+        _cleanup_(podman_call_done) podman_call call = {};
 
-        r = object_url(c, "images", name, "", &call.owned_url, err);
-        if (r < 0)
-                return r;
-        call.url = call.owned_url;
-        return podman_call_expect(c, &call, 0, err);
+        return object_call(c, "DELETE", "images", name, "", 0, &call, err);
 }

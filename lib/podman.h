@@ -23,6 +23,9 @@ void podman_global_init(void);
 int podman_socket_path(bool rootless, char **ret_path, moat_error *err);
 
 int podman_client_new(const char *socket_path, podman_client **ret, moat_error *err);
+
+/* A client of podman_socket_path(ROOTLESS)'s podman. */
+int podman_client_open(bool rootless, podman_client **ret, moat_error *err);
 void podman_client_free(podman_client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(podman_client *, podman_client_free);
 

@@ -650,13 +650,10 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
 
 int runner_remove(run_store *store, const run_record *rec, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
-        _cleanup_free_ char *socket = NULL;
         int r;
 
         if (rec->container_id) {
-                r = podman_socket_path(rec->manager == RUN_MANAGER_USER, &socket, err);
-                if (r >= 0)
-                        r = podman_client_new(socket, &c, err);
+                r = podman_client_open(rec->manager == RUN_MANAGER_USER, &c, err);
                 if (r >= 0)
                         r = podman_container_remove(c, rec->container_id, true, err);
                 if (r < 0 && r != -ENOENT)

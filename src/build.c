@@ -48,7 +48,7 @@ static void on_message(const char *message, void *userdata) {
 static int fail_build(const build_progress *p, const provider *prov, moat_error *err) {
         const build_log *l = &p->log;
         const char *why = moat_error_message(err), *said;
-        char step[32] = "";
+        _cleanup_free_ char *where = NULL;
 
         /* podman's 'building at STEP "RUN x": ' says what the step says below */
         if (l->step > 0 && strncmp(why, "building at STEP \"", 18) == 0 && (said = strstr(why, "\": "))) {
@@ -67,12 +67,10 @@ static int fail_build(const build_progress *p, const provider *prov, moat_error 
                 for (size_t i = 0; i < build_log_tail_count(l); i++)
                         fprintf(stderr, "  %s\n", build_log_tail_line(l, i));
         }
-        if (l->step > 0 && l->steps > 0)
-                snprintf(step, sizeof(step), " at step %u/%u", l->step, l->steps);
-        else if (l->step > 0)
-                snprintf(step, sizeof(step), " at step %u", l->step);
-        return moat_error_prefix(err, "building the image of provider %s failed%s%s%s%s", prov->name, step,
-                                 l->step > 0 ? " (" : "", l->step > 0 ? l->instruction : "", l->step > 0 ? ")" : "");
+        if ((l->steps > 0 && asprintf(&where, " at step %u/%u (%s)", l->step, l->steps, l->instruction) < 0) ||
+            (l->steps == 0 && l->step > 0 && asprintf(&where, " at step %u (%s)", l->step, l->instruction) < 0))
+                where = NULL; /* asprintf leaves it undefined */
+        return moat_error_prefix(err, "building the image of provider %s failed%s", prov->name, where ?: "");
 }
 
 int build_provider_image(podman_client *c, const provider *p, const build_flags *f, moat_error *err) {
@@ -84,7 +82,7 @@ int build_provider_image(podman_client *c, const provider *p, const build_flags 
 
         r = image_recipe_containerfile(&p->build, &containerfile, err);
         if (r >= 0)
-                r = image_recipe_digest(&p->build, digest, err);
+                r = image_containerfile_digest(containerfile, digest, err);
         if (r < 0)
                 return moat_error_prefix(err, "provider %s", p->name);
         if (build_context_tar(CONTAINERFILE, containerfile, strlen(containerfile), &context, &context_len) < 0 ||
@@ -157,7 +155,6 @@ int cmd_build(int argc, char **argv) {
         };
         _cleanup_(moat_error_clear) moat_error err = {};
         _cleanup_(podman_client_freep) podman_client *c = NULL;
-        _cleanup_free_ char *socket = NULL;
         cli_manager_flags mf = {};
         build_flags f = {};
         run_manager m;
@@ -193,7 +190,7 @@ int cmd_build(int argc, char **argv) {
                              p.image);
                 goto out;
         }
-        if (podman_socket_path(m == RUN_MANAGER_USER, &socket, &err) < 0 || podman_client_new(socket, &c, &err) < 0) {
+        if (podman_client_open(m == RUN_MANAGER_USER, &c, &err) < 0) {
                 r = cli_fail("%s", moat_error_message(&err));
                 goto out;
         }

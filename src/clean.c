@@ -100,7 +100,6 @@ int cmd_clean(int argc, char **argv) {
         };
         _cleanup_(cli_context_close) cli_context ctx = {};
         _cleanup_(podman_client_freep) podman_client *pc = NULL;
-        _cleanup_free_ char *socket = NULL;
         cli_manager_flags mf = {};
         _cleanup_(moat_error_clear) moat_error err = {};
         run_record **list = NULL;
@@ -150,8 +149,7 @@ int cmd_clean(int argc, char **argv) {
         }
         run_records_free(list, n);
 
-        if (rc == 0 && (podman_socket_path(ctx.manager == RUN_MANAGER_USER, &socket, &err) < 0 ||
-                        podman_client_new(socket, &pc, &err) < 0 ||
+        if (rc == 0 && (podman_client_open(ctx.manager == RUN_MANAGER_USER, &pc, &err) < 0 ||
                         clean_containers(ctx.bus, pc, &containers, &err) < 0 ||
                         clean_agent_images(pc, &images, &err) < 0))
                 rc = cli_fail("%s", moat_error_message(&err));

@@ -85,10 +85,8 @@ static void handle_interrupts(follower *f) {
                                 fprintf(stderr, "moat: %s\n", moat_error_message(&err));
                 } else if (f->interrupts_handled == 2 && f->rec->container_id) {
                         _cleanup_(podman_client_freep) podman_client *c = NULL;
-                        _cleanup_free_ char *socket = NULL;
 
-                        if (podman_socket_path(f->rec->manager == RUN_MANAGER_USER, &socket, &err) >= 0 &&
-                            podman_client_new(socket, &c, &err) >= 0)
+                        if (podman_client_open(f->rec->manager == RUN_MANAGER_USER, &c, &err) >= 0)
                                 (void) podman_container_kill(c, f->rec->container_id, "SIGKILL", &err);
                 }
                 moat_error_clear(&err);

@@ -16,7 +16,7 @@
 static void add_live_state(cJSON *obj, const run_record *rec) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(podman_client_freep) podman_client *c = NULL;
-        _cleanup_free_ char *state = NULL, *socket = NULL;
+        _cleanup_free_ char *state = NULL;
         podman_container_state cs = {};
         cJSON *container;
 
@@ -25,8 +25,8 @@ static void add_live_state(cJSON *obj, const run_record *rec) {
         else
                 cJSON_AddNullToObject(obj, "unit_state");
 
-        if (!rec->container_id || podman_socket_path(rec->manager == RUN_MANAGER_USER, &socket, NULL) < 0 ||
-            podman_client_new(socket, &c, NULL) < 0 || podman_container_inspect(c, rec->container_id, &cs, NULL) < 0) {
+        if (!rec->container_id || podman_client_open(rec->manager == RUN_MANAGER_USER, &c, NULL) < 0 ||
+            podman_container_inspect(c, rec->container_id, &cs, NULL) < 0) {
                 cJSON_AddNullToObject(obj, "container_state");
                 return;
         }
