@@ -16,6 +16,7 @@
 
 int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err) {
         sd_bus *bus = NULL;
+        const char *unique;
         int r;
 
         if (m == RUN_MANAGER_USER) {
@@ -34,8 +35,25 @@ int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err) {
                                               "'systemctl status' works, or use --user",
                                               strerror(-r));
         }
+        /* sd-bus authenticates on first use, and dbus-daemon closes a connection that has not
+         * authenticated within its auth_timeout (30 s on the system bus, 240 s on a session
+         * bus): a bus opened before a slow create or a long interactive session would be gone
+         * when its first call is made.  Asking for our unique name authenticates now. */
+        r = sd_bus_get_unique_name(bus, &unique);
+        if (r < 0) {
+                sd_bus_flush_close_unref(bus);
+                return moat_error_set(err, r, "cannot reach the systemd %s manager: %s",
+                                      m == RUN_MANAGER_USER ? "user" : "system", strerror(-r));
+        }
         *ret = bus;
         return 0;
+}
+
+int unit_bus_ensure(run_manager m, sd_bus **bus, moat_error *err) {
+        if (*bus && sd_bus_is_open(*bus) > 0)
+                return 0;
+        *bus = sd_bus_flush_close_unref(*bus);
+        return unit_bus_open(m, bus, err);
 }
 
 static int append_exec(sd_bus_message *m, const char *property, char *const *argv) {

@@ -12,6 +12,10 @@
  * which manager and how to check it. */
 int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err);
 
+/* For a caller that holds *BUS for long (an interactive session): opens it again when the
+ * connection was closed under it (a restarted dbus-daemon). */
+int unit_bus_ensure(run_manager m, sd_bus **bus, moat_error *err);
+
 typedef struct unit_credential {
         const char *id;
         const char *path;

@@ -142,7 +142,8 @@ int cli_wait_end(cli_context *ctx, run_record **rec) {
                 *rec = now;
                 if (run_state_is_final(now->state))
                         return 0;
-                if (unit_active_state(ctx->bus, now->unit, &state, &err) < 0)
+                if (unit_bus_ensure(ctx->manager, &ctx->bus, &err) < 0 ||
+                    unit_active_state(ctx->bus, now->unit, &state, &err) < 0)
                         return cli_fail("%s", moat_error_message(&err));
                 /* ExecStopPost writes the record before the unit is inactive; give a record
                  * that lags one more look before calling the run lost. */

@@ -40,7 +40,8 @@ static void resize_container(unsigned rows, unsigned cols, void *userdata) {
 static void stop_run(void *userdata) {
         run_control *t = userdata;
 
-        (void) unit_stop(t->ctx->bus, t->rec->unit, false, NULL);
+        if (unit_bus_ensure(t->ctx->manager, &t->ctx->bus, NULL) >= 0)
+                (void) unit_stop(t->ctx->bus, t->rec->unit, false, NULL);
 }
 
 int interactive_run(run_options *o) {

@@ -136,3 +136,24 @@ check_hangup() {
 	as "$1" moat rm "ihup-$1"
 }
 @test "closing the terminal stops the run" { each_mode check_hangup; }
+
+# The sandbox's dbus-daemons close a connection that has not authenticated within 5 s
+# (tests/sandbox lowers auth_timeout from 30 s and 240 s): a session longer than that must still
+# end with the run's status and code, and Ctrl-] must still reach systemd.
+check_long_session() {
+	local ws
+	ws=$(workspace "$1")
+	run --separate-stderr as "$1" sh -c "moat run -i --image $TEST_IMAGE -n long-$1 $ws -- sh -c 'sleep 7; exit 3' </dev/null"
+	[ "$status" -eq 3 ] || { echo "exit $status: $stderr" >&2; false; }
+	[[ "$stderr" =~ Run\ long-$1\ \([0-9a-f]{12}\)\ exited\ with\ code\ 3 ]]
+	as "$1" moat rm "long-$1"
+	pane_start "long-$1"
+	tx send-keys -t "long-$1" "$(moat_i "$1" -n "ilong-$1" "$ws" -- sh -c "'trap \"exit 4\" TERM; echo ready; while :; do sleep 0.1; done'")" Enter
+	wait_pane "long-$1" '^ready$'
+	sleep 7
+	tx send-keys -t "long-$1" C-] C-] C-]
+	wait_pane "long-$1" '^EXIT=4$'
+	wait_pane "long-$1" "^Run ilong-$1 \([0-9a-f]{12}\) stopped with code 4$"
+	as "$1" moat rm "ilong-$1"
+}
+@test "a session longer than dbus-daemon's auth_timeout ends with its status; Ctrl-] still stops it" { each_mode check_long_session; }
