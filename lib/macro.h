@@ -2,6 +2,7 @@
  * and TAKE_PTR() to hand ownership on. */
 #pragma once
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -56,6 +57,8 @@ static inline void fclosep(FILE **f) {
                 if (*p)                         \
                         func(*p);               \
         }
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* Closes FD when valid and returns -1, for `fd = safe_close(fd);`. */
 static inline int safe_close(int fd) {

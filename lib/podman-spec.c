@@ -360,6 +360,14 @@ int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *er
                 r = add_nsmode(o, "userns", "keep-id");
                 if (r < 0)
                         return r;
+                if (spec->keep_id_uid > 0) {
+                        char value[64];
+
+                        snprintf(value, sizeof(value), "uid=%u,gid=%u", spec->keep_id_uid,
+                                 spec->keep_id_gid ?: spec->keep_id_uid);
+                        if (!cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(o, "userns"), "value", value))
+                                return -ENOMEM;
+                }
         }
         if (spec->log_driver && spec->log_driver[0] != '\0') {
                 cJSON *log = cJSON_AddObjectToObject(o, "log_configuration");

@@ -28,7 +28,9 @@ typedef struct podman_spec {
         int64_t memory_bytes;    /* 0: no limit */
         double cpus;             /* 0: no limit */
         const char *network;     /* "none", "host", "bridge", "slirp4netns", or NULL: default */
-        bool keep_id;            /* rootless: map the caller's uid to the same uid inside */
+        bool keep_id;            /* rootless: map the caller's uid to the same uid inside, */
+        unsigned keep_id_uid;    /* or to this uid and gid, when not 0 */
+        unsigned keep_id_gid;
         const char *log_driver;  /* "k8s-file", "journald", "none", or NULL: podman's default */
 } podman_spec;
 

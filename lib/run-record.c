@@ -35,7 +35,6 @@
 #define CONTAINER_ID_MAX 64
 #define UNIT_NAME_MAX 255
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" */
-#define TIMESTAMP_LEN 27
 /* 9999-12-31T23:59:59.999999Z: four digits of year are all RFC 3339 allows. */
 #define TIMESTAMP_MAX UINT64_C(253402300799999999)
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -115,13 +114,12 @@ static unsigned days_in_month(unsigned y, unsigned m) {
         return days[m - 1];
 }
 
-/* USEC (at most TIMESTAMP_MAX) as RFC 3339 in UTC with microseconds. */
-static void timestamp_format(uint64_t usec, char buf[static TIMESTAMP_LEN + 1]) {
+void run_timestamp_format(uint64_t usec, char buf[static RUN_TIMESTAMP_LEN + 1]) {
         uint64_t sec = usec / USEC_PER_SEC;
         unsigned rem = (unsigned) (sec % SEC_PER_DAY), y, m, d;
 
         civil_from_days(sec / SEC_PER_DAY, &y, &m, &d);
-        snprintf(buf, TIMESTAMP_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", y % 10000, m % 100,
+        snprintf(buf, RUN_TIMESTAMP_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", y % 10000, m % 100,
                  d % 100, rem / 3600, rem / 60 % 60, rem % 60, (unsigned) (usec % USEC_PER_SEC));
 }
 
@@ -147,7 +145,7 @@ static bool parse_char(const char **p, char c) {
         return true;
 }
 
-/* The inverse of timestamp_format(); the fraction may have 1 to 6 digits or be left out.
+/* The inverse of run_timestamp_format(); the fraction may have 1 to 6 digits or be left out.
  * Nothing else is accepted: no offsets other than Z, no leap seconds, no year before 1970. */
 static bool timestamp_parse(const char *s, uint64_t *ret) {
         unsigned y, mo, d, h, mi, sec, frac = 0;
@@ -230,11 +228,11 @@ static int add_double(cJSON *o, const char *key, double value) {
 }
 
 static int add_timestamp(cJSON *o, const char *key, uint64_t usec) {
-        char buf[TIMESTAMP_LEN + 1];
+        char buf[RUN_TIMESTAMP_LEN + 1];
 
         if (usec == 0)
                 return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
-        timestamp_format(usec, buf);
+        run_timestamp_format(usec, buf);
         return cJSON_AddStringToObject(o, key, buf) ? 0 : -ENOMEM;
 }
 

@@ -35,7 +35,6 @@ struct run_store {
         int runs_fd;
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static int home_of_user(char **ret, moat_error *err) {
         const char *home = getenv("HOME");

@@ -103,6 +103,10 @@ bool data_name_valid(const char *s);
 /* A random adjective-animal name, e.g. "brave-otter". */
 int run_name_random(char **ret, moat_error *err);
 
+/* USEC as the records write times: RFC 3339 in UTC with microseconds. */
+#define RUN_TIMESTAMP_LEN 27
+void run_timestamp_format(uint64_t usec, char buf[static RUN_TIMESTAMP_LEN + 1]);
+
 /* JSON (the metadata.json format) both ways; the parser rejects malformed records. */
 int run_record_to_json(const run_record *r, char **ret_json, moat_error *err);
 int run_record_from_json(const char *json, size_t len, run_record **ret, moat_error *err);

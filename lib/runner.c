@@ -391,11 +391,12 @@ static int name_run(run_services *s, run_record *rec, const char *wanted, int *l
         return 0;
 }
 
-/* TLS_DIR: where the run's CA will be, with grants (else NULL). */
+/* TLS_DIR: where the run's CA will be, with grants (else NULL); AGENT_HOME: the agent's
+ * kept home on the host (else NULL). */
 static int create_container(podman_client *c, const run_record *rec, const run_options *o, const char *tls_dir,
-                            char **ret_id, moat_error *err) {
+                            const char *agent_home, char **ret_id, moat_error *err) {
         _cleanup_free_ podman_mount *mounts = NULL;
-        _cleanup_free_ char *label_id = NULL, *label_name = NULL, *cname = NULL;
+        _cleanup_free_ char *label_id = NULL, *label_name = NULL, *cname = NULL, *user = NULL;
         _cleanup_(strv_freep) char **env = NULL;
         size_t n = 0;
         char *labels[3];
@@ -417,6 +418,22 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
 
         if (proxy_env(rec, &env) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
+        if (agent_home) {
+                char *kv;
+
+                if (asprintf(&kv, "HOME=%s", o->agent_home) < 0 || strv_push(&env, kv) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                /* Rootless, the agent's user is the caller's, mapped: what it writes in the
+                 * workspace and its home belongs to the caller on the host. */
+                if (rec->manager == RUN_MANAGER_USER) {
+                        if (asprintf(&user, "%u:%u", o->agent_uid, o->agent_gid) < 0)
+                                return moat_error_set(err, -ENOMEM, "out of memory");
+                        spec.user = user;
+                        spec.keep_id = true;
+                        spec.keep_id_uid = o->agent_uid;
+                        spec.keep_id_gid = o->agent_gid;
+                }
+        }
         for (size_t i = 0; i < o->n_env; i++)
                 if (strv_push(&env, strdup(o->env[i])) < 0)
                         return moat_error_set(err, -ENOMEM, "out of memory");
@@ -429,7 +446,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         labels[2] = NULL;
         spec.name = cname;
 
-        mounts = calloc(rec->n_mounts + 2, sizeof(*mounts));
+        mounts = calloc(rec->n_mounts + 3, sizeof(*mounts));
         if (!mounts)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         mounts[n++] = (podman_mount) { .source = rec->workspace, .destination = WORKSPACE_DIR };
@@ -441,6 +458,8 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
                 };
         if (tls_dir)
                 mounts[n++] = (podman_mount) { .source = tls_dir, .destination = RUN_TLS_MOUNT, .read_only = true };
+        if (agent_home)
+                mounts[n++] = (podman_mount) { .source = agent_home, .destination = o->agent_home };
         spec.mounts = mounts;
         spec.n_mounts = n;
         return podman_container_create(c, &spec, ret_id, err);
@@ -459,8 +478,16 @@ static void discard_run(run_services *s, const run_record *rec, bool record_writ
 
 /* The container, then its record: the record never names a container that does not exist. */
 static int create_run(run_services *s, run_record *rec, const run_options *o, moat_error *err) {
-        _cleanup_free_ char *tls_dir = NULL;
+        _cleanup_free_ char *tls_dir = NULL, *agent_home = NULL;
         int r;
+
+        /* the agent's home outlives the run: made once, kept even when this start fails */
+        if (o->agent) {
+                r = agent_state_prepare(run_store_home(s->store), o->agent, rec->workspace, o->agent_seeds,
+                                        o->n_agent_seeds, &agent_home, NULL, err);
+                if (r < 0)
+                        return r;
+        }
 
         /* the proxy writes the run's CA there, before the container starts */
         if (rec->n_grants > 0) {
@@ -468,7 +495,7 @@ static int create_run(run_services *s, run_record *rec, const run_options *o, mo
                 if (r < 0)
                         return r;
         }
-        r = create_container(s->podman, rec, o, tls_dir, &rec->container_id, err);
+        r = create_container(s->podman, rec, o, tls_dir, agent_home, &rec->container_id, err);
         if (r < 0) {
                 discard_run(s, rec, false);
                 return r;

@@ -2,6 +2,7 @@
  * input first; on any failure leaves nothing behind (no container, no record, no unit). */
 #pragma once
 
+#include "agent-state.h"
 #include "error.h"
 #include "grant.h"
 #include "net-policy.h"
@@ -37,6 +38,14 @@ typedef struct run_options {
          * of the run exists; NULL: a missing image is an error. */
         int (*make_image)(podman_client *c, const char *image, void *userdata, moat_error *err);
         void *make_image_userdata;
+        /* An agent's run: the agent (NULL for a plain run), its user in the container (never
+         * root; rootless runs map it to the caller), its HOME, which is kept per agent and
+         * workspace under MOAT_HOME (agent-state.h), and the files seeded into a new one. */
+        const char *agent;
+        unsigned agent_uid, agent_gid;
+        const char *agent_home;
+        const agent_seed *agent_seeds;
+        size_t n_agent_seeds;
 } run_options;
 
 /* Parses a size such as "512m", "1g", "1.5G" or "1048576" (units b, k, m, g: powers of

@@ -118,7 +118,7 @@ void moat_config_done(moat_config *c) {
 }
 
 static int read_env(const char *file, const yaml_node *n, char ***ret, moat_error *err) {
-        int r = want(file, n, YAML_KIND_MAPPING, "env", err);
+        int r = want(file, n, YAML_KIND_MAPPING, n->key, err);
 
         if (r < 0)
                 return r;
@@ -126,8 +126,8 @@ static int read_env(const char *file, const yaml_node *n, char ***ret, moat_erro
                 char *kv;
 
                 if (c->kind != YAML_KIND_SCALAR)
-                        return moat_error_set(err, -EINVAL, "%s:%u:%u: the value of env %s must be a string", file,
-                                              c->line, c->column, c->key);
+                        return moat_error_set(err, -EINVAL, "%s:%u:%u: the value of %s %s must be a string", file,
+                                              c->line, c->column, n->key, c->key);
                 if (asprintf(&kv, "%s=%s", c->key, c->value) < 0 || strv_push(ret, kv) < 0)
                         return moat_error_set(err, -ENOMEM, "out of memory");
         }
@@ -176,6 +176,66 @@ static int read_env_names(const char *file, const yaml_node *n, char ***ret, moa
                 if (!((**v >= 'A' && **v <= 'Z') || (**v >= 'a' && **v <= 'z') || **v == '_') ||
                     strspn(*v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(*v))
                         return moat_error_set(err, -EINVAL, "%s:%u: '%s' is not a variable name", file, n->line, *v);
+        return r;
+}
+
+/* user: UID[:GID], numbers (the image's names are unknown here), never root. */
+static int read_user(const char *file, const yaml_node *n, provider *p, moat_error *err) {
+        unsigned long uid, gid;
+        char *end;
+        int r;
+
+        r = want(file, n, YAML_KIND_SCALAR, "user", err);
+        if (r < 0)
+                return r;
+        errno = 0;
+        uid = strtoul(n->value, &end, 10);
+        gid = uid;
+        if (*end == ':' && end[1] >= '0' && end[1] <= '9')
+                gid = strtoul(end + 1, &end, 10);
+        if (errno || end == n->value || *end || !(n->value[0] >= '0' && n->value[0] <= '9') || uid > 65535 ||
+            gid > 65535)
+                return moat_error_set(err, -EINVAL, "%s:%u:%u: user must be UID or UID:GID (numbers up to 65535), not '%s'",
+                                      file, n->line, n->column, n->value);
+        if (uid == 0 || gid == 0)
+                return moat_error_set(err, -EINVAL, "%s:%u:%u: an agent never runs as root: give user a UID and GID "
+                                      "other than 0", file, n->line, n->column);
+        p->uid = (unsigned) uid;
+        p->gid = (unsigned) gid;
+        return 0;
+}
+
+static int read_home(const char *file, const yaml_node *n, provider *p, moat_error *err) {
+        int r = read_string(file, n, &p->home, err);
+
+        if (r >= 0 && (p->home[0] != '/' || strstr(p->home, "/../") || strcmp(p->home, "/") == 0))
+                return moat_error_set(err, -EINVAL, "%s:%u:%u: home must be an absolute path other than /, not '%s'",
+                                      file, n->line, n->column, p->home);
+        return r;
+}
+
+/* seed: {PATH: CONTENT, ...}, PATH relative to the agent's home. */
+static int read_seeds(const char *file, const yaml_node *n, provider *p, moat_error *err) {
+        int r = want(file, n, YAML_KIND_MAPPING, "seed", err);
+
+        for (const yaml_node *c = r >= 0 ? n->children : NULL; c; c = c->next) {
+                agent_seed *more;
+
+                if (c->kind != YAML_KIND_SCALAR)
+                        return moat_error_set(err, -EINVAL, "%s:%u:%u: the content of seed %s must be a string", file,
+                                              c->line, c->column, c->key);
+                if (!agent_seed_path_valid(c->key))
+                        return moat_error_set(err, -EINVAL, "%s:%u: seed '%s' must be a path inside the home: relative, "
+                                              "without '.' or '..'", file, c->key_line, c->key);
+                more = realloc(p->seeds, (p->n_seeds + 1) * sizeof(*more));
+                if (!more)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                p->seeds = more;
+                more[p->n_seeds] = (agent_seed) { .path = strdup(c->key), .content = strdup(c->value) };
+                p->n_seeds++;
+                if (!more[p->n_seeds - 1].path || !more[p->n_seeds - 1].content)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
         return r;
 }
 
@@ -386,6 +446,9 @@ void provider_done(provider *p) {
         strv_free(p->prompt);
         strv_free(p->interactive_command);
         strv_free(p->env);
+        strv_free(p->environment);
+        free(p->home);
+        agent_seeds_free(p->seeds, p->n_seeds);
         strv_free(p->mounts);
         strv_free(p->allow);
         grant_defs_free(p->grants, p->n_grants);
@@ -407,8 +470,12 @@ int provider_parse(const char *name, const char *file, const char *text, size_t 
         if (r < 0)
                 return r;
         p.name = strdup(name);
-        if (!p.name)
+        p.home = strdup(PROVIDER_DEFAULT_HOME);
+        p.uid = p.gid = PROVIDER_DEFAULT_UID;
+        if (!p.name || !p.home) {
+                provider_done(&p);
                 return moat_error_set(err, -ENOMEM, "out of memory");
+        }
         for (const yaml_node *e = root->children; e && r >= 0; e = e->next) {
                 if (strcmp(e->key, "image") == 0)
                         r = read_string(file, e, &p.image, err);
@@ -420,6 +487,14 @@ int provider_parse(const char *name, const char *file, const char *text, size_t 
                         r = read_list(file, e, false, &p.interactive_command, err);
                 else if (strcmp(e->key, "env") == 0)
                         r = read_list(file, e, false, &p.env, err);
+                else if (strcmp(e->key, "environment") == 0)
+                        r = read_env(file, e, &p.environment, err);
+                else if (strcmp(e->key, "user") == 0)
+                        r = read_user(file, e, &p, err);
+                else if (strcmp(e->key, "home") == 0)
+                        r = read_home(file, e, &p, err);
+                else if (strcmp(e->key, "seed") == 0)
+                        r = read_seeds(file, e, &p, err);
                 else if (strcmp(e->key, "mounts") == 0)
                         r = read_list(file, e, false, &p.mounts, err);
                 else if (strcmp(e->key, "allow") == 0)

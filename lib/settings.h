@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "agent-state.h"
 #include "error.h"
 #include "grant.h"
 #include "image-build.h"
@@ -34,6 +35,10 @@ int moat_config_load(const char *workspace, moat_config *ret, moat_error *err);
 int moat_config_parse(const char *name, const char *text, size_t len, const char *workspace, moat_config *ret,
                       moat_error *err);
 
+/* An agent runs as this user unless its file says otherwise, with this HOME. */
+#define PROVIDER_DEFAULT_UID 1000
+#define PROVIDER_DEFAULT_HOME "/home/agent"
+
 typedef struct provider {
         char *name;
         char *image;                /* with a build: its tag, localhost/moat/NAME:DIGEST */
@@ -42,6 +47,11 @@ typedef struct provider {
         char **prompt;              /* how a prompt is passed: e.g. [-p, "{prompt}"] */
         char **interactive_command; /* the agent with a terminal; NULL: command */
         char **env;                 /* names of host variables passed through */
+        char **environment;         /* KEY=VALUE, set in the container as given */
+        unsigned uid, gid;          /* the agent's user in the container: never 0 */
+        char *home;                 /* its HOME, kept per workspace (agent-state.h) */
+        agent_seed *seeds;          /* written into a new home */
+        size_t n_seeds;
         char **mounts;              /* SRC:DST[:ro]; a leading ~ is the caller's home */
         char **allow;               /* hosts the agent needs besides its grants' (strict runs) */
         grant_def *grants;          /* its credentials, injected by the run's proxy */

@@ -344,8 +344,15 @@ int launch_provider(launch *l, const char *name) {
                 if (strv_push(&mounts, abs) < 0)
                         return cli_fail("out of memory");
         }
-        if (prepend(&l->env, pass) < 0 || prepend(&l->mounts, mounts) < 0)
+        /* the provider's fixed values, then the passed-through ones; -e wins over both */
+        if (prepend(&l->env, pass) < 0 || prepend(&l->env, p->environment) < 0 || prepend(&l->mounts, mounts) < 0)
                 return cli_fail("out of memory");
+        l->o.agent = p->name;
+        l->o.agent_uid = p->uid;
+        l->o.agent_gid = p->gid;
+        l->o.agent_home = p->home;
+        l->o.agent_seeds = p->seeds;
+        l->o.n_agent_seeds = p->n_seeds;
         return -1;
 }
 

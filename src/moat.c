@@ -20,6 +20,7 @@ const moat_command moat_commands[] = {
         { "clean", "remove ended runs, orphaned containers and old agent images", cmd_clean },
         { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
         { "build", "build an agent's image from its provider's recipe", cmd_build },
+        { "state", "list or remove the homes agents keep per workspace", cmd_state },
         { "grant", "store credentials that runs' proxies add, so containers never hold them", cmd_grant },
         { "doctor", "check what moat needs of this host, and say how to fix it", cmd_doctor },
         {},

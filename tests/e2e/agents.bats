@@ -188,3 +188,64 @@ imgae: typo")
 	run sb stat -c %U "$ws/made-by-run"
 	[ "$output" = moattest ]
 }
+
+# A provider that shows who it runs as and what its home holds, and counts its runs there.
+write_state_provider() {
+	local home
+	home=$(home_of "$1")
+	as "$1" sh -c "cat >$home/.config/moat/providers/keeper.yaml" <<-'EOF2'
+	image: localhost/moat-test:latest
+	command: [sh, -c, 'echo "uid=$(id -u) gid=$(id -g) home=$HOME fixed=$FIXED"; cat "$HOME/.seeded"; echo; echo run >>"$HOME/runs"; echo "runs=$(wc -l <"$HOME/runs")"; touch /workspace/by-agent', agent]
+	prompt: ["{prompt}"]
+	user: 1234:1235
+	home: /home/keeper
+	environment:
+	  FIXED: from the provider
+	seed:
+	  .seeded: seeded once
+	EOF2
+}
+
+check_agent_state() {
+	local ws other home
+	write_state_provider "$1"
+	home=$(home_of "$1")
+	ws=$(workspace "$1")/state-a
+	other=$(workspace "$1")/state-b
+	as "$1" rm -rf "$ws" "$other" "$home/.moat/agents/keeper"
+	[ "$1" = user ] || as root rm -rf /var/lib/moat/agents/keeper
+	as "$1" mkdir -p "$ws" "$other"
+	run --separate-stderr as "$1" moat keeper --network none "$ws" -p one -f
+	[ "$status" -eq 0 ] || { echo "$stderr" >&2; false; }
+	[ "${lines[1]}" = "seeded once" ]
+	[ "${lines[2]}" = "runs=1" ]
+	if [ "$1" = user ]; then
+		# not root: the provider's user, mapped to the caller, so its files are the caller's
+		[ "${lines[0]}" = "uid=1234 gid=1235 home=/home/keeper fixed=from the provider" ]
+		run sb stat -c %U "$ws/by-agent"
+		[ "$output" = moattest ]
+	else
+		[[ "${lines[0]}" == *" home=/home/keeper fixed=from the provider" ]]
+	fi
+	# the home is kept for the next run in this workspace, and only there
+	as "$1" sh -c "printf changed >\$(moat state path keeper $ws)/.seeded"
+	run --separate-stderr as "$1" moat keeper --network none "$ws" -p two -f
+	[ "${lines[1]}" = changed ]
+	[ "${lines[2]}" = "runs=2" ]
+	run --separate-stderr as "$1" moat keeper --network none "$other" -p three -f
+	[ "${lines[1]}" = "seeded once" ]
+	[ "${lines[2]}" = "runs=1" ]
+	# moat state lists both and removes one; the grant store and the records are never in it
+	run --separate-stderr as "$1" moat state
+	[ "$status" -eq 0 ]
+	[[ "$output" == *keeper*"$ws"* ]]
+	[[ "$output" == *keeper*"$other"* ]]
+	run --separate-stderr as "$1" moat state rm keeper "$ws"
+	[ "$status" -eq 0 ]
+	run --separate-stderr as "$1" moat keeper --network none "$ws" -p four -f
+	[ "${lines[2]}" = "runs=1" ]
+	run --separate-stderr as "$1" moat state rm keeper "$ws/nowhere"
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == "moat: "*"keeper keeps no state for"* ]]
+}
+@test "an agent's home is kept per workspace, seeded once, listed and removed with moat state" { each_mode check_agent_state; }

@@ -139,8 +139,21 @@ static void test_full(void) {
         is_int(cJSON_GetNumberValue(get(o, "resource_limits.cpu.period")), 100000, "period 100000");
         is_str(get_string(o, "netns.nsmode"), "none", "network namespace mode");
         is_str(get_string(o, "userns.nsmode"), "keep-id", "user namespace keep-id");
+        ok(!get(o, "userns.value"), "keep-id to the caller's own uid: no value");
         is_str(get_string(o, "log_configuration.driver"), "k8s-file", "log driver");
         is_int(cJSON_GetArraySize(o), 14, "nothing else");
+}
+
+/* An agent's user: the caller's uid mapped to the agent's, as --userns=keep-id:uid=,gid= */
+static void test_keep_id_as(void) {
+        const podman_spec spec = {
+                .image = "img", .user = "1000:1001", .keep_id = true, .keep_id_uid = 1000, .keep_id_gid = 1001,
+        };
+        _cleanup_(cJSON_Deletep) cJSON *o = spec_round_trip(&spec, NULL);
+
+        is_str(get_string(o, "user"), "1000:1001", "the agent's user");
+        is_str(get_string(o, "userns.nsmode"), "keep-id", "keep-id");
+        is_str(get_string(o, "userns.value"), "uid=1000,gid=1001", "mapped to the agent's uid and gid");
 }
 
 static void test_escaping(void) {
@@ -338,6 +351,7 @@ static void test_exec(void) {
 }
 
 int main(void) {
+        test_keep_id_as();
         test_minimal();
         test_full();
         test_escaping();

@@ -239,6 +239,70 @@ static void test_provider_grants(void) {
         }
 }
 
+/* The agent's user, home, fixed environment and seeds. */
+static void test_provider_agent(void) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        const char *text = "image: x\ncommand: [y]\nuser: 1001:1002\nhome: /home/node\n"
+                           "environment:\n  DISABLE_AUTOUPDATER: '1'\n  EMPTY: ''\n"
+                           "seed:\n  .claude.json: '{\"a\": 1}'\n  .config/x/settings.json: |\n    {}\n";
+        provider p = {};
+        const struct {
+                const char *text, *message, *what;
+        } bad[] = {
+                { "user: 0\n", "an agent never runs as root", "uid 0" },
+                { "user: 1000:0\n", "an agent never runs as root", "gid 0" },
+                { "user: node\n", "user must be UID or UID:GID", "a name" },
+                { "user: 70000\n", "user must be UID or UID:GID", "past 65535" },
+                { "user: -5\n", "user must be UID or UID:GID", "negative" },
+                { "user: '1000:'\n", "user must be UID or UID:GID", "empty gid" },
+                { "home: relative\n", "home must be an absolute path", "relative home" },
+                { "home: /\n", "home must be an absolute path other than /", "home at /" },
+                { "seed:\n  ../escape: x\n", "seed '../escape' must be a path inside the home", "seed with .." },
+                { "seed:\n  /etc/passwd: x\n", "must be a path inside the home", "absolute seed" },
+                { "seed:\n  a//b: x\n", "must be a path inside the home", "empty component" },
+                { "seed:\n  a: [x]\n", "the content of seed a must be a string", "seed list" },
+                { "environment: [A=b]\n", "environment must be a mapping", "environment as a list" },
+        };
+
+        is_int(provider_parse("t", "t.yaml", text, strlen(text), &p, &err), 0, "a provider with an agent user parses");
+        is_int(p.uid, 1001, "uid");
+        is_int(p.gid, 1002, "gid");
+        is_str(p.home, "/home/node", "home");
+        ok(strv_equal(p.environment, (char *[]) { (char *) "DISABLE_AUTOUPDATER=1", (char *) "EMPTY=", NULL }),
+           "fixed environment");
+        is_int(p.n_seeds, 2, "two seeds");
+        if (p.n_seeds == 2) {
+                is_str(p.seeds[0].path, ".claude.json", "seed path");
+                is_str(p.seeds[0].content, "{\"a\": 1}", "seed content");
+                is_str(p.seeds[1].path, ".config/x/settings.json", "nested seed path");
+                is_str(p.seeds[1].content, "{}\n", "block scalar content");
+        }
+        provider_done(&p);
+
+        text = "image: x\ncommand: [y]\nuser: 4242\n";
+        is_int(provider_parse("t", "t.yaml", text, strlen(text), &p, &err), 0, "user with a uid alone");
+        is_int(p.gid, 4242, "the gid is the uid");
+        provider_done(&p);
+        text = "image: x\ncommand: [y]\n";
+        is_int(provider_parse("t", "t.yaml", text, strlen(text), &p, &err), 0, "no user given");
+        is_int(p.uid, PROVIDER_DEFAULT_UID, "an agent is not root by default");
+        is_str(p.home, PROVIDER_DEFAULT_HOME, "default home");
+        provider_done(&p);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *t = NULL;
+
+                if (asprintf(&t, "image: x\ncommand: [y]\n%s", bad[i].text) < 0)
+                        abort();
+                moat_error_clear(&err);
+                p = (provider) {};
+                is_int(provider_parse("t", "t.yaml", t, strlen(t), &p, &err), -EINVAL, "refused: %s", bad[i].what);
+                ok(err.msg && strstr(err.msg, bad[i].message) && strstr(err.msg, "t.yaml:"),
+                   "with the file, the line and why: %s", err.msg ? err.msg : "(none)");
+                provider_done(&p);
+        }
+}
+
 int main(void) {
         test_full_config();
         test_shell_command_and_empty();
@@ -247,5 +311,6 @@ int main(void) {
         test_provider();
         test_network_config();
         test_provider_grants();
+        test_provider_agent();
         return tap_done();
 }
