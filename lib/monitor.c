@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idmap-mount.h"
 #include "journal.h"
 #include "monitor.h"
 #include "podman-attach.h"
@@ -423,6 +424,8 @@ int monitor_cleanup(const char *home, const char *id, moat_error *err) {
                 remove_container(&m, c); /* the monitor may have died before it removed it */
         r = 0;
 out:
+        /* a rootful agent's mapped workspace and home, which the container no longer needs */
+        (void) idmap_mounts_remove(id);
         monitor_close(&m);
         return r;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "idmap-mount.h"
 #include "monitor.h"
 #include "podman.h"
 #include "runner.h"
@@ -391,10 +392,26 @@ static int name_run(run_services *s, run_record *rec, const char *wanted, int *l
         return 0;
 }
 
-/* TLS_DIR: where the run's CA will be, with grants (else NULL); AGENT_HOME: the agent's
- * kept home on the host (else NULL). */
-static int create_container(podman_client *c, const run_record *rec, const run_options *o, const char *tls_dir,
-                            const char *agent_home, char **ret_id, moat_error *err) {
+/* What the container mounts from the host besides the caller's mounts: the workspace, the
+ * run's CA (with grants) and the agent's kept home (for an agent), each as the container
+ * sees it (for a rootful agent, through the idmapped mounts). */
+typedef struct run_sources {
+        const char *workspace;
+        char *tls_dir;
+        char *agent_home;
+        char *mapped_workspace, *mapped_home;
+} run_sources;
+
+static void run_sources_done(run_sources *src) {
+        free(src->tls_dir);
+        free(src->agent_home);
+        free(src->mapped_workspace);
+        free(src->mapped_home);
+}
+
+static int create_container(podman_client *c, const run_record *rec, const run_options *o, const run_sources *src,
+                            char **ret_id, moat_error *err) {
+        const char *agent_home = src->mapped_home ?: src->agent_home, *tls_dir = src->tls_dir;
         _cleanup_free_ podman_mount *mounts = NULL;
         _cleanup_free_ char *label_id = NULL, *label_name = NULL, *cname = NULL, *user = NULL;
         _cleanup_(strv_freep) char **env = NULL;
@@ -423,12 +440,13 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
 
                 if (asprintf(&kv, "HOME=%s", o->agent_home) < 0 || strv_push(&env, kv) < 0)
                         return moat_error_set(err, -ENOMEM, "out of memory");
-                /* Rootless, the agent's user is the caller's, mapped: what it writes in the
-                 * workspace and its home belongs to the caller on the host. */
+                /* The agent's user is the caller's, mapped: rootless by podman's keep-id,
+                 * rootful by moat's idmapped mounts of the workspace and the home
+                 * (idmap-mount.h).  What it writes there belongs to the caller. */
+                if (asprintf(&user, "%u:%u", o->agent_uid, o->agent_gid) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+                spec.user = user;
                 if (rec->manager == RUN_MANAGER_USER) {
-                        if (asprintf(&user, "%u:%u", o->agent_uid, o->agent_gid) < 0)
-                                return moat_error_set(err, -ENOMEM, "out of memory");
-                        spec.user = user;
                         spec.keep_id = true;
                         spec.keep_id_uid = o->agent_uid;
                         spec.keep_id_gid = o->agent_gid;
@@ -449,7 +467,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         mounts = calloc(rec->n_mounts + 3, sizeof(*mounts));
         if (!mounts)
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        mounts[n++] = (podman_mount) { .source = rec->workspace, .destination = WORKSPACE_DIR };
+        mounts[n++] = (podman_mount) { .source = src->mapped_workspace ?: src->workspace, .destination = WORKSPACE_DIR };
         for (size_t i = 0; i < rec->n_mounts; i++)
                 mounts[n++] = (podman_mount) {
                         .source = rec->mounts[i].source,
@@ -468,6 +486,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
 /* Undoes a run whose unit never ran: its container and its record (or, without one, its TLS
  * directory). */
 static void discard_run(run_services *s, const run_record *rec, bool record_written) {
+        (void) idmap_mounts_remove(rec->id);
         if (rec->container_id)
                 (void) podman_container_remove(s->podman, rec->container_id, true, NULL);
         if (record_written)
@@ -477,25 +496,47 @@ static void discard_run(run_services *s, const run_record *rec, bool record_writ
 }
 
 /* The container, then its record: the record never names a container that does not exist. */
+/* A rootful agent's workspace and home, through mounts on which the caller's ids and the
+ * agent's are swapped. */
+static int map_agent_sources(const run_record *rec, const run_options *o, run_sources *src, moat_error *err) {
+        int r;
+
+        r = idmap_mount_swap(rec->id, "workspace", src->workspace, getuid(), getgid(), o->agent_uid, o->agent_gid,
+                             &src->mapped_workspace, err);
+        if (r >= 0)
+                r = idmap_mount_swap(rec->id, "home", src->agent_home, getuid(), getgid(), o->agent_uid,
+                                     o->agent_gid, &src->mapped_home, err);
+        return r;
+}
+
+/* The container, then its record: the record never names a container that does not exist. */
 static int create_run(run_services *s, run_record *rec, const run_options *o, moat_error *err) {
-        _cleanup_free_ char *tls_dir = NULL, *agent_home = NULL;
+        _cleanup_(run_sources_done) run_sources src = { .workspace = rec->workspace };
         int r;
 
         /* the agent's home outlives the run: made once, kept even when this start fails */
         if (o->agent) {
                 r = agent_state_prepare(run_store_home(s->store), o->agent, rec->workspace, o->agent_seeds,
-                                        o->n_agent_seeds, &agent_home, NULL, err);
+                                        o->n_agent_seeds, &src.agent_home, NULL, err);
                 if (r < 0)
                         return r;
+                if (rec->manager == RUN_MANAGER_SYSTEM) {
+                        r = map_agent_sources(rec, o, &src, err);
+                        if (r < 0) {
+                                discard_run(s, rec, false);
+                                return r;
+                        }
+                }
         }
-
         /* the proxy writes the run's CA there, before the container starts */
         if (rec->n_grants > 0) {
-                r = run_store_tls_dir(s->store, rec->id, &tls_dir, err);
-                if (r < 0)
+                r = run_store_tls_dir(s->store, rec->id, &src.tls_dir, err);
+                if (r < 0) {
+                        discard_run(s, rec, false);
                         return r;
+                }
         }
-        r = create_container(s->podman, rec, o, tls_dir, agent_home, &rec->container_id, err);
+        r = create_container(s->podman, rec, o, &src, &rec->container_id, err);
         if (r < 0) {
                 discard_run(s, rec, false);
                 return r;

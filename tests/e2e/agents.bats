@@ -6,6 +6,7 @@
 load helpers
 
 home_of() { [ "$1" = user ] && echo /home/moattest || echo /root; }
+home_owner() { [ "$1" = user ] && echo moattest:moattest || echo root:root; }
 
 setup_file() {
 	setup_workspaces
@@ -219,14 +220,13 @@ check_agent_state() {
 	[ "$status" -eq 0 ] || { echo "$stderr" >&2; false; }
 	[ "${lines[1]}" = "seeded once" ]
 	[ "${lines[2]}" = "runs=1" ]
-	if [ "$1" = user ]; then
-		# not root: the provider's user, mapped to the caller, so its files are the caller's
-		[ "${lines[0]}" = "uid=1234 gid=1235 home=/home/keeper fixed=from the provider" ]
-		run sb stat -c %U "$ws/by-agent"
-		[ "$output" = moattest ]
-	else
-		[[ "${lines[0]}" == *" home=/home/keeper fixed=from the provider" ]]
-	fi
+	# not root: the provider's user, mapped to the caller, so its files are the caller's
+	[ "${lines[0]}" = "uid=1234 gid=1235 home=/home/keeper fixed=from the provider" ]
+	run sb stat -c %U:%G "$ws/by-agent" "$(as "$1" moat state path keeper "$ws")/runs"
+	[ "${lines[0]}" = "$(home_owner "$1")" ]
+	[ "${lines[1]}" = "$(home_owner "$1")" ]
+	# a rootful run's mapped mounts go with it
+	[ "$1" = user ] || [ -z "$(sb sh -c 'ls /run/moat/mounts; grep /run/moat/mounts /proc/self/mountinfo')" ]
 	# the home is kept for the next run in this workspace, and only there
 	as "$1" sh -c "printf changed >\$(moat state path keeper $ws)/.seeded"
 	run --separate-stderr as "$1" moat keeper --network none "$ws" -p two -f

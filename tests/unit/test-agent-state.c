@@ -12,6 +12,7 @@
 
 #include "agent-state.h"
 #include "file-util.h"
+#include "idmap-mount.h"
 #include "macro.h"
 #include "tap.h"
 
@@ -150,12 +151,31 @@ static void test_prepare(const char *top) {
         agent_state_entries_free(list, n);
 }
 
+/* The maps of a rootful agent's mounts: the two ids swapped, every other one kept. */
+static void test_swap_map(void) {
+        char buf[256];
+
+        is_int(idmap_swap_map(0, 1000, buf, sizeof(buf)), 0, "root and 1000");
+        is_str(buf, "0 1000 1\n1000 0 1\n1 1 999\n1001 1001 4294966294\n", "swapped; below, between, above kept");
+        is_int(idmap_swap_map(1000, 0, buf, sizeof(buf)), 0, "either order");
+        is_str(buf, "1000 0 1\n0 1000 1\n1 1 999\n1001 1001 4294966294\n", "the same ranges");
+        is_int(idmap_swap_map(5, 6, buf, sizeof(buf)), 0, "neighbours");
+        is_str(buf, "5 6 1\n6 5 1\n0 0 5\n7 7 4294967288\n", "nothing between");
+        is_int(idmap_swap_map(7, 7, buf, sizeof(buf)), 0, "the same id");
+        is_str(buf, "0 0 4294967295\n", "identity");
+        is_int(idmap_swap_map(0, 4294967294U, buf, sizeof(buf)), 0, "the last id");
+        is_str(buf, "0 4294967294 1\n4294967294 0 1\n1 1 4294967293\n", "nothing above");
+        is_int(idmap_swap_map(0, 4294967295U, buf, sizeof(buf)), -EINVAL, "(uid_t) -1 refused");
+        is_int(idmap_swap_map(0, 1000, buf, 20), -ENOBUFS, "a short buffer");
+}
+
 int main(void) {
         char top[] = "/tmp/test-agent-state-XXXXXX";
         char cmd[128];
 
         test_key();
         test_seed_paths();
+        test_swap_map();
         if (!mkdtemp(top))
                 abort();
         test_prepare(top);
