@@ -47,8 +47,12 @@ fi
 export TMPDIR=${top_builddir:-$top_srcdir}/tests/.bats-tmp
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 # MOAT_E2E="interactive network" runs those files alone (a developer's shortcut).
-files=()
-for f in ${MOAT_E2E:-*}; do files+=("$top_srcdir/tests/e2e/$f.bats"); done
+# (Not ${MOAT_E2E:-*}: that * would expand in the current directory, e.g. to Makefile.)
+files=("$top_srcdir"/tests/e2e/*.bats)
+if [ -n "${MOAT_E2E:-}" ]; then
+	files=()
+	for f in $MOAT_E2E; do files+=("$top_srcdir/tests/e2e/$f.bats"); done
+fi
 "${BATS:-bats}" --tap "${files[@]}"
 rc=$?
 rm -rf "$TMPDIR"
