@@ -461,7 +461,9 @@ int podman_build_query(const podman_build_request *req, char **ret, moat_error *
         r = r ?: put_escaped(f, req->tag);
         fputs("&labels=", f);
         r = r ?: put_escaped(f, json);
-        fputs("&rm=true&forcerm=true&layers=true", f);
+        /* the server's proxy variables reach the RUN steps, as with podman build (whose
+         * --http-proxy is on by default; the endpoint's own default is off) */
+        fputs("&rm=true&forcerm=true&layers=true&httpproxy=true", f);
         if (req->pull)
                 fputs("&pullpolicy=always", f);
         if (req->no_cache)

@@ -124,3 +124,25 @@ gate_start() {
 	for _ in $(seq 50); do as "$mode" test -S "$dir/gate.sock" && break; sleep 0.1; done
 	as "$mode" test -S "$dir/gate.sock"
 }
+
+# agent_image MODE NAME: the image of shipped agent NAME (providers/NAME.yaml) in MODE's
+# podman, echoed as moat names it (localhost/moat/NAME:DIGEST).  Loaded from this machine's
+# cache (tests/agent-images.sh) if there, else built with `moat build NAME` from the stand-in
+# for its base image, through the sandbox's build proxy, and then cached.
+AGENT_IMAGES=${AGENT_IMAGES:-$(dirname "$SANDBOX")/agent-images.sh}
+agent_image() {
+	local mode=$1 name=$2 tag t0 t1 t2
+	tag=$(as "$mode" moat providers | awk -v n="$name" '$1 == n { print $2 }')
+	[[ "$tag" == localhost/moat/"$name":* ]] || { echo "agent_image: no image for $name: '$tag'" >&2; return 1; }
+	if ! as "$mode" podman image exists "$tag" && ! "$AGENT_IMAGES" load "$mode" "$tag"; then
+		t0=$SECONDS
+		"$AGENT_IMAGES" base >/dev/null || return 1
+		t1=$SECONDS
+		as "$mode" moat build "$name" >/dev/null || { echo "agent_image: moat build $name failed as $mode" >&2; return 1; }
+		t2=$SECONDS
+		"$AGENT_IMAGES" save "$mode" "$tag" || return 1
+		# how long a machine without the cache takes, in the TAP output
+		{ echo "# $tag as $mode: base image $((t1 - t0)) s, built in $((t2 - t1)) s, cached in $((SECONDS - t2)) s" >&3; } 2>/dev/null || true
+	fi
+	echo "$tag"
+}

@@ -147,8 +147,9 @@ static void test_build_query(void) {
         is_str(q1,
                "dockerfile=Containerfile&t=localhost%2Fmoat%2Fbb%3A613389c155a4"
                "&labels=%7B%22io.moat.provider%22%3A%22bb%22%2C%22io.moat.recipe%22%3A%22sha256%3Aab%22%7D"
-               "&rm=true&forcerm=true&layers=true",
-               "escaped tag and labels; the failed step's container removed; no pull: only when missing");
+               "&rm=true&forcerm=true&layers=true&httpproxy=true",
+               "escaped tag and labels; the failed step's container removed; the server's proxy "
+               "variables in RUN steps; no pull: only when missing");
         req.pull = req.no_cache = true;
         podman_build_query(&req, &q2, NULL);
         ok(q2 && strstr(q2, "&pullpolicy=always") && strstr(q2, "&nocache=true"), "--pull and --no-cache");
@@ -270,7 +271,7 @@ static void test_shipped_providers(void) {
                         podman_build_query(&req, &query, NULL);
                         /* the tag's '/' and ':' escaped */
                         if (asprintf(&want, "dockerfile=Containerfile&t=localhost%%2Fmoat%%2F%s%%3A%s&labels=%%7B%%7D"
-                                     "&rm=true&forcerm=true&layers=true",
+                                     "&rm=true&forcerm=true&layers=true&httpproxy=true",
                                      agents[i].name, p.image + strlen(prefix)) < 0)
                                 abort();
                         is_str(query, want, "%s's build request", agents[i].name);
