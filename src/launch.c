@@ -250,6 +250,19 @@ static bool provider_grant_var(const provider *p, const char *var) {
         return false;
 }
 
+/* Whether the run's grants reach every one of HOSTS. */
+static bool grants_cover(const launch *l, char *const *hosts) {
+        for (char *const *h = hosts; h && *h; h++) {
+                bool covered = false;
+
+                for (size_t i = 0; i < l->n_grants && !covered; i++)
+                        covered = grant_rule_for_host(&l->grants[i], *h) != NULL;
+                if (!covered)
+                        return false;
+        }
+        return true;
+}
+
 /* An agent's network: strict unless asked otherwise, its own allow list, and its grants
  * that have a stored value; a grant without one is skipped, with a warning unless it is
  * optional, and its hosts stay reachable (the agent may log in by itself).  -1 to go on. */
@@ -260,19 +273,21 @@ static int provider_network(launch *l, const provider *p) {
                 l->network = NET_STRICT;
         if (prepend(&l->allow, p->allow) < 0 || run_store_default_home(l->o.manager, &home, NULL) < 0)
                 return cli_fail("out of memory");
+        for (size_t i = 0; i < p->n_grants; i++)
+                if (grant_store_stat(home, p->grants[i].name, NULL, NULL) >= 0 && use_grant(l, &p->grants[i]) < 0)
+                        return cli_fail("out of memory");
         for (size_t i = 0; i < p->n_grants; i++) {
                 const grant_def *g = &p->grants[i];
                 _cleanup_(strv_freep) char **hosts = NULL;
                 _cleanup_free_ char *list = NULL;
 
-                if (grant_store_stat(home, g->name, NULL, NULL) >= 0) {
-                        if (use_grant(l, g) < 0)
-                                return cli_fail("out of memory");
+                if (grant_store_stat(home, g->name, NULL, NULL) >= 0)
                         continue;
-                }
                 if (grant_hosts(g, &hosts) < 0 || prepend(&l->allow, hosts) < 0 || !(list = strv_join(hosts, ", ")))
                         return cli_fail("out of memory");
-                if (!g->optional)
+                /* another stored grant may stand for the same hosts (an API key or a
+                 * subscription's token): then nothing is missing */
+                if (!g->optional && !grants_cover(l, hosts))
                         fprintf(stderr,
                                 "moat: warning: the grant '%s' has no stored value, so the agent gets no credential "
                                 "for %s; store one with 'moat grant add %s'\n",
