@@ -33,6 +33,7 @@ mkdir -p "$MOAT_SANDBOX_STATE/bin"
 for tool in podman-probe podman-gate https-server; do
 	cp "${top_builddir:-.}/tests/$tool" "$MOAT_SANDBOX_STATE/bin/"
 done
+cp "$top_srcdir/tests/fake-model-api.py" "$MOAT_SANDBOX_STATE/bin/"
 
 # A sandbox left by an interrupted run goes first, so every run starts from a fresh boot.
 halt

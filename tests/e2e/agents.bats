@@ -24,6 +24,14 @@ setup_file() {
 	done
 }
 
+# Later files list the providers: the test ones go.
+teardown_file() {
+	local mode
+	for mode in root user; do
+		as "$mode" rm -f "$(home_of "$mode")"/.config/moat/providers/{echo,keeper}.yaml
+	done
+}
+
 check_providers_list() {
 	run as "$1" moat providers
 	[ "$status" -eq 0 ]

@@ -95,10 +95,11 @@ pane_start() {
 	sleep 0.3
 }
 
-# wait_pane NAME REGEX: until the pane shows a line matching REGEX (10 s at most).
+# wait_pane NAME REGEX [SECONDS]: until the pane shows a line matching REGEX (10 s at most,
+# or SECONDS).
 wait_pane() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq $((${3:-10} * 10))); do
 		tx capture-pane -p -t "$1" | grep -Eq -- "$2" && return 0
 		sleep 0.1
 	done
@@ -145,4 +146,59 @@ agent_image() {
 		{ echo "# $tag as $mode: base image $((t1 - t0)) s, built in $((t2 - t1)) s, cached in $((SECONDS - t2)) s" >&3; } 2>/dev/null || true
 	fi
 	echo "$tag"
+}
+
+# moat_home MODE: where MODE's moat keeps its records, grants and agent state.
+moat_home() {
+	if [ "$1" = root ]; then echo /var/lib/moat; else sbu sh -c 'echo "${MOAT_HOME:-$HOME/.moat}"'; fi
+}
+
+# secret_nowhere_running MODE ID SECRET WORKSPACE: while run ID (a run with a grant) runs,
+# SECRET is in no variable, /proc entry or file of its container (its whole filesystem,
+# streamed out by tar: the secret never goes in), not in its configuration, not in any
+# command line or in the environment of moat's processes, no property of its unit, and no
+# file of MOAT_HOME but the grant store, nor of WORKSPACE.
+secret_nowhere_running() {
+	local mode=$1 id=$2 secret=$3 ws=$4 cid home out scope
+	scope=$(scope_flag "$mode")
+	home=$(moat_home "$mode")
+	cid=$(as "$mode" podman ps -q --no-trunc --filter "label=moat.run-id=$id")
+	[ -n "$cid" ] || { echo "no container for run $id" >&2; return 1; }
+	out=$(as "$mode" podman exec "$cid" sh -c 'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat "$f"; echo; done' | tr '\0' '\n')
+	[[ "$out" == *=moat-proxy* ]] || { echo "no placeholder in the container's environment: $out" >&2; return 1; }
+	[[ "$out" != *"$secret"* ]] || { echo "the secret is in the container's /proc" >&2; return 1; }
+	# each file's tar header holds "ustar": their count shows that the files came out
+	out=$(as "$mode" sh -c "podman exec $cid sh -c 'cd / && tar -cf - \$(ls -A / | grep -vx -e proc -e sys -e dev) 2>/dev/null' |
+		grep -aoF -e '$secret' -e ustar | sort | uniq -c")
+	[[ "$out" =~ ([0-9]+)\ ustar && ${BASH_REMATCH[1]} -gt 100 ]] || { echo "the container's files did not come out: $out" >&2; return 1; }
+	[[ "$out" != *"$secret"* ]] || { echo "the secret is in a file of the container: $out" >&2; return 1; }
+	out=$(as "$mode" podman inspect "$cid")
+	[[ "$out" != *"$secret"* ]] || { echo "the secret is in podman inspect" >&2; return 1; }
+	out=$(sb ps -eo args)
+	[[ "$out" == *"moat-proxy $id"* ]] || { echo "no moat-proxy $id running: $out" >&2; return 1; }
+	[[ "$out" != *"$secret"* ]] || { echo "the secret is on a command line" >&2; return 1; }
+	out=$(as "$mode" systemctl $scope show "moat-$id.service")
+	[[ "$out" == *"moat-$id.service"* && "$out" != *"$secret"* ]] || { echo "the secret is a unit property" >&2; return 1; }
+	out=$(sb sh -c "for p in \$(pgrep -f 'moat-(relay|proxy|monitor) $id'); do tr '\\0' '\\n' </proc/\$p/environ; done" || true)
+	[ -n "$out" ] || { echo "no moat process of $id to look into" >&2; return 1; }
+	[[ "$out" != *"$secret"* ]] || { echo "the secret is in the environment of a moat process" >&2; return 1; }
+	secret_in_no_file "$mode" "$secret" "$home" "$ws"
+}
+
+# secret_in_no_file MODE SECRET HOME WORKSPACE: no file of HOME but its grant store, and no
+# file of WORKSPACE, holds SECRET.
+secret_in_no_file() {
+	local out
+	out=$(as "$1" sh -c "grep -rl '$2' '$3' '$4' | grep -v '^$3/grants/'" || true)
+	[ -z "$out" ] || { echo "the secret is in: $out" >&2; return 1; }
+}
+
+# secret_nowhere_after MODE SECRET WORKSPACE: after the run ended, no journal field (of any
+# journal: root reads them all) and no file of MOAT_HOME but the grant store, nor of
+# WORKSPACE, holds SECRET.
+secret_nowhere_after() {
+	local out
+	out=$(sb sh -c "journalctl -o export | grep -ac '$2'" || true)
+	[ "$out" = 0 ] || { echo "the secret is in the journal ($out)" >&2; return 1; }
+	secret_in_no_file "$1" "$2" "$(moat_home "$1")" "$3"
 }

@@ -94,62 +94,27 @@ check_inject() {
 
 # Everywhere a secret could leak to, while a run that uses it runs and after it ended.
 check_secret_nowhere() {
-	local secret id cid scope home pid
+	local secret id scope ws
 	secret=$(secret_of "$1")
 	scope=$(scope_flag "$1")
+	ws=$(workspace "$1")
 	store_secret "$1"
-	run as "$1" moat netagent -n "leak-$1" "$(workspace "$1")" -p \
+	run as "$1" moat netagent -n "leak-$1" "$ws" -p \
 		'curl -sS https://api.anthropic.test/ >/workspace/leak-out; sleep 1000'
 	[ "$status" -eq 0 ]
 	id=$(started_id "$output")
-	for _ in $(seq 50); do as "$1" test -s "$(workspace "$1")/leak-out" && break; sleep 0.1; done
-	[ "$(as "$1" cat "$(workspace "$1")/leak-out")" = ok ]
-	cid=$(as "$1" podman ps -q --no-trunc --filter "label=moat.run-id=$id")
-	[ -n "$cid" ]
-
-	# inside the container: no variable, no /proc entry, no file (the whole filesystem, read
-	# out of it by tar; the secret itself never goes in)
-	run as "$1" podman exec "$cid" sh -c 'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat "$f"; echo; done'
-	[ "$status" -eq 0 ]
-	[[ "$output" == *TEST_API_KEY=moat-proxy* ]]
-	[[ "$output" != *"$secret"* ]]
-	as "$1" sh -c "podman exec $cid sh -c 'cd / && tar -cf - \$(ls -A / | grep -vx -e proc -e sys -e dev)' >/tmp/fs-$1.tar 2>/dev/null || true"
-	run as "$1" sh -c "tar -tf /tmp/fs-$1.tar | grep -cx -e 'usr/bin/curl' -e 'etc/moat/ca-bundle.crt'"
-	[ "$output" = 2 ]
-	run as "$1" sh -c "grep -ac '$secret' /tmp/fs-$1.tar; rm /tmp/fs-$1.tar"
-	[ "$output" = 0 ]
-	run as "$1" podman inspect "$cid"
-	[[ "$output" != *"$secret"* ]]
-	# outside: no command line, no unit property, no journal field, no record or file of
-	# MOAT_HOME but the grant store, no environment of moat's processes
-	run sb ps -eo args
-	[[ "$output" == *"moat-proxy $id"* ]]
-	[[ "$output" != *"$secret"* ]]
-	run as "$1" systemctl $scope show "moat-$id.service"
-	[ "$status" -eq 0 ]
-	[[ "$output" != *"$secret"* ]]
+	for _ in $(seq 50); do as "$1" test -s "$ws/leak-out" && break; sleep 0.1; done
+	[ "$(as "$1" cat "$ws/leak-out")" = ok ]
+	secret_nowhere_running "$1" "$id" "$secret" "$ws"
 	# the credential's property names the file, never what is in it
 	run as "$1" busctl $scope get-property org.freedesktop.systemd1 \
 		"/org/freedesktop/systemd1/unit/moat_2d${id}_2eservice" org.freedesktop.systemd1.Service LoadCredential
 	[[ "$output" == *'"grant-testapi" "'*'/grants/testapi"'* ]]
 	[[ "$output" != *"$secret"* ]]
-	run sb sh -c "for p in \$(pgrep -f 'moat-(relay|proxy) $id'); do tr '\\0' '\\n' </proc/\$p/environ; done"
-	[ -n "$output" ]
-	[[ "$output" != *"$secret"* ]]
-	home=$(as "$1" sh -c 'echo ${MOAT_HOME:-$HOME/.moat}'); [ "$1" = root ] && home=/var/lib/moat
-	run as "$1" sh -c "grep -rl '$secret' '$home' | grep -v '^$home/grants/'"
-	[ -z "$output" ]
-	run as "$1" grep -rl "$secret" "$(workspace "$1")"
-	[ -z "$output" ]
 
 	run as "$1" moat stop "$id"
 	[ "$status" -eq 0 ]
-	run sb sh -c "journalctl -o export | grep -ac '$secret'"
-	[ "$output" = 0 ]
-	run as "$1" sh -c "journalctl $scope -o export | grep -ac '$secret'"
-	[ "$output" = 0 ]
-	run as "$1" sh -c "grep -rl '$secret' '$home' | grep -v '^$home/grants/'"
-	[ -z "$output" ]
+	secret_nowhere_after "$1" "$secret" "$ws"
 	as "$1" moat rm "$id"
 }
 @test "the secret is in no variable, file or /proc entry of the container, no argv, unit property, journal field or record" { each_mode check_secret_nowhere; }
@@ -275,7 +240,7 @@ check_bad_network_input() {
 	before=$(count_everything "$1")
 	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --grant nosuch "$ws" -- true
 	[ "$status" -eq 125 ]
-	[ "$stderr" = "moat: unknown grant 'nosuch'; the providers define: anthropic, gemini, github, openai, testapi, unstored" ]
+	[ "$stderr" = "moat: unknown grant 'nosuch'; the providers define: anthropic, claude, gemini, github, openai, testapi, unstored" ]
 	run --separate-stderr as "$1" moat run --image "$CURL_IMAGE" --network strict --allow '*.com' "$ws" -- true
 	[ "$status" -eq 125 ]
 	[ "$stderr" = "moat: invalid allow pattern '*.com': a wildcard needs two labels after it, as in *.example.com" ]
