@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "cli-util.h"
 #include "cli.h"
+#include "exec-session.h"
 #include "podman-attach.h"
 #include "podman.h"
 #include "runner.h"
@@ -17,13 +19,25 @@
 #include "strv.h"
 #include "unit.h"
 
-typedef struct exec_session {
+/* podman's default stop timeout, for a command whose moat went first */
+#define EXEC_STOP_GRACE_USEC (10 * UINT64_C(1000000))
+/* conmon forks its cleanup's waiter as the command ends: a moment */
+#define EXEC_RELEASE_USEC (2 * UINT64_C(1000000))
+
+typedef struct exec_call {
         podman_client *client;
         const char *exec_id;
-} exec_session;
+} exec_call;
+
+/* Ctrl-C without a terminal, or the terminal gone: the command ends, as a local one would. */
+static void stop_exec(void *userdata) {
+        exec_call *e = userdata;
+
+        (void) exec_session_signal("/proc", e->exec_id, SIGTERM);
+}
 
 static void resize_exec(unsigned rows, unsigned cols, void *userdata) {
-        exec_session *e = userdata;
+        exec_call *e = userdata;
         moat_error err = {};
 
         (void) podman_exec_resize(e->client, e->exec_id, rows, cols, &err);
@@ -72,6 +86,7 @@ int cmd_exec(int argc, char **argv) {
         _cleanup_(podman_attach_closep) podman_attach *a = NULL;
         _cleanup_(strv_freep) char **env = NULL;
         _cleanup_free_ char *socket = NULL, *exec_id = NULL, *state = NULL;
+        _cleanup_close_ int guard = -1;
         cli_manager_flags mf = {};
         bool interactive = false, tty = false;
         int opt, dashdash = argc, r, code;
@@ -134,17 +149,25 @@ int cmd_exec(int argc, char **argv) {
         }
         if (r == -EBUSY || r == -ENOENT)
                 return cli_fail("run %s (%s) has no running container to run a command in", rec->name, rec->id);
-        if (r < 0 || podman_exec_start_open(socket, exec_id, tty, &a, &err) < 0)
+        if (r < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        /* from here on the session is removed however moat ends: by moat at the command's end,
+         * by the guard when moat is killed first */
+        if (exec_guard_start(exec_id, EXEC_STOP_GRACE_USEC, &guard, &err) < 0 ||
+            podman_exec_start_open(socket, exec_id, tty, &a, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
         {
-                exec_session e = { .client = c, .exec_id = exec_id };
-                const session_ops ops = { .resize = resize_exec, .no_input = !interactive, .userdata = &e };
+                exec_call e = { .client = c, .exec_id = exec_id };
+                const session_ops ops = { .resize = resize_exec, .stop = stop_exec, .no_input = !interactive, .userdata = &e };
 
                 r = session_run(a, tty, &ops);
         }
         if (r != 0)
-                return r;
-        if (exec_exit_code(c, exec_id, &code, &err) < 0)
+                return r; /* asked to go: the guard ends the command */
+        r = exec_exit_code(c, exec_id, &code, &err);
+        (void) exec_session_release("/proc", exec_id, EXEC_RELEASE_USEC);
+        exec_guard_done(TAKE_FD(guard));
+        if (r < 0)
                 return cli_fail("%s", moat_error_message(&err));
         return code & 0xff;
 }

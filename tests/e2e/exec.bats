@@ -55,6 +55,60 @@ check_exec_streams() {
 }
 @test "exec: stdout and stderr apart, the exit code, -e, -i, an ended run refused" { each_mode check_exec_streams; }
 
+# The exec sessions of container $2 (podman inspect as MODE $1) and the conmon processes
+# that serve it, counted as root, who sees every user's.
+exec_traces() {
+	echo "sessions=$(as "$1" podman inspect --format '{{len .ExecIDs}}' "$2") conmons=$(sb pgrep -fc "^/usr/bin/conmon .*-c $2")"
+}
+
+# exec_traces_back MODE CONTAINER WANT: the traces come back to WANT within 15 s (a guard
+# stops a command that ignores SIGTERM after 10 s).
+exec_traces_back() {
+	local i now
+	for i in $(seq 60); do
+		now=$(exec_traces "$1" "$2")
+		[ "$now" = "$3" ] && return 0
+		sleep 0.25
+	done
+	echo "exec traces: $now, want $3" >&2
+	return 1
+}
+
+check_exec_leaves_nothing() {
+	local id ctr before i
+	id=$(sleeper "$1" "exec-leak-$1")
+	for i in $(seq 40); do
+		ctr=$(as "$1" moat inspect --json "$id" | sed -n 's/.*"container_id":[[:space:]]*"\([0-9a-f]\{64\}\)".*/\1/p')
+		[ -n "$ctr" ] && break
+		sleep 0.25
+	done
+	[ -n "$ctr" ]
+	before=$(exec_traces "$1" "$ctr")
+	[ "$before" = "sessions=0 conmons=1" ]
+	# every call ends its session: none left after 50, at once
+	as "$1" sh -c "for i in \$(seq 50); do moat exec $id -- true || exit 1; done"
+	[ "$(exec_traces "$1" "$ctr")" = "$before" ]
+	# moat killed by SIGKILL mid-command: its guard ends the command and the session
+	as "$1" sh -c "moat exec $id -- sleep 600 & sleep 1; kill -KILL \$!"
+	exec_traces_back "$1" "$ctr" "$before"
+	# ... even a command that ignores SIGTERM
+	as "$1" sh -c "moat exec $id -- sh -c 'trap \"\" TERM; sleep 600' & sleep 1; kill -KILL \$!"
+	exec_traces_back "$1" "$ctr" "$before"
+	# Ctrl-C without a terminal ends the command: its SIGTERM status
+	run as "$1" sh -c "moat exec $id -- sleep 600 & sleep 1; kill -INT \$!; wait \$!"
+	[ "$status" -eq 143 ]
+	[ "$(exec_traces "$1" "$ctr")" = "$before" ]
+	# the run ending under a command: no conmon of its container stays
+	as "$1" sh -c "moat exec $id -- sleep 600 & sleep 1; moat stop $id; wait" || true
+	for i in $(seq 20); do
+		[ "$(sb pgrep -fc "^/usr/bin/conmon .*-c $ctr")" = 0 ] && break
+		sleep 0.25
+	done
+	[ "$(sb pgrep -fc "^/usr/bin/conmon .*-c $ctr")" = 0 ]
+	as "$1" moat rm "$id"
+}
+@test "exec: no session and no conmon stays, whether moat exits, is killed, or the run ends" { each_mode check_exec_leaves_nothing; }
+
 check_exec_tty() {
 	local id as_user=
 	[ "$1" = user ] && as_user=--user
