@@ -23,6 +23,7 @@ typedef struct monitor {
         run_store *store;
         run_record *record;
         char *socket;
+        helper_lifeline proxy; /* handed to the relay, which ends the proxy before itself */
 } monitor;
 
 static int monitor_save(monitor *m, run_state state, moat_error *err) {
@@ -127,11 +128,14 @@ static int start_proxy(monitor *m, podman_client *c, moat_error *err) {
         if (pipe2(life, O_CLOEXEC) < 0)
                 return moat_error_set(err, -errno, "pipe: %m");
         life_rd = life[0];
-        /* kept open for the life of the unit's main process: not closed on exec */
-        (void) fcntl(life[1], F_SETFD, 0);
+        m->proxy.fd = life[1];
         r = spawn_program(argv, (int[]) { wr, life_rd }, 2);
         if (r < 0)
                 return moat_error_set(err, r, "cannot start %s: %s", PROXY_PATH, strerror(-r));
+        /* kept open for the life of the unit's main process: not closed on its exec, and only
+         * now, so that the proxy holds no write end of its own lifeline */
+        (void) fcntl(life[1], F_SETFD, 0);
+        m->proxy.pidfd = helper_pidfd(r);
         wr = safe_close(wr);
         pfd = (struct pollfd) { .fd = rd, .events = POLLIN };
         if (poll(&pfd, 1, PROXY_READY_TIMEOUT_MS) <= 0)
@@ -154,8 +158,8 @@ static int monitor_connect(monitor *m, podman_client **ret, moat_error *err) {
 int monitor_run(const char *home, const char *id, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         _cleanup_(podman_attach_closep) podman_attach *a = NULL;
-        monitor m = {};
-        char fd_arg[16];
+        monitor m = { .proxy = HELPER_LIFELINE_NONE };
+        char fd_arg[16], life_arg[16], pidfd_arg[16];
         sigset_t set;
         int r, fd;
 
@@ -217,12 +221,16 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         /* The rest of the run needs no podman client in memory: the relay takes over this
          * process, then hands the main PID to a grandchild of its own (relay_hand_over). */
         snprintf(fd_arg, sizeof(fd_arg), "%d", fd);
+        snprintf(life_arg, sizeof(life_arg), "%d", m.proxy.fd);
+        snprintf(pidfd_arg, sizeof(pidfd_arg), "%d", m.proxy.pidfd);
         execv(RELAY_PATH, (char *[]) { (char *) RELAY_PATH, m.record->id, m.record->name,
                                        (char *) run_manager_to_string(m.record->manager),
-                                       (char *) (m.record->tty ? "tty" : "notty"), fd_arg, NULL });
+                                       (char *) (m.record->tty ? "tty" : "notty"), fd_arg, life_arg, pidfd_arg,
+                                       NULL });
         moat_error_set(err, -errno, "cannot run %s: %m", RELAY_PATH);
         r = fail_run(&m, c, err);
 out:
+        helper_lifeline_end(&m.proxy, PROXY_END_TIMEOUT_MS);
         monitor_close(&m);
         return r;
 }

@@ -13,6 +13,8 @@
 #define MONITOR_PATH LIBEXECDIR "/moat-monitor"
 #define RELAY_PATH LIBEXECDIR "/moat-relay"
 #define PROXY_PATH LIBEXECDIR "/moat-proxy"
+/* how long the run's main process waits for the proxy to go before going itself */
+#define PROXY_END_TIMEOUT_MS 5000
 
 /* Grace a stopped container gets between SIGTERM and SIGKILL, in seconds. */
 #define MONITOR_STOP_GRACE_SEC 10

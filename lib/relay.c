@@ -197,7 +197,7 @@ void relay_hand_over(void) {
         close(go);
 }
 
-int relay_run(const run_record *rec, int attach_fd) {
+int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy) {
         relay rl = { .rec = rec, .status = 125 };
         moat_error err = {};
         sigset_t set;
@@ -213,7 +213,12 @@ int relay_run(const run_record *rec, int attach_fd) {
                 fprintf(stderr, "moat-relay: signalfd: %m\n");
                 return 125;
         }
-        (void) fcntl(attach_fd, F_SETFD, FD_CLOEXEC); /* the helpers have no business with it */
+        /* the helpers have no business with these */
+        (void) fcntl(attach_fd, F_SETFD, FD_CLOEXEC);
+        if (proxy->fd >= 0)
+                (void) fcntl(proxy->fd, F_SETFD, FD_CLOEXEC);
+        if (proxy->pidfd >= 0)
+                (void) fcntl(proxy->pidfd, F_SETFD, FD_CLOEXEC);
         relay_feed_init(&rl.feed, rec->tty, to_journal, &rl);
         r = journal_writer_init(&rl.writer, rec, 0, &err);
         if (r < 0) {
@@ -269,6 +274,7 @@ int relay_run(const run_record *rec, int attach_fd) {
         }
         if (attach_fd >= 0)
                 close(attach_fd);
+        helper_lifeline_end(proxy, PROXY_END_TIMEOUT_MS);
         journal_writer_done(&rl.writer);
         close(sfd);
         return rl.status;

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "podman-frames.h"
 #include "run.h"
+#include "spawn-helper.h"
 
 /* The pure part: bytes from the attach connection to a sink, counted per stream. */
 typedef struct relay_feed {
@@ -54,6 +55,7 @@ void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const cha
  * NOTIFY_SOCKET, when a fork fails, or after such a stop). */
 void relay_hand_over(void);
 
-/* Runs the relay of REC (id, name, manager, tty) on ATTACH_FD until the run has ended;
- * returns the process's exit status. */
-int relay_run(const run_record *rec, int attach_fd);
+/* Runs the relay of REC (id, name, manager, tty) on ATTACH_FD until the run has ended, then
+ * ends the helper on PROXY (the run's proxy, or HELPER_LIFELINE_NONE) and waits for it to be
+ * gone; returns the process's exit status. */
+int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy);

@@ -1,10 +1,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "spawn-helper.h"
 
@@ -34,4 +38,27 @@ pid_t spawn_program(char *const *argv, const int *fds, size_t n_fds) {
                 return -r;
         }
         return pid;
+}
+
+int helper_pidfd(pid_t pid) {
+        long fd = syscall(SYS_pidfd_open, pid, 0);
+
+        if (fd < 0)
+                return -1;
+        (void) fcntl((int) fd, F_SETFD, 0); /* pidfd_open() sets close-on-exec */
+        return (int) fd;
+}
+
+void helper_lifeline_end(helper_lifeline *l, int timeout_ms) {
+        if (l->fd >= 0)
+                close(l->fd);
+        if (l->pidfd >= 0) {
+                struct pollfd p = { .fd = l->pidfd, .events = POLLIN };
+
+                /* a pidfd turns readable when its process has exited */
+                while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR)
+                        ;
+                close(l->pidfd);
+        }
+        *l = HELPER_LIFELINE_NONE;
 }

@@ -1,6 +1,7 @@
 /* moat-relay: a run's main process while the container runs (lib/relay.h).  moat-monitor
  * execs it once the container has started:
- *   moat-relay RUN-ID NAME user|system tty|notty ATTACH-FD
+ *   moat-relay RUN-ID NAME user|system tty|notty ATTACH-FD PROXY-LIFELINE-FD PROXY-PIDFD
+ * the last two -1 for a run without a proxy (or a kernel without pidfds).
  * It links no libcurl and no cJSON: it stays resident for the whole run. */
 #include "config.h"
 
@@ -11,22 +12,39 @@
 
 #include "relay.h"
 
-int main(int argc, char **argv) {
-        run_record rec = {};
-        _cleanup_free_ char *unit = NULL;
+/* A descriptor above 2 from ARG, or -1 for "-1"; -EINVAL otherwise. */
+static int parse_fd(const char *arg, bool may_be_none) {
         char *end;
         long fd;
 
-        if (argc != 6 || !run_id_valid(argv[1]) || !run_name_valid(argv[2]) ||
+        errno = 0;
+        fd = strtol(arg, &end, 10);
+        if (errno != 0 || *end != '\0' || end == arg)
+                return -EINVAL;
+        if (fd == -1 && may_be_none)
+                return -1;
+        return fd >= 3 && fd <= 65535 ? (int) fd : -EINVAL;
+}
+
+int main(int argc, char **argv) {
+        run_record rec = {};
+        _cleanup_free_ char *unit = NULL;
+        helper_lifeline proxy = HELPER_LIFELINE_NONE;
+        int fd;
+
+        if (argc != 8 || !run_id_valid(argv[1]) || !run_name_valid(argv[2]) ||
             run_manager_from_string(argv[3], &rec.manager) < 0 ||
             (strcmp(argv[4], "tty") != 0 && strcmp(argv[4], "notty") != 0)) {
-                fputs("usage: moat-relay RUN-ID NAME user|system tty|notty ATTACH-FD (started by moat-monitor)\n", stderr);
+                fputs("usage: moat-relay RUN-ID NAME user|system tty|notty ATTACH-FD PROXY-LIFELINE-FD PROXY-PIDFD "
+                      "(started by moat-monitor)\n",
+                      stderr);
                 return 2;
         }
-        errno = 0;
-        fd = strtol(argv[5], &end, 10);
-        if (errno != 0 || *end != '\0' || fd < 3 || fd > 65535) {
-                fputs("moat-relay: ATTACH-FD must be an open descriptor above 2\n", stderr);
+        fd = parse_fd(argv[5], false);
+        proxy.fd = parse_fd(argv[6], true);
+        proxy.pidfd = parse_fd(argv[7], true);
+        if (fd < 0 || proxy.fd < -1 || proxy.pidfd < -1) {
+                fputs("moat-relay: ATTACH-FD must be an open descriptor above 2, the proxy's ones too or -1\n", stderr);
                 return 2;
         }
         snprintf(rec.id, sizeof(rec.id), "%s", argv[1]);
@@ -40,5 +58,5 @@ int main(int argc, char **argv) {
         rec.tty = strcmp(argv[4], "tty") == 0;
         rec.state = RUN_RUNNING;
         relay_hand_over();
-        return relay_run(&rec, (int) fd);
+        return relay_run(&rec, fd, &proxy);
 }

@@ -197,6 +197,21 @@ assert_proxy_gone() {
 	[ -z "$out" ] || { echo "still listening on 3128: $out" >&2; return 1; }
 }
 
+# assert_no_kill MODE ID: once run ID's unit is inactive and the journal is synced, its journal
+# (which has the run's end) says nothing was killed in it: the proxy went by itself, before
+# the relay.
+assert_no_kill() {
+	local out
+	for _ in $(seq 50); do
+		[[ "$(as "$1" systemctl $(scope_flag "$1") is-active "moat-$2.service")" =~ ^(inactive|failed)$ ]] && break
+		sleep 0.1
+	done
+	sb journalctl --sync
+	out=$(as "$1" journalctl $(scope_flag "$1") -u "moat-$2.service" -o cat --no-pager)
+	grep -Eq "^Run .* \($2\) (exited|stopped)" <<<"$out" || { echo "no end of run $2 in: $out" >&2; return 1; }
+	! grep -E "Killing process|SIGKILL" <<<"$out"
+}
+
 # proxy_run MODE NAME: a strict run that sleeps, once its proxy runs; prints its id.
 proxy_run() {
 	local id out
@@ -213,13 +228,16 @@ check_proxy_lifetime() {
 	run as "$1" moat run -f --image "$CURL_IMAGE" --network strict -n "pend-$1" "$(workspace "$1")" -- true
 	[ "$status" -eq 0 ]
 	assert_proxy_gone "$(run_id_of "$1" "pend-$1")"
+	assert_no_kill "$1" "$(run_id_of "$1" "pend-$1")"
 	# moat stop, systemctl stop, a SIGKILLed main process
 	id=$(proxy_run "$1" "pstop-$1")
 	as "$1" moat stop "$id"
 	assert_proxy_gone "$id"
+	assert_no_kill "$1" "$id"
 	id=$(proxy_run "$1" "psys-$1")
 	as "$1" systemctl $scope stop "moat-$id.service"
 	assert_proxy_gone "$id"
+	assert_no_kill "$1" "$id"
 	id=$(proxy_run "$1" "pkill-$1")
 	as "$1" systemctl $scope kill --kill-who=main --signal=SIGKILL "moat-$id.service"
 	for _ in $(seq 100); do
