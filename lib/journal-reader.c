@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-journal.h>
+#include <unistd.h>
 
 #include "journal.h"
 #include "strv.h"
@@ -49,6 +50,56 @@ static bool field_u64(sd_journal *j, const char *name, uint64_t *ret) {
         return errno == 0 && *end == '\0';
 }
 
+/* Who may speak for a run.  Every field a client sends is its own to choose, MOAT_RUN_ID,
+ * MOAT_EVENT and MOAT_EXIT_CODE included: any local user can log an entry that names any run.
+ * What no client chooses are journald's trusted fields (those starting with '_'), which it
+ * fills from the sender's credentials and cgroup:
+ *   _UID   the sender's uid.  A run's writers (monitor, relay, proxy, cleanup) all run as the
+ *          manager's owner: 0 for the system manager, the user for a user manager.  An entry
+ *          of any other uid is not the run's.  Always present on entries a client sent.
+ *   _SYSTEMD_UNIT / _SYSTEMD_USER_UNIT  the unit of the sender's cgroup.  For a system run
+ *          _SYSTEMD_UNIT must be the run's unit; for a user run _SYSTEMD_USER_UNIT must be the
+ *          run's unit and _SYSTEMD_UNIT the user manager's (user@UID.service).  journald may
+ *          fail to attribute a message of a process that already exited (ENVIRONMENT.md), so
+ *          a missing unit field is accepted: an entry without one still needs the owner's
+ *          uid, so only the owner (who could stop the run anyway) could forge it, and only
+ *          from a process that has exited by the time journald reads its message.
+ * The container cannot reach the journal at all: it has no socket of journald's. */
+static bool entry_trusted(sd_journal *j, const journal_source *src) {
+        bool has_unit = field(j, "_SYSTEMD_UNIT", NULL), has_user_unit = field(j, "_SYSTEMD_USER_UNIT", NULL);
+
+        if (!field_is(j, "_UID", src->uid))
+                return false;
+        if (has_unit && !field_is(j, "_SYSTEMD_UNIT", src->manager_unit ?: src->unit))
+                return false;
+        if (has_user_unit) /* a system run has none */
+                return src->manager_unit && field_is(j, "_SYSTEMD_USER_UNIT", src->unit);
+        return true;
+}
+
+int journal_source_init(journal_source *src, const run_record *rec) {
+        *src = (journal_source) { .id = rec->id, .unit = rec->unit };
+        snprintf(src->uid, sizeof(src->uid), "%u", rec->manager == RUN_MANAGER_USER ? (unsigned) getuid() : 0u);
+        if (rec->manager == RUN_MANAGER_USER) {
+                snprintf(src->manager_unit_buf, sizeof(src->manager_unit_buf), "user@%s.service", src->uid);
+                src->manager_unit = src->manager_unit_buf;
+        }
+        return rec->id[0] && rec->unit ? 0 : -EINVAL;
+}
+
+/* The run's entries of the owner's uid: journald filters by uid, moat checks the units. */
+static int add_source_match(sd_journal *j, const journal_source *src) {
+        char match[64];
+        int r;
+
+        snprintf(match, sizeof(match), "MOAT_RUN_ID=%s", src->id);
+        r = sd_journal_add_match(j, match, 0);
+        if (r < 0)
+                return r;
+        snprintf(match, sizeof(match), "_UID=%s", src->uid);
+        return sd_journal_add_match(j, match, 0);
+}
+
 static int report_gap(const journal_read_options *o, uint64_t missing) {
         return missing > 0 && o->gap ? o->gap(missing, o->userdata) : 0;
 }
@@ -82,12 +133,16 @@ static int read_end(sd_journal *j, const journal_read_options *o, journal_end *e
 }
 
 /* Handles the current entry: an output line goes to the callback; the end record ends. */
-static int handle_entry(sd_journal *j, const journal_read_options *o, journal_end *end) {
+static int handle_entry(sd_journal *j, const journal_source *src, const journal_read_options *o,
+                        journal_end *end) {
         journal_line line = {};
         size_t len;
         const char *stream;
         uint64_t seq;
         int r;
+
+        if (!entry_trusted(j, src))
+                return 0;
 
         if (field_is(j, "MOAT_EVENT", "exit")) {
                 r = read_end(j, o, end);
@@ -120,12 +175,12 @@ static int handle_entry(sd_journal *j, const journal_read_options *o, journal_en
         return o->line(&line, o->userdata);
 }
 
-static bool is_output(sd_journal *j) {
-        return field(j, "MOAT_STREAM", NULL) != NULL;
+static bool is_output(sd_journal *j, const journal_source *src) {
+        return field(j, "MOAT_STREAM", NULL) != NULL && entry_trusted(j, src);
 }
 
 /* Leaves the journal just before the first of the last TAIL lines. */
-static int seek_tail_lines(sd_journal *j, long tail) {
+static int seek_tail_lines(sd_journal *j, const journal_source *src, long tail) {
         long n = 0;
         int r;
 
@@ -138,7 +193,7 @@ static int seek_tail_lines(sd_journal *j, long tail) {
                         return r;
                 if (r == 0) /* fewer lines than asked: all of them */
                         return sd_journal_seek_head(j);
-                if (is_output(j))
+                if (is_output(j, src))
                         n++;
         }
         /* one step back, so that the loop's next() lands on this entry */
@@ -150,12 +205,15 @@ static int seek_tail_lines(sd_journal *j, long tail) {
         return 0;
 }
 
-int journal_read_run(const char *id, const journal_read_options *o, journal_end *ret_end, moat_error *err) {
+int journal_read_run(const run_record *rec, const journal_read_options *o, journal_end *ret_end, moat_error *err) {
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
+        journal_source src;
         journal_end end = {};
         unsigned quiet = 0;
-        char match[64];
         int r;
+
+        if (journal_source_init(&src, rec) < 0)
+                return moat_error_set(err, -EINVAL, "run %s has no unit", rec->id);
 
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
@@ -164,8 +222,7 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
         r = sd_journal_set_data_threshold(j, 0);
         if (r < 0)
                 return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
-        snprintf(match, sizeof(match), "MOAT_RUN_ID=%s", id);
-        r = sd_journal_add_match(j, match, 0);
+        r = add_source_match(j, &src);
         if (r < 0)
                 return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
         if (o->follow) {
@@ -181,12 +238,15 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
                 r = sd_journal_seek_tail(j);
                 if (r >= 0)
                         r = sd_journal_previous(j);
+                /* the last of the run's own entries */
+                while (r > 0 && !entry_trusted(j, &src))
+                        r = sd_journal_previous(j);
                 if (r > 0 && field_is(j, "MOAT_EVENT", "exit")) {
                         (void) read_end(j, o, &end);
                         goto done;
                 }
         } else
-                r = o->tail > 0 ? seek_tail_lines(j, o->tail) : sd_journal_seek_head(j);
+                r = o->tail > 0 ? seek_tail_lines(j, &src, o->tail) : sd_journal_seek_head(j);
         if (r < 0)
                 return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
 
@@ -196,7 +256,7 @@ int journal_read_run(const char *id, const journal_read_options *o, journal_end 
                         return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
                 if (r > 0) {
                         quiet = 0;
-                        r = handle_entry(j, o, &end);
+                        r = handle_entry(j, &src, o, &end);
                         if (r < 0)
                                 return r;
                         if (r > 0)
@@ -228,19 +288,20 @@ done:
         return 0;
 }
 
-int journal_read_denied_hosts(const char *id, char ***ret, moat_error *err) {
+int journal_read_denied_hosts(const run_record *rec, char ***ret, moat_error *err) {
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         _cleanup_(strv_freep) char **hosts = calloc(1, sizeof(char *));
-        char match[64];
+        journal_source src;
         int r;
 
         if (!hosts)
                 return moat_error_set(err, -ENOMEM, "out of memory");
+        if (journal_source_init(&src, rec) < 0)
+                return moat_error_set(err, -EINVAL, "run %s has no unit", rec->id);
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
                 return moat_error_set(err, r, "cannot open the journal: %s", strerror(-r));
-        snprintf(match, sizeof(match), "MOAT_RUN_ID=%s", id);
-        r = sd_journal_add_match(j, match, 0);
+        r = add_source_match(j, &src);
         if (r >= 0)
                 r = sd_journal_add_match(j, "MOAT_EVENT=network-denied", 0);
         if (r < 0)
@@ -250,7 +311,7 @@ int journal_read_denied_hosts(const char *id, char ***ret, moat_error *err) {
                 const char *v = field(j, "MOAT_HOST", &len);
                 bool seen = false;
 
-                if (!v)
+                if (!v || !entry_trusted(j, &src))
                         continue;
                 for (char **h = hosts; *h; h++)
                         seen |= strlen(*h) == len && memcmp(*h, v, len) == 0;

@@ -9,7 +9,9 @@
  * run is an entry of its own, MOAT_EVENT=exit, written after the last line, with MOAT_LINES,
  * the number of output entries, when known.
  *
- * Reader (moat logs, moat run -f): the run's entries by MOAT_RUN_ID. */
+ * Reader (moat logs, moat run -f, wait, inspect): the run's entries by MOAT_RUN_ID, and only
+ * those journald's trusted fields say its own writers sent (the owner's _UID, the run's unit
+ * where journald attributed one; journal-reader.c says why): the rest is anyone's forgery. */
 #pragma once
 
 #include <stdbool.h>
@@ -81,9 +83,20 @@ typedef struct journal_read_options {
         void *userdata;
 } journal_read_options;
 
-/* The hosts run ID's proxy refused, each once, in the order first refused. */
-int journal_read_denied_hosts(const char *id, char ***ret, moat_error *err);
+/* Who wrote a run's own entries, as journald's trusted fields name them. */
+typedef struct journal_source {
+        const char *id;
+        const char *unit;          /* moat-<id>.service */
+        const char *manager_unit;  /* a user run: user@UID.service; NULL for a system run */
+        char uid[16];              /* _UID: 0 for the system manager, the caller for a user one */
+        char manager_unit_buf[32];
+} journal_source;
 
-/* Reads run ID's output from the journals this user may read. *ret_end says whether (and
+int journal_source_init(journal_source *src, const run_record *rec);
+
+/* The hosts run ID's proxy refused, each once, in the order first refused. */
+int journal_read_denied_hosts(const run_record *rec, char ***ret, moat_error *err);
+
+/* Reads run REC's output from the journals this user may read. *ret_end says whether (and
  * how) the run's end record was seen. */
-int journal_read_run(const char *id, const journal_read_options *o, journal_end *ret_end, moat_error *err);
+int journal_read_run(const run_record *rec, const journal_read_options *o, journal_end *ret_end, moat_error *err);

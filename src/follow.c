@@ -172,7 +172,7 @@ int follow_run(const run_record *rec, const follow_options *o, follow_end *ret_e
         /* SIGINT only: killing moat (SIGTERM, SIGKILL) leaves the run alone */
         if (o->stop_on_interrupt)
                 sigaction(SIGINT, &sa, &old_int);
-        r = journal_read_run(rec->id, &ro, &je, &err);
+        r = journal_read_run(rec, &ro, &je, &err);
         if (o->stop_on_interrupt)
                 sigaction(SIGINT, &old_int, NULL);
         if (r >= 0) {

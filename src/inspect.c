@@ -44,7 +44,7 @@ static void add_denied_hosts(cJSON *obj, const run_record *rec) {
         _cleanup_(strv_freep) char **hosts = NULL;
         cJSON *a;
 
-        if (!run_has_proxy(rec) || journal_read_denied_hosts(rec->id, &hosts, NULL) < 0) {
+        if (!run_has_proxy(rec) || journal_read_denied_hosts(rec, &hosts, NULL) < 0) {
                 cJSON_AddNullToObject(obj, "network_denied");
                 return;
         }
