@@ -492,6 +492,18 @@ int run_store_tls_dir(run_store *s, const char *id, char **ret_path, moat_error 
         return 0;
 }
 
+int run_store_empty_dir(run_store *s, char **ret_path, moat_error *err) {
+        struct stat st;
+
+        if (mkdirat(s->home_fd, RUN_EMPTY_DIR, 0555) < 0 && errno != EEXIST)
+                return moat_error_set(err, -errno, "Failed to create %s/" RUN_EMPTY_DIR ": %m", s->home);
+        if (fstatat(s->home_fd, RUN_EMPTY_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                return moat_error_set(err, -ENOTDIR, "%s/" RUN_EMPTY_DIR " is not a directory; remove it", s->home);
+        if (asprintf(ret_path, "%s/" RUN_EMPTY_DIR, s->home) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
 int run_store_write_tls(run_store *s, const char *id, const char *name, const char *data, size_t len,
                         moat_error *err) {
         _cleanup_close_ int dfd = -1, fd = -1;

@@ -138,6 +138,9 @@ int run_store_remove(run_store *s, const char *id, moat_error *err);
 #define RUN_TLS_DIR "tls"
 #define RUN_TLS_CA "ca.crt"            /* the run's CA alone (NODE_EXTRA_CA_CERTS) */
 #define RUN_TLS_BUNDLE "ca-bundle.crt" /* the host's trust store and the run's CA */
+/* An empty directory, 0555, mounted read-only over what a container must not see. */
+#define RUN_EMPTY_DIR "empty"
+int run_store_empty_dir(run_store *s, char **ret_path, moat_error *err);
 /* Creates the directory and returns its path, for the container's mount. */
 int run_store_tls_dir(run_store *s, const char *id, char **ret_path, moat_error *err);
 /* Removes the directory alone: a run whose container could not be created has no record. */

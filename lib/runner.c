@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "git-guard.h"
 #include "idmap-mount.h"
+#include "mount-guard.h"
 #include "monitor.h"
 #include "podman.h"
 #include "runner.h"
@@ -78,6 +80,7 @@ int parse_mount(const char *s, run_mount *ret, moat_error *err) {
         _cleanup_free_ char *copy = strdup(s), *real = NULL;
         char *dst, *mode;
         bool ro = false;
+        int r;
 
         if (!copy)
                 return moat_error_set(err, -ENOMEM, "out of memory");
@@ -96,9 +99,9 @@ int parse_mount(const char *s, run_mount *ret, moat_error *err) {
         if (dst[0] != '/' || strstr(dst, "/../") || strcmp(dst, "/") == 0)
                 return moat_error_set(err, -EINVAL,
                                       "invalid mount '%s': DST must be an absolute path inside the container", s);
-        real = realpath(copy, NULL);
-        if (!real)
-                return moat_error_set(err, -errno, "mount source '%s' does not exist (%s)", copy, strerror(errno));
+        r = mount_source_resolve(copy, NULL, &real, err);
+        if (r < 0)
+                return r;
         ret->source = TAKE_PTR(real);
         ret->destination = strdup(dst);
         ret->read_only = ro;
@@ -228,9 +231,62 @@ static int plan_env_keys(const run_options *o, run_record *rec) {
         return 0;
 }
 
+/* What keeps the host's own out of the container's reach, besides what was asked for:
+ * moat's places inside a mount hidden, the workspace's git protected (mount-guard.h,
+ * git-guard.h). */
+typedef struct run_guard {
+        char **hidden;          /* container paths covered by an empty read-only directory */
+        git_guard_mount *git;   /* relative to the workspace */
+        size_t n_git;
+} run_guard;
+
+static void run_guard_done(run_guard *g) {
+        strv_free(g->hidden);
+        git_guard_mounts_free(g->git, g->n_git);
+        *g = (run_guard) {};
+}
+
+/* SOURCE, mounted at DESTINATION, must not be moat's; moat's places inside it are hidden. */
+static int guard_source(const char *source, const char *destination, const char *what, char *const *protected,
+                        run_guard *g, moat_error *err) {
+        _cleanup_(strv_freep) char **inside = NULL;
+        int r;
+
+        r = mount_source_check(source, what, protected, err);
+        if (r < 0)
+                return r;
+        if (mount_source_protected_inside(source, protected, &inside) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        for (char **rel = inside; *rel; rel++) {
+                char *dst;
+
+                if (asprintf(&dst, "%s/%s", strcmp(destination, "/") == 0 ? "" : destination, *rel) < 0 ||
+                    strv_push(&g->hidden, dst) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* Every source the container gets from the caller, resolved, checked against moat's places. */
+static int plan_guard(const run_options *o, const run_record *rec, run_guard *g, moat_error *err) {
+        _cleanup_(strv_freep) char **protected = NULL;
+        int r;
+
+        r = moat_protected_paths(o->manager, &protected, err);
+        if (r < 0)
+                return r;
+        r = guard_source(rec->workspace, WORKSPACE_DIR, "the workspace", protected, g, err);
+        for (size_t i = 0; r >= 0 && i < rec->n_mounts; i++)
+                r = guard_source(rec->mounts[i].source, rec->mounts[i].destination, "mount source", protected, g,
+                                 err);
+        if (r < 0)
+                return r;
+        return git_guard_plan(rec->workspace, &g->git, &g->n_git, err);
+}
+
 /* The run as asked for, checked: every mistake in the input is found here, before podman or
  * systemd is asked for anything. */
-static int run_plan(const run_options *o, run_record **ret, moat_error *err) {
+static int run_plan(const run_options *o, run_record **ret, run_guard *ret_guard, moat_error *err) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         struct stat st;
         int r;
@@ -263,6 +319,9 @@ static int run_plan(const run_options *o, run_record **ret, moat_error *err) {
                                       strerror(errno));
         if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
                 return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
+        r = plan_guard(o, rec, ret_guard, err);
+        if (r < 0)
+                return r;
 
         rec->image = strdup(o->image ?: RUN_DEFAULT_IMAGE);
         if (!rec->image)
@@ -397,22 +456,45 @@ static int name_run(run_services *s, run_record *rec, const char *wanted, int *l
  * sees it (for a rootful agent, through the idmapped mounts). */
 typedef struct run_sources {
         const char *workspace;
+        const run_guard *guard;
+        char *empty_dir;  /* what covers a hidden place */
         char *tls_dir;
         char *agent_home;
         char *mapped_workspace, *mapped_home;
 } run_sources;
 
 static void run_sources_done(run_sources *src) {
+        free(src->empty_dir);
         free(src->tls_dir);
         free(src->agent_home);
         free(src->mapped_workspace);
         free(src->mapped_home);
 }
 
+/* The guard's mounts: the workspace's git (through the workspace as the container sees it)
+ * and the hidden places, after the mounts they are in (podman mounts parents first). */
+static int add_guard_mounts(const run_sources *src, podman_mount *mounts, size_t *n, char ***strings) {
+        const char *base = src->mapped_workspace ?: src->workspace;
+
+        for (size_t i = 0; i < src->guard->n_git; i++) {
+                const git_guard_mount *g = &src->guard->git[i];
+                char *source, *dst;
+
+                if (asprintf(&source, "%s/%s", base, g->path) < 0 || strv_push(strings, source) < 0 ||
+                    asprintf(&dst, WORKSPACE_DIR "/%s", g->path) < 0 || strv_push(strings, dst) < 0)
+                        return -ENOMEM;
+                mounts[(*n)++] = (podman_mount) { .source = source, .destination = dst, .read_only = g->read_only };
+        }
+        for (char **h = src->guard->hidden; h && *h; h++)
+                mounts[(*n)++] = (podman_mount) { .source = src->empty_dir, .destination = *h, .read_only = true };
+        return 0;
+}
+
 static int create_container(podman_client *c, const run_record *rec, const run_options *o, const run_sources *src,
                             char **ret_id, moat_error *err) {
         const char *agent_home = src->mapped_home ?: src->agent_home, *tls_dir = src->tls_dir;
         _cleanup_free_ podman_mount *mounts = NULL;
+        _cleanup_(strv_freep) char **guard_strings = NULL;
         _cleanup_free_ char *label_id = NULL, *label_name = NULL, *cname = NULL, *user = NULL;
         _cleanup_(strv_freep) char **env = NULL;
         size_t n = 0;
@@ -464,7 +546,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         labels[2] = NULL;
         spec.name = cname;
 
-        mounts = calloc(rec->n_mounts + 3, sizeof(*mounts));
+        mounts = calloc(rec->n_mounts + 3 + src->guard->n_git + strv_length(src->guard->hidden), sizeof(*mounts));
         if (!mounts)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         mounts[n++] = (podman_mount) { .source = src->mapped_workspace ?: src->workspace, .destination = WORKSPACE_DIR };
@@ -478,6 +560,8 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
                 mounts[n++] = (podman_mount) { .source = tls_dir, .destination = RUN_TLS_MOUNT, .read_only = true };
         if (agent_home)
                 mounts[n++] = (podman_mount) { .source = agent_home, .destination = o->agent_home };
+        if (add_guard_mounts(src, mounts, &n, &guard_strings) < 0)
+                return moat_error_set(err, -ENOMEM, "out of memory");
         spec.mounts = mounts;
         spec.n_mounts = n;
         return podman_container_create(c, &spec, ret_id, err);
@@ -510,10 +594,16 @@ static int map_agent_sources(const run_record *rec, const run_options *o, run_so
 }
 
 /* The container, then its record: the record never names a container that does not exist. */
-static int create_run(run_services *s, run_record *rec, const run_options *o, moat_error *err) {
-        _cleanup_(run_sources_done) run_sources src = { .workspace = rec->workspace };
+static int create_run(run_services *s, run_record *rec, const run_options *o, const run_guard *guard,
+                      moat_error *err) {
+        _cleanup_(run_sources_done) run_sources src = { .workspace = rec->workspace, .guard = guard };
         int r;
 
+        if (guard->hidden && guard->hidden[0]) {
+                r = run_store_empty_dir(s->store, &src.empty_dir, err);
+                if (r < 0)
+                        return r;
+        }
         /* the agent's home outlives the run: made once, kept even when this start fails */
         if (o->agent) {
                 r = agent_state_prepare(run_store_home(s->store), o->agent, rec->workspace, o->agent_seeds,
@@ -685,10 +775,11 @@ discard:
 int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         _cleanup_(run_services_close) run_services s = {};
+        _cleanup_(run_guard_done) run_guard guard = {};
         _cleanup_close_ int lock_fd = -1;
         int r;
 
-        r = run_plan(o, &rec, err);
+        r = run_plan(o, &rec, &guard, err);
         if (r >= 0)
                 r = run_services_open(o->manager, &s, err);
         if (r >= 0)
@@ -696,7 +787,7 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         if (r >= 0)
                 r = name_run(&s, rec, o->name, &lock_fd, err);
         if (r >= 0)
-                r = create_run(&s, rec, o, err);
+                r = create_run(&s, rec, o, &guard, err);
         lock_fd = safe_close(lock_fd);
         if (r >= 0)
                 r = launch_run(&s, &rec, o, err);

@@ -10,28 +10,31 @@ setup_file() {
 	setup_workspaces
 }
 
-# forge MODE ID: journal entries that name run ID, from writers that are not the run's: the
-# user nobody (another local user) and, as MODE's own user, a unit that is not the run's.
+# forge_entry FIELDS...: one journal entry of those fields, sent the way the monitor sends its
+# own (journald's native socket), by a process that lives on for a second, so that journald
+# attributes it to the sender's unit (an exited sender's may be lost; journal-reader.c).
+forge_entry() {
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto("".join(f + "\n" for f in sys.argv[1:]).encode(), "/run/systemd/journal/socket")
+time.sleep(1)' "$@"
+}
+
+# forge MODE ID: entries that name run ID, from writers that are not the run's: the user
+# nobody (another local user) and, as MODE's own user, a unit that is not the run's.
 forge() {
-	local mode=$1 id=$2 entries
-	entries="MOAT_RUN_ID=$id
-MOAT_STREAM=stdout
-MOAT_SEQ=1
-MESSAGE=forged-line
-
-MOAT_RUN_ID=$id
-MOAT_EVENT=network-denied
-MOAT_HOST=forged.example
-
-MOAT_RUN_ID=$id
-MOAT_EVENT=exit
-MOAT_STATE=exited
-MOAT_EXIT_CODE=0
-MESSAGE=forged-end"
-	sb runuser -u nobody -- sh -c "printf '%s\n' '$entries' | logger --journald"
-	as "$mode" systemd-run $(scope_flag "$mode") -q --wait --collect \
-		sh -c "printf '%s\n' '$entries' | logger --journald"
-	sleep 0.5 # journald has them all
+	local mode=$1 id=$2 fields i
+	fields=("MOAT_RUN_ID=$id MOAT_STREAM=stdout MOAT_SEQ=1 MESSAGE=forged-line"
+		"MOAT_RUN_ID=$id MOAT_EVENT=network-denied MOAT_HOST=forged.example MESSAGE=forged-denied"
+		"MOAT_RUN_ID=$id MOAT_EVENT=exit MOAT_STATE=exited MOAT_EXIT_CODE=0 MESSAGE=forged-end")
+	for i in "${fields[@]}"; do
+		# shellcheck disable=SC2086 # one word per field
+		sb runuser -u nobody -- bash -c "$(declare -f forge_entry); forge_entry $i" &
+		as "$mode" systemd-run $(scope_flag "$mode") -q --wait --collect \
+			bash -c "$(declare -f forge_entry); forge_entry $i" &
+	done
+	wait
 }
 
 check_forged_records() {
@@ -47,7 +50,7 @@ check_forged_records() {
 	elapsed=$((SECONDS - start))
 	[ "$status" -eq 0 ] || { echo "logs -f: status $status, stdout: $output, stderr: $stderr" >&2; return 1; }
 	[ "$elapsed" -ge 2 ] || { echo "logs -f ended after ${elapsed}s, before the run" >&2; return 1; }
-	[ "$output" = real-line ]
+	[ "$output" = real-line ] || { echo "logs -f printed: $output" >&2; return 1; }
 	run as "$1" moat logs "$id"
 	[ "$output" = real-line ]
 	run as "$1" moat logs -n 1 "$id"
@@ -61,4 +64,88 @@ check_forged_records() {
 }
 @test "records forged by another user or another unit change nothing logs, logs -f, wait or inspect report" {
 	each_mode check_forged_records
+}
+
+# home_of MODE: the default MOAT_HOME of MODE's runs.
+home_of() { [ "$1" = root ] && echo /var/lib/moat || echo /home/moattest/.moat; }
+
+check_mount_of_moat_home() {
+	local ws home before
+	ws=$(workspace "$1")
+	home=$(home_of "$1")
+	before=$(count_everything "$1")
+	as "$1" mkdir -p "$home/grants"
+	# straight, through a symbolic link the agent planted in the workspace, and through ../
+	as "$1" rm -f "$ws/.cache-link"
+	as "$1" ln -s "$home/grants" "$ws/.cache-link"
+	for src in "$home/grants" "$ws/.cache-link" "$ws/../../..$home"; do
+		run --separate-stderr mrun "$1" -m "$src:/var/cache/x:ro" "$ws" -- cat /var/cache/x/anything
+		[ "$status" -eq 125 ] || { echo "-m $src: status $status: $output $stderr" >&2; return 1; }
+		[[ "$stderr" == *"is inside $home, which holds moat's runs, grants or settings"* ]] ||
+			{ echo "-m $src: $stderr" >&2; return 1; }
+	done
+	as "$1" rm -f "$ws/.cache-link"
+	[ "$(count_everything "$1")" = "$before" ]
+}
+@test "MOAT_HOME and the grant store are never a mount's source, however the path leads there" {
+	each_mode check_mount_of_moat_home
+}
+
+check_workspace_holds_home() {
+	local ws home out
+	if [ "$1" = root ]; then
+		ws=/tmp/ws-root
+		home=/tmp/ws-root/moat-home
+	else
+		ws=/home/moattest
+		home=/home/moattest/.moat
+	fi
+	as "$1" mkdir -p "$home/grants"
+	as "$1" sh -c "echo marker-secret > $home/grants/marker"
+	run --separate-stderr as "$1" env MOAT_HOME="$home" moat run --image "$TEST_IMAGE" -f "$ws" -- \
+		sh -c "ls -A /workspace/${home#"$ws"/}; cat /workspace/${home#"$ws"/}/grants/marker; echo done"
+	as "$1" rm -f "$home/grants/marker"
+	[ "$status" -eq 0 ] || { echo "status $status: $output $stderr" >&2; return 1; }
+	[[ "$output" != *marker-secret* ]]
+	[[ "$output" != *runs* ]]
+	[[ "$output" == *done* ]]
+}
+@test "a workspace that contains MOAT_HOME shows it empty inside the container" {
+	each_mode check_workspace_holds_home
+}
+
+# git_repo MODE DIR: a repository with one commit, made on the host.
+git_repo() {
+	as "$1" rm -rf "$2"
+	as "$1" mkdir -p "$2"
+	as "$1" sh -c "cd $2 && git init -q && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m init"
+}
+
+check_git_stays_host() {
+	local ws pwned
+	ws=$(workspace "$1")/repo
+	pwned=$(workspace "$1")/pwned
+	git_repo "$1" "$ws"
+	as "$1" rm -f "$pwned.hook" "$pwned.fsmonitor"
+	run --separate-stderr mrun "$1" -e PWNED="$pwned" -f "$ws" -- sh -c '
+		try() { if sh -c "$2" 2>/dev/null; then echo "$1 written"; else echo "$1 refused"; fi; }
+		try hook "printf \"#!/bin/sh\ntouch %s.hook\n\" $PWNED > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit"
+		try config "printf \"[core]\n\tfsmonitor = touch %s.fsmonitor\n\" $PWNED >> .git/config"
+		try move "mv .git .git-moved"
+		echo obj > .git/objects/test-object && echo objects-writable
+		echo ref > .git/refs/heads/test.lock && mv .git/refs/heads/test.lock .git/refs/heads/test && echo refs-writable
+		echo idx >> .git/index && echo index-writable'
+	[[ "$output" == *"hook refused"* ]] || { echo "$output $stderr" >&2; return 1; }
+	[[ "$output" == *"config refused"* ]]
+	[[ "$output" == *"move refused"* ]]
+	[[ "$output" == *objects-writable* ]]
+	[[ "$output" == *refs-writable* ]]
+	[[ "$output" == *index-writable* ]]
+	as "$1" sh -c "cd $ws && git status >/dev/null 2>&1; git -c user.name=t -c user.email=t@t commit -q --allow-empty -m two" || true
+	as "$1" test ! -e "$pwned.hook"
+	as "$1" test ! -e "$pwned.fsmonitor"
+	as "$1" rm -rf "$ws"
+}
+@test "a hook or an fsmonitor written inside the container does not run on the host's next git" {
+	each_mode check_git_stays_host
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net-policy.h"
+#include "each-line.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,14 +33,5 @@ static void one(const char *s) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *text = malloc(size + 1), *line, *save = NULL;
-
-        if (!text)
-                return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
-        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-                one(line);
-        free(text);
-        return 0;
+        return fuzz_each_line(data, size, one);
 }

@@ -1,0 +1,29 @@
+/* The host's git stays the host's.  What git runs implicitly lives in the repository's
+ * .git/hooks and in its config files (core.hooksPath, core.fsmonitor, core.sshCommand,
+ * filters, aliases...): a container that could write them would get its code run by the
+ * user's next `git status` or `git commit` on the host.  So the container gets a workspace
+ * whose .git is a mount point of its own (it cannot be renamed away and replaced), with
+ * .git/hooks, .git/config and .git/config.worktree read-only on top: git inside still
+ * commits (objects, refs, index and logs stay writable).  A .git that is a file (a linked
+ * worktree or a submodule, whose git directory is outside the workspace and not mounted) is
+ * read-only itself, so that it cannot be pointed at a directory the container wrote.  There
+ * is no escape hatch: change hooks or config on the host. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct git_guard_mount {
+        char *path; /* relative to the workspace, e.g. ".git/hooks" */
+        bool read_only;
+} git_guard_mount;
+
+/* The mounts that protect WORKSPACE's git, in mount order (parents first); none when it has
+ * no .git.  Makes a missing .git/hooks (and, where the config reads it, config.worktree), so
+ * that there is something to mount read-only.  -ELOOP, with a clear error, when one of them
+ * is a symbolic link: it could not be protected. */
+int git_guard_plan(const char *workspace, git_guard_mount **ret, size_t *ret_n, moat_error *err);
+
+void git_guard_mounts_free(git_guard_mount *m, size_t n);
