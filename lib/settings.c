@@ -422,21 +422,20 @@ static int read_file(const char *path, char **ret, size_t *ret_len, moat_error *
         return r;
 }
 
-int moat_config_load(const char *workspace, moat_config *ret, moat_error *err) {
+int moat_config_read(const char *workspace, char **ret_path, char **ret_text, size_t *ret_len, moat_error *err) {
         _cleanup_free_ char *path = NULL, *text = NULL;
-        size_t len;
+        size_t len = 0;
         int r;
 
         if (asprintf(&path, "%s/moat.yaml", workspace) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         r = read_file(path, &text, &len, err);
-        if (r == -ENOENT) {
-                *ret = (moat_config) { .interactive = -1 };
-                return 0;
-        }
-        if (r < 0)
+        if (r < 0 && r != -ENOENT)
                 return r;
-        return moat_config_parse(path, text, len, workspace, ret, err);
+        *ret_path = TAKE_PTR(path);
+        *ret_text = TAKE_PTR(text);
+        *ret_len = len;
+        return 0;
 }
 
 void provider_done(provider *p) {

@@ -29,9 +29,10 @@ typedef struct moat_config {
 
 void moat_config_done(moat_config *c);
 
-/* Reads WORKSPACE/moat.yaml; no such file is an empty config. */
-int moat_config_load(const char *workspace, moat_config *ret, moat_error *err);
-/* The same, from text (NAME for messages): what the loader and the tests share. */
+/* WORKSPACE/moat.yaml's path and text; *ret_text NULL when there is no such file. */
+int moat_config_read(const char *workspace, char **ret_path, char **ret_text, size_t *ret_len, moat_error *err);
+
+/* Parses moat.yaml's TEXT (NAME for messages), SRC of mounts relative to WORKSPACE. */
 int moat_config_parse(const char *name, const char *text, size_t len, const char *workspace, moat_config *ret,
                       moat_error *err);
 

@@ -13,6 +13,7 @@
 #include "interactive.h"
 #include "build.h"
 #include "launch.h"
+#include "trust.h"
 
 static void run_usage(FILE *out, const char *command, bool is_provider) {
         if (is_provider)
@@ -193,13 +194,24 @@ static int prepend(char ***v, char *const *list) {
 
 int launch_apply_config(launch *l) {
         _cleanup_(moat_error_clear) moat_error err = {};
-        _cleanup_free_ char *ws = realpath(l->o.workspace ?: ".", NULL);
+        _cleanup_(config_approval_done) config_approval a = {};
+        _cleanup_free_ char *ws = realpath(l->o.workspace ?: ".", NULL), *home = NULL;
         moat_config *cfg = &l->cfg;
+        int rc;
 
         if (!ws)
                 return -1; /* the runner says what is wrong with the workspace */
-        if (moat_config_load(ws, cfg, &err) < 0)
+        /* the file is the agent's to write: obeyed only as approved (config-trust.h) */
+        if (run_store_default_home(l->o.manager, &home, &err) < 0 || config_approval_load(home, ws, &a, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
+        /* a malformed file is reported as such: approved or not, it is not obeyed */
+        if (a.text && moat_config_parse(a.path, a.text, a.len, ws, cfg, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        if (!a.approved) {
+                rc = trust_confirm(&a, home, ws);
+                if (rc >= 0)
+                        return rc;
+        }
         for (char **w = cfg->warnings; w && *w; w++)
                 fprintf(stderr, "moat: warning: %s\n", *w);
 

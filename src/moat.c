@@ -21,6 +21,7 @@ const moat_command moat_commands[] = {
         { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
         { "build", "build an agent's image from its provider's recipe", cmd_build },
         { "state", "list or remove the homes agents keep per workspace", cmd_state },
+        { "trust", "approve a workspace's moat.yaml, so that runs there obey it", cmd_trust },
         { "grant", "store credentials that runs' proxies add, so containers never hold them", cmd_grant },
         { "doctor", "check what moat needs of this host, and say how to fix it", cmd_doctor },
         {},

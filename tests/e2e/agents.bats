@@ -101,11 +101,13 @@ check_secret_pass_through() {
 }
 @test "passed-through variables reach the container only" { each_mode check_secret_pass_through; }
 
-# A workspace of its own with a moat.yaml: yaml_ws MODE NAME TEXT
+# A workspace of its own with a moat.yaml, approved (moat trust refuses a malformed one,
+# which runs then report): yaml_ws MODE NAME TEXT
 yaml_ws() {
 	local dir
 	dir=$(workspace "$1")/$2
 	as "$1" sh -c "rm -rf $dir && mkdir -p $dir/data && echo data-file >$dir/data/f && cat >$dir/moat.yaml" <<<"$3"
+	as "$1" moat trust "$dir" >/dev/null 2>&1 || true
 	echo "$dir"
 }
 

@@ -25,6 +25,8 @@ check_completion() {
 	[ "$output" = grant ]
 	run complete_words "$1" bu
 	[ "$output" = build ]
+	run complete_words "$1" tr
+	[ "$output" = trust ]
 	run complete_words "$1" build co
 	[ "$output" = codex ]
 	run complete_words "$1" build --no
