@@ -77,104 +77,6 @@ static void resume_session(proxy *p, SSL *ssl, const char *host) {
         pthread_mutex_unlock(&p->sessions_lock);
 }
 
-void proxy_route_done(proxy_route *r) {
-        free(r->host);
-        *r = (proxy_route) {};
-}
-
-/* Printable, and nothing a header, a journal field or a body could be confused by. */
-static bool host_printable(const char *host) {
-        size_t n = strlen(host);
-
-        return n > 0 && n <= 255 &&
-               strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:_") == n;
-}
-
-int proxy_route_host(const run_record *rec, const char *host, proxy_route *ret) {
-        char *norm = NULL;
-        int r;
-
-        *ret = (proxy_route) { .verdict = PROXY_DENY };
-        r = host_name_normalize(host, &norm);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                /* an IP address, or no host name: an open run may go there, directly */
-                if (rec->network == NET_OPEN && host_printable(host)) {
-                        ret->verdict = PROXY_TUNNEL;
-                        ret->host = strdup(host);
-                        return ret->host ? 0 : -ENOMEM;
-                }
-                return 0;
-        }
-        ret->host = norm;
-        for (size_t i = 0; i < rec->n_grants; i++) {
-                const grant_rule *rule = grant_rule_for_host(&rec->grants[i], norm);
-
-                if (rule) {
-                        ret->verdict = PROXY_INJECT;
-                        ret->grant = &rec->grants[i];
-                        ret->rule = rule;
-                        return 0;
-                }
-        }
-        if (rec->network == NET_OPEN || host_allowed(rec->allow, norm))
-                ret->verdict = PROXY_TUNNEL;
-        return 0;
-}
-
-int grant_header_value(const grant_rule *rule, const char *secret, size_t len, char **ret) {
-        const char *open = strchr(rule->value, '{'), *close = open ? strchr(open, '}') : NULL;
-        _cleanup_free_ char *plain = NULL, *encoded = NULL;
-        const char *fill = secret;
-        size_t fill_len = len;
-        char *out;
-
-        if (!open || !close)
-                return -EINVAL;
-        if (strncmp(open, "{basic:", 7) == 0) {
-                size_t user = (size_t) (close - open - 7), n = user + 1 + len;
-
-                plain = malloc(n);
-                encoded = malloc(4 * ((n + 2) / 3) + 1);
-                if (!plain || !encoded)
-                        return -ENOMEM;
-                memcpy(plain, open + 7, user);
-                plain[user] = ':';
-                memcpy(plain + user + 1, secret, len);
-                fill_len = (size_t) EVP_EncodeBlock((unsigned char *) encoded, (unsigned char *) plain, (int) n);
-                fill = encoded;
-                OPENSSL_cleanse(plain, n);
-        }
-        out = malloc((size_t) (open - rule->value) + fill_len + strlen(close + 1) + 1);
-        if (!out)
-                return -ENOMEM;
-        memcpy(out, rule->value, (size_t) (open - rule->value));
-        memcpy(out + (open - rule->value), fill, fill_len);
-        strcpy(out + (open - rule->value) + fill_len, close + 1);
-        if (encoded)
-                OPENSSL_cleanse(encoded, fill_len);
-        *ret = out;
-        return 0;
-}
-
-int proxy_denial_text(const run_record *rec, const char *host, char **ret) {
-        _cleanup_free_ char *norm = NULL;
-        int r;
-
-        if (host_name_normalize(host, &norm) == 0)
-                r = asprintf(ret,
-                             "moat: %s is not allowed by this run's network policy (%s); allow it with "
-                             "'--allow %s' or under network: allow: in moat.yaml\n",
-                             norm, net_mode_to_string(rec->network), norm);
-        else
-                r = asprintf(ret,
-                             "moat: '%s' is not a host name; a %s run reaches hosts by name only, through "
-                             "its proxy\n",
-                             host_printable(host) ? host : "?", net_mode_to_string(rec->network));
-        return r < 0 ? -ENOMEM : 0;
-}
-
 int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tls_ca *ca, proxy **ret,
               moat_error *err) {
         static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
@@ -425,7 +327,7 @@ static void deny(connection *c, const char *host) {
 
         if (proxy_denial_text(c->p->rec, host, &body) >= 0)
                 respond(c->fd, 403, "Forbidden", body);
-        (void) journal_write_network_denied(c->p->rec, host_printable(host) ? host : "?");
+        (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
 }
 
 static void bad_gateway(connection *c, const moat_error *err) {

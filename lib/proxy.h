@@ -15,33 +15,8 @@
 #include "error.h"
 #include "grant.h"
 #include "run.h"
+#include "proxy-route.h"
 #include "tls-ca.h"
-
-typedef enum proxy_verdict {
-        PROXY_DENY,
-        PROXY_TUNNEL, /* pass the bytes, unread */
-        PROXY_INJECT, /* terminate TLS, add the grant's header */
-} proxy_verdict;
-
-typedef struct proxy_route {
-        proxy_verdict verdict;
-        char *host;              /* normalized; as sent only for an IP address in an open run */
-        const grant_def *grant;  /* PROXY_INJECT: the grant and its rule for the host */
-        const grant_rule *rule;
-} proxy_route;
-
-void proxy_route_done(proxy_route *r);
-
-/* Where a request for HOST (as the container sent it) goes under REC's network policy.
- * -ENOMEM only: a host that is no host name is denied (strict) or tunnelled (open). */
-int proxy_route_host(const run_record *rec, const char *host, proxy_route *ret);
-
-/* The value of RULE's header for SECRET: "{secret}" and "{basic:USER}" (base64 of
- * "USER:SECRET") filled in. */
-int grant_header_value(const grant_rule *rule, const char *secret, size_t len, char **ret);
-
-/* What the container gets back for a refused host (a 403 body), one line. */
-int proxy_denial_text(const run_record *rec, const char *host, char **ret);
 
 typedef struct proxy_secret {
         char *grant;  /* the grant's name */
