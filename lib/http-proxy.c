@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "http-proxy.h"
+#include "proxy-route.h"
 
 void proxy_request_done(proxy_request *r) {
         free(r->host);
@@ -124,6 +125,24 @@ struct http_rewriter {
         bool in_body, last_chunk;
         bool upgraded, done;
         int error;      /* a failure inside a callback: out's, or -E2BIG */
+        /* the Host check (o.authority_host): Host fields of the head being read, whether all
+         * named the host, and for a refused request, why and what it named */
+        unsigned n_host;
+        bool host_wrong;
+        char why[320];
+        char named[256];
+        /* requests sent whose final responses have not all come, oldest first */
+        uint8_t queue[HTTP_PIPELINE_MAX];
+        size_t n_queue;
+        http_parser resp;
+        bool resp_interim, resp_switch, resume;
+        bool waiting;   /* an upgrade request went out: its answer decides what follows */
+        buf held;       /* client bytes after it, meanwhile */
+};
+
+enum {
+        REQUEST_HEAD = 1 << 0,    /* its response has no body */
+        REQUEST_UPGRADE = 1 << 1, /* a 101 answer makes the connection a tunnel */
 };
 
 static bool is_dropped(const http_rewriter *rw, const char *name, size_t len) {
@@ -140,12 +159,30 @@ static bool is_dropped(const http_rewriter *rw, const char *name, size_t len) {
         return false;
 }
 
+/* Why the request being read goes nowhere: WHAT and the authority it named, printable. */
+static void note_named(http_rewriter *rw, const char *what, const char *authority, size_t len) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < len && n < sizeof(rw->named) - 1; i++)
+                rw->named[n++] = authority[i] >= 0x21 && authority[i] <= 0x7e && authority[i] != '\\' ? authority[i] : '?';
+        rw->named[n] = '\0';
+        snprintf(rw->why, sizeof(rw->why), "%s %s", what, n ? rw->named : "empty");
+}
+
 /* The header just read goes into the fields, unless it is one the proxy replaces. */
 static int commit_header(http_rewriter *rw) {
         int r = 0;
 
         if (rw->name.len == 0)
                 return 0;
+        if (rw->o.authority_host && !rw->in_body && rw->name.len == 4 && strncasecmp(rw->name.data, "host", 4) == 0) {
+                rw->n_host++;
+                if (!rw->host_wrong &&
+                    !proxy_authority_names(rw->value.data ?: "", rw->value.len, rw->o.authority_host, rw->o.authority_port)) {
+                        rw->host_wrong = true;
+                        note_named(rw, "its Host is", rw->value.data, rw->value.len);
+                }
+        }
         if (!is_dropped(rw, rw->name.data, rw->name.len)) {
                 r = buf_add(&rw->fields, rw->name.data, rw->name.len);
                 if (r >= 0)
@@ -176,6 +213,8 @@ static int on_message_begin(http_parser *p) {
 
         rw->url.len = rw->fields.len = rw->name.len = rw->value.len = 0;
         rw->in_value = rw->in_body = rw->last_chunk = false;
+        rw->n_host = 0;
+        rw->host_wrong = false;
         return 0;
 }
 
@@ -223,6 +262,40 @@ static int add_target(http_rewriter *rw, buf *head) {
         return buf_add(head, url + u.field_data[UF_PATH].off, n - u.field_data[UF_PATH].off);
 }
 
+/* Whether the request just read may go to the intercepted host: one Host, naming it; an
+ * absolute target naming it too; no CONNECT (a tunnel inside the tunnel would carry anything
+ * past this check).  Otherwise rw->why says why. */
+static bool request_for_host(http_rewriter *rw, const http_parser *p) {
+        const char *url = rw->url.data;
+        struct http_parser_url u;
+
+        if (p->method == HTTP_CONNECT) {
+                note_named(rw, "it is a CONNECT to", url, rw->url.len);
+                return false;
+        }
+        if (rw->host_wrong)
+                return false;
+        if (rw->n_host != 1) {
+                snprintf(rw->why, sizeof(rw->why), "it has %s", rw->n_host ? "more than one Host" : "no Host");
+                return false;
+        }
+        if (rw->url.len == 0 || url[0] == '/' || (rw->url.len == 1 && url[0] == '*'))
+                return true;
+        /* absolute form: its authority is the one a server goes by */
+        http_parser_url_init(&u);
+        if (http_parser_parse_url(url, rw->url.len, 0, &u) != 0 || !(u.field_set & (1 << UF_HOST))) {
+                note_named(rw, "its target is", url, rw->url.len);
+                return false;
+        }
+        if (!proxy_authority_names(url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len, rw->o.authority_host,
+                                   rw->o.authority_port) ||
+            ((u.field_set & (1 << UF_PORT)) && u.port != rw->o.authority_port)) {
+                note_named(rw, "its target names", url + u.field_data[UF_HOST].off, u.field_data[UF_HOST].len);
+                return false;
+        }
+        return true;
+}
+
 static int on_headers_complete(http_parser *p) {
         http_rewriter *rw = p->data;
         buf head = {};
@@ -233,6 +306,10 @@ static int on_headers_complete(http_parser *p) {
         if (r < 0)
                 return fail(rw, r);
         rw->in_body = true;
+        if (rw->o.authority_host && !request_for_host(rw, p))
+                return fail(rw, -EPERM);
+        if (rw->o.authority_host && rw->n_queue == HTTP_PIPELINE_MAX)
+                return fail(rw, -E2BIG);
         snprintf(version, sizeof(version), " HTTP/%u.%u\r\n", p->http_major, p->http_minor);
         r = buf_adds(&head, http_method_str((enum http_method) p->method));
         if (r >= 0)
@@ -262,6 +339,9 @@ static int on_headers_complete(http_parser *p) {
         free(head.data);
         if (r < 0)
                 return fail(rw, r);
+        if (rw->o.authority_host)
+                rw->queue[rw->n_queue++] = (uint8_t) ((p->method == HTTP_HEAD ? REQUEST_HEAD : 0) |
+                                                      (p->upgrade ? REQUEST_UPGRADE : 0));
         return 0;
 }
 
@@ -301,6 +381,9 @@ static int on_message_complete(http_parser *p) {
         if (rw->o.one_request) {
                 rw->done = true;
                 http_parser_pause(p, 1); /* nothing after the one request */
+        } else if (p->upgrade && rw->o.authority_host) {
+                rw->waiting = true;
+                http_parser_pause(p, 1); /* what follows is for the server's answer to decide */
         }
         return 0;
 }
@@ -328,6 +411,8 @@ int http_rewriter_new(const http_rewrite_options *o, http_out_fn out, void *user
         }
         http_parser_init(&rw->parser, HTTP_REQUEST);
         rw->parser.data = rw;
+        http_parser_init(&rw->resp, HTTP_RESPONSE);
+        rw->resp.data = rw;
         rw->o = *o;
         rw->out = out;
         rw->userdata = userdata;
@@ -342,22 +427,35 @@ void http_rewriter_free(http_rewriter *rw) {
         free(rw->fields.data);
         free(rw->name.data);
         free(rw->value.data);
+        free(rw->held.data);
         free(rw);
 }
 
 int http_rewriter_feed(http_rewriter *rw, const char *data, size_t len) {
         size_t n;
+        int r;
 
         if (rw->done)
                 return 0;
+        if (rw->error)
+                return rw->error;
         if (rw->upgraded)
                 return len > 0 ? rw->out(data, len, rw->userdata) : 0;
+        if (rw->waiting) {
+                r = buf_add(&rw->held, data, len);
+                return r < 0 ? fail(rw, r), r : 0;
+        }
         n = http_parser_execute(&rw->parser, &rewrite_settings, data, len);
         if (rw->error)
                 return rw->error;
         if (rw->done)
                 return 0;
-        if (rw->parser.upgrade) {
+        if (rw->waiting) {
+                http_parser_pause(&rw->parser, 0);
+                r = buf_add(&rw->held, data + n, len - n);
+                return r < 0 ? fail(rw, r), r : 0;
+        }
+        if (rw->parser.upgrade && !rw->o.authority_host) {
                 /* the rest is the upgraded protocol's: as it is */
                 rw->upgraded = true;
                 return n < len ? rw->out(data + n, len - n, rw->userdata) : 0;
@@ -365,6 +463,83 @@ int http_rewriter_feed(http_rewriter *rw, const char *data, size_t len) {
         if (HTTP_PARSER_ERRNO(&rw->parser) != HPE_OK || n != len)
                 return HTTP_PARSER_ERRNO(&rw->parser) == HPE_HEADER_OVERFLOW ? -E2BIG : -EBADMSG;
         return 0;
+}
+
+static int resp_on_headers_complete(http_parser *p) {
+        http_rewriter *rw = p->data;
+
+        rw->resp_interim = p->status_code / 100 == 1 && p->status_code != 101;
+        if (rw->resp_interim)
+                return 0;
+        if (rw->n_queue == 0)
+                return fail(rw, -EBADMSG); /* an answer to no request */
+        if (p->status_code == 101) {
+                if (!(rw->queue[0] & REQUEST_UPGRADE))
+                        return fail(rw, -EBADMSG);
+                rw->resp_switch = true;
+                http_parser_pause(p, 1);
+                return 0;
+        }
+        return rw->queue[0] & REQUEST_HEAD ? 1 : 0; /* 1: no body */
+}
+
+static int resp_on_message_complete(http_parser *p) {
+        http_rewriter *rw = p->data;
+
+        if (rw->resp_interim || rw->n_queue == 0)
+                return 0;
+        /* an upgrade the server did not take: the connection goes on as HTTP, inspected */
+        if (rw->queue[0] & REQUEST_UPGRADE)
+                rw->resume = true;
+        memmove(rw->queue, rw->queue + 1, --rw->n_queue);
+        return 0;
+}
+
+static const http_parser_settings response_settings = {
+        .on_headers_complete = resp_on_headers_complete,
+        .on_message_complete = resp_on_message_complete,
+};
+
+int http_rewriter_response(http_rewriter *rw, const char *data, size_t len) {
+        _cleanup_free_ char *held = NULL;
+        size_t n, held_len;
+
+        if (!rw->o.authority_host || rw->upgraded || len == 0)
+                return 0;
+        n = http_parser_execute(&rw->resp, &response_settings, data, len);
+        if (rw->resp_switch) {
+                /* 101: from here on both ways are the upgraded protocol's */
+                rw->upgraded = true;
+                rw->waiting = false;
+                return rw->held.len > 0 ? rw->out(rw->held.data, rw->held.len, rw->userdata) : 0;
+        }
+        if (rw->error)
+                return rw->error;
+        if (HTTP_PARSER_ERRNO(&rw->resp) != HPE_OK || n != len)
+                return -EBADMSG;
+        if (!rw->resume)
+                return 0;
+        rw->resume = rw->waiting = false;
+        held = TAKE_PTR(rw->held.data);
+        held_len = rw->held.len;
+        rw->held = (buf) {};
+        return http_rewriter_feed(rw, held, held_len);
+}
+
+size_t http_rewriter_outstanding(const http_rewriter *rw) {
+        return rw->n_queue;
+}
+
+bool http_rewriter_waiting(const http_rewriter *rw) {
+        return rw->waiting;
+}
+
+const char *http_rewriter_refusal(const http_rewriter *rw, const char **ret_named) {
+        if (rw->error != -EPERM)
+                return NULL;
+        if (ret_named)
+                *ret_named = rw->named[0] ? rw->named : NULL;
+        return rw->why;
 }
 
 bool http_rewriter_done(const http_rewriter *rw) {

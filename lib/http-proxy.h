@@ -12,6 +12,8 @@
 
 /* The longest request head the proxy takes (a header block, as http_parser's default). */
 #define HTTP_HEAD_MAX (64 * 1024)
+/* The most requests an intercepted connection may have sent ahead of their answers. */
+#define HTTP_PIPELINE_MAX 256
 
 typedef struct proxy_request {
         bool is_connect;
@@ -32,6 +34,12 @@ typedef struct http_rewrite_options {
         const char *inject_value; /* NULL: none */
         bool origin_form;         /* absolute-form targets become origin-form (plain HTTP) */
         bool one_request;         /* Connection: close, and nothing after the first request */
+        /* An intercepted connection's host (normalized) and port: every request must name
+         * them, in its one Host field and in an absolute target, and none may be a CONNECT
+         * (-EPERM, see http_rewriter_refusal()).  An upgrade waits for the server's answer,
+         * which the caller passes to http_rewriter_response(). */
+        const char *authority_host;
+        uint16_t authority_port;
 } http_rewrite_options;
 
 /* Where the rewritten bytes go; a negative return stops the feed and is returned. */
@@ -46,9 +54,28 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(http_rewriter *, http_rewriter_free);
 /* Feeds client bytes.  Each request's head goes out rebuilt (the injected header in place of
  * any of its name; Proxy-Authorization and Proxy-Connection dropped), its body as framed
  * (chunks re-framed with their sizes, trailers kept); after an upgrade (WebSocket), bytes
- * pass as they are.  0, out's negative value, -E2BIG for a head past HTTP_HEAD_MAX or
- * -EBADMSG for bytes that are not HTTP. */
+ * pass as they are — with authority_host, only once the server answered it with 101; until
+ * then what follows the upgrade request is held (http_rewriter_waiting()).  0, out's
+ * negative value, -E2BIG for a head past HTTP_HEAD_MAX (or too many requests ahead of their
+ * answers), -EBADMSG for bytes that are not HTTP, -EPERM for a request that names another
+ * host: nothing of it went out, and nothing will. */
 int http_rewriter_feed(http_rewriter *rw, const char *data, size_t len);
+
+/* With authority_host: the server's bytes, as the caller passes them on to the client, read
+ * for where each answer ends: a 101 to an upgrade turns the connection into a tunnel (the held
+ * bytes go out as they are), any other answer to it resumes the inspection of what was held.
+ * 0, -EBADMSG for bytes that are not HTTP answers, or what feeding the held bytes returns. */
+int http_rewriter_response(http_rewriter *rw, const char *data, size_t len);
+
+/* Requests that went out and have no final answer yet. */
+size_t http_rewriter_outstanding(const http_rewriter *rw);
+
+/* Whether an upgrade request awaits its answer: the caller need not read the client. */
+bool http_rewriter_waiting(const http_rewriter *rw);
+
+/* After -EPERM: why the request was refused (one phrase, printable) and, in *RET_NAMED, the
+ * host it named (printable) or NULL.  NULL otherwise. */
+const char *http_rewriter_refusal(const http_rewriter *rw, const char **ret_named);
 
 /* Whether the one request of a one_request rewriter has gone out whole. */
 bool http_rewriter_done(const http_rewriter *rw);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -213,28 +214,54 @@ static void respond(int fd, int status, const char *reason, const char *body) {
                 (void) fd_write_all(fd, body, strlen(body));
 }
 
-/* A TCP connection to HOST:PORT (the first address that answers); err says why not. */
-static int connect_upstream(const char *host, uint16_t port, int *ret_fd, moat_error *err) {
+/* Whether the proxy may dial A: not the host itself (proxy_address_refused()), unless the
+ * user allowed HOST by its exact name.  The host's addresses are read at each connection:
+ * podman adds and removes some as containers come and go. */
+static bool address_dialable(const proxy *p, const char *host, const struct addrinfo *a, struct ifaddrs *own) {
+        const struct sockaddr *list[64];
+        size_t n = 0;
+
+        if (proxy_local_allowed(p->rec, host))
+                return true;
+        for (struct ifaddrs *i = own; i && n < ELEMENTSOF(list); i = i->ifa_next)
+                if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+                        list[n++] = i->ifa_addr;
+        return !proxy_address_refused(a->ai_addr, list, n);
+}
+
+/* A TCP connection to HOST:PORT (the first address that answers, of those the proxy may
+ * dial: the addresses checked are the ones dialled, so a name cannot resolve to another
+ * between the two); err says why not, -EACCES when HOST is only the host itself. */
+static int connect_upstream(const proxy *p, const char *host, uint16_t port, int *ret_fd, moat_error *err) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *list = NULL;
+        struct ifaddrs *own = NULL;
         char service[8];
-        int r, last = -ECONNREFUSED;
+        int r, last = -EACCES;
 
         snprintf(service, sizeof(service), "%u", (unsigned) port);
         r = getaddrinfo(host, service, &hints, &list);
         if (r != 0)
                 return moat_error_set(err, -EHOSTUNREACH, "cannot resolve %s: %s", host, gai_strerror(r));
+        if (getifaddrs(&own) < 0) {
+                freeaddrinfo(list);
+                return moat_error_set(err, -errno, "cannot read the host's addresses: %m");
+        }
         for (struct addrinfo *a = list; a; a = a->ai_next) {
-                int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                struct pollfd pfd = { .events = POLLOUT };
                 socklen_t len = sizeof(last);
-                int so_error = 0;
+                int fd, so_error = 0;
 
+                if (!address_dialable(p, host, a, own))
+                        continue;
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
                 if (fd < 0)
                         continue;
+                pfd.fd = fd;
                 if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
                     (errno == EINPROGRESS && poll(&pfd, 1, CONNECT_TIMEOUT_MS) > 0 &&
                      getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error == 0)) {
                         freeaddrinfo(list);
+                        freeifaddrs(own);
                         no_delay(fd);
                         *ret_fd = fd;
                         return 0;
@@ -243,6 +270,9 @@ static int connect_upstream(const char *host, uint16_t port, int *ret_fd, moat_e
                 close(fd);
         }
         freeaddrinfo(list);
+        freeifaddrs(own);
+        if (last == -EACCES)
+                return moat_error_set(err, -EACCES, "%s is this host itself", host);
         return moat_error_set(err, last, "cannot connect to %s port %u: %s", host, (unsigned) port, strerror(-last));
 }
 
@@ -330,10 +360,15 @@ static void deny(connection *c, const char *host) {
         (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
 }
 
-static void bad_gateway(connection *c, const moat_error *err) {
+/* No server for HOST: 403 and a record when it is the host itself, else 502. */
+static void upstream_failed(connection *c, const char *host, int r, const moat_error *err) {
         _cleanup_free_ char *body = NULL;
 
-        if (asprintf(&body, "moat: %s\n", moat_error_message(err)) >= 0)
+        if (r == -EACCES) {
+                if (proxy_local_denial_text(host, &body) >= 0)
+                        respond(c->fd, 403, "Forbidden", body);
+                (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
+        } else if (asprintf(&body, "moat: %s\n", moat_error_message(err)) >= 0)
                 respond(c->fd, 502, "Bad Gateway", body);
 }
 
@@ -341,9 +376,10 @@ static void tunnel(connection *c, const proxy_request *req, const proxy_route *r
         static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         _cleanup_close_ int up = -1;
         moat_error err = {};
+        int r = connect_upstream(c->p, route->host, req->port, &up, &err);
 
-        if (connect_upstream(route->host, req->port, &up, &err) < 0) {
-                bad_gateway(c, &err);
+        if (r < 0) {
+                upstream_failed(c, route->host, r, &err);
                 moat_error_clear(&err);
                 return;
         }
@@ -384,7 +420,7 @@ static int connect_verified(connection *c, const char *host, uint16_t port, tls_
         long verify;
         int r;
 
-        r = connect_upstream(host, port, &ret->fd, err);
+        r = connect_upstream(c->p, host, port, &ret->fd, err);
         if (r < 0)
                 return r;
         ret->ssl = SSL_new(c->p->upstream);
@@ -427,10 +463,21 @@ static void *upstream_main(void *userdata) {
         return NULL;
 }
 
-/* The answer to the first request when the server could not be reached or verified: the
- * container sees the proxy's error, and nothing from that server. */
-static void refuse_in_tunnel(tls_pair *down, const moat_error *err) {
-        _cleanup_free_ char *body = NULL, *msg = NULL;
+/* An answer of the proxy's own inside an intercepted connection, which it then closes. */
+static void respond_in_tunnel(tls_pair *down, int status, const char *reason, const char *body) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (asprintf(&msg,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, reason, strlen(body), body) >= 0)
+                (void) ssl_write_all(down->ssl, down->fd, msg, strlen(msg));
+}
+
+/* The answer to the first request when the server could not be reached or verified, or is the
+ * host itself: the container sees the proxy's error, and nothing from that server. */
+static void refuse_in_tunnel(connection *c, tls_pair *down, const char *host, int r, const moat_error *err) {
+        _cleanup_free_ char *body = NULL;
         char buf[4096];
         int n;
 
@@ -440,13 +487,22 @@ static void refuse_in_tunnel(tls_pair *down, const moat_error *err) {
                 if (poll(&pfd, 1, HEAD_TIMEOUT_MS) <= 0)
                         return;
         }
-        if (asprintf(&body, "moat: %s\n", moat_error_message(err)) < 0 ||
-            asprintf(&msg,
-                     "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     strlen(body), body) < 0)
-                return;
-        (void) ssl_write_all(down->ssl, down->fd, msg, strlen(msg));
+        if (r == -EACCES) {
+                if (proxy_local_denial_text(host, &body) >= 0)
+                        respond_in_tunnel(down, 403, "Forbidden", body);
+                (void) journal_write_network_denied(c->p->rec, host);
+        } else if (asprintf(&body, "moat: %s\n", moat_error_message(err)) >= 0)
+                respond_in_tunnel(down, 502, "Bad Gateway", body);
+}
+
+/* A request that named another host than the connection's: 421, and a record of it. */
+static void misdirected(connection *c, tls_pair *down, const http_rewriter *rw, const char *host) {
+        _cleanup_free_ char *body = NULL;
+        const char *named = NULL, *why = http_rewriter_refusal(rw, &named);
+
+        if (proxy_misdirected_text(host, why ?: "it named another host", &body) >= 0)
+                respond_in_tunnel(down, 421, "Misdirected Request", body);
+        (void) journal_write_network_denied(c->p->rec, named && proxy_host_printable(named) ? named : "?");
 }
 
 /* CONNECT to a grant's host: both TLS connections end here; requests go on with the header.
@@ -464,7 +520,9 @@ static void inject(connection *c, const proxy_request *req, const proxy_route *r
         SSL_CTX *ctx = NULL;
         moat_error err = {};
         char buf[16384];
-        http_rewrite_options o = { .inject_name = route->rule->header };
+        http_rewrite_options o = { .inject_name = route->rule->header, .authority_host = route->host,
+                                   .authority_port = req->port };
+        bool refused = false;
 
         if (c->len != req->head_len) {
                 respond(c->fd, 400, "Bad Request", "moat: wait for the proxy's answer to CONNECT before TLS\n");
@@ -492,27 +550,49 @@ static void inject(connection *c, const proxy_request *req, const proxy_route *r
         if (job.r < 0) {
                 fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&job.err));
                 if (down.ssl && SSL_is_init_finished(down.ssl))
-                        refuse_in_tunnel(&down, &job.err);
+                        refuse_in_tunnel(c, &down, route->host, job.r, &job.err);
                 goto out;
         }
         if (!down.ssl || !SSL_is_init_finished(down.ssl))
                 goto out;
 
         for (;;) {
-                struct pollfd p[2] = { { .fd = down.fd, .events = POLLIN }, { .fd = up->fd, .events = POLLIN } };
-                int n;
+                /* the client is not read while an upgrade awaits its answer, nor after a request
+                 * that named another host: the answers to what went before it come first */
+                bool read_down = !refused && !http_rewriter_waiting(rw);
+                struct pollfd p[2] = { { .fd = read_down ? down.fd : -1, .events = POLLIN },
+                                       { .fd = up->fd, .events = POLLIN } };
+                int n, r;
 
+                if (refused && http_rewriter_outstanding(rw) == 0) {
+                        misdirected(c, &down, rw, route->host);
+                        break;
+                }
                 /* what OpenSSL holds already is no news to poll */
-                if (SSL_pending(down.ssl) == 0 && SSL_pending(up->ssl) == 0 && poll(p, 2, -1) < 0 && errno != EINTR)
+                if ((!read_down || SSL_pending(down.ssl) == 0) && SSL_pending(up->ssl) == 0 && poll(p, 2, -1) < 0 &&
+                    errno != EINTR)
                         break;
-                while ((n = ssl_read_some(down.ssl, buf, sizeof(buf))) > 0)
-                        if (http_rewriter_feed(rw, buf, (size_t) n) < 0)
+                while (read_down && (n = ssl_read_some(down.ssl, buf, sizeof(buf))) > 0) {
+                        r = http_rewriter_feed(rw, buf, (size_t) n);
+                        if (r == -EPERM) {
+                                refused = true;
+                                break;
+                        }
+                        if (r < 0)
                                 goto out; /* not HTTP, or the server went: the connection ends */
-                if (n < 0)
+                        read_down = !http_rewriter_waiting(rw);
+                }
+                if (read_down && n < 0)
                         break;
-                while ((n = ssl_read_some(up->ssl, buf, sizeof(buf))) > 0)
+                while ((n = ssl_read_some(up->ssl, buf, sizeof(buf))) > 0) {
                         if (ssl_write_all(down.ssl, down.fd, buf, (size_t) n) < 0)
                                 goto out;
+                        r = http_rewriter_response(rw, buf, (size_t) n);
+                        if (r == -EPERM)
+                                refused = true;
+                        else if (r < 0)
+                                goto out;
+                }
                 if (n < 0)
                         break;
         }
@@ -542,9 +622,10 @@ static void forward_plain(connection *c, const proxy_request *req, const proxy_r
         _cleanup_close_ int up = -1;
         moat_error err = {};
         char buf[16384];
+        int r = connect_upstream(c->p, route->host, req->port, &up, &err);
 
-        if (connect_upstream(route->host, req->port, &up, &err) < 0) {
-                bad_gateway(c, &err);
+        if (r < 0) {
+                upstream_failed(c, route->host, r, &err);
                 moat_error_clear(&err);
                 return;
         }

@@ -2,7 +2,8 @@
  * line to the --log file with every header exactly as received, so tests can check what a
  * proxy injected:  <SNI or -> <METHOD> <TARGET> <name>: <value> | <name>: <value> | ...
  * GET /bytes/N sends N bytes (throughput), GET /echo-headers sends the request head back,
- * anything else gets "ok\n".  One detached thread per connection, HTTP/1.1 keep-alive.
+ * GET /upgrade with an Upgrade field answers 101 and then "upgraded\n" in the new protocol
+ * before it closes, anything else gets "ok\n".  One detached thread per connection, HTTP/1.1 keep-alive.
  * Prints "https-server: ready" once every socket listens; exits 0 on SIGTERM or SIGINT.
  * Errors at startup: one message on stderr and exit 1. */
 #include "config.h"
@@ -124,7 +125,7 @@ typedef struct {
         const char *method, *target;    /* both point into connection.head, not NUL-terminated */
         size_t method_len, target_len, head_len;
         unsigned long long content_length;
-        bool chunked, close;
+        bool chunked, close, upgrade;
 } request;
 
 static void log_append(connection *c, const char *s, size_t n) {
@@ -212,6 +213,8 @@ static int parse_head(connection *c, request *req) {
                         return -1;
                 if (equals(line, name_len, "Transfer-Encoding"))
                         req->chunked = true;
+                if (equals(line, name_len, "Upgrade"))
+                        req->upgrade = true;
                 if (equals(line, name_len, "Connection"))
                         req->close = req->close ? !equals(value, value_len, "keep-alive") : equals(value, value_len, "close");
         }
@@ -284,7 +287,13 @@ static int serve_request(connection *c) {
                 r = parse_size(req.target + 7, req.target + req.target_len, &size) == 0
                             ? respond(c, "200 OK", NULL, size, req.close)
                             : respond(c, "400 Bad Request", "bad size\n", 9, req.close);
-        else if (get && equals(req.target, req.target_len, "/echo-headers"))
+        else if (get && req.upgrade && equals(req.target, req.target_len, "/upgrade")) {
+                static const char switched[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                                               "Upgrade: websocket\r\n\r\nupgraded\n";
+
+                (void) SSL_write(c->ssl, switched, (int) sizeof switched - 1);
+                return 0;
+        } else if (get && equals(req.target, req.target_len, "/echo-headers"))
                 r = respond(c, "200 OK", c->head, req.head_len, req.close);
         else
                 r = respond(c, "200 OK", "ok\n", 3, req.close);

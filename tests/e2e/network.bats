@@ -2,9 +2,10 @@
 # The egress proxy: grants injected by the run's proxy so that the container never holds the
 # secret, strict network policies, and the proxy's life inside the run's unit — as root
 # (system manager, rootful podman) and as the test user (user manager, rootless podman).
-# HTTPS servers of the sandbox's own (tests/sandbox: moat-test-https) play the internet:
-# api.anthropic.test, allowed.test and denied.test on 10.99.0.1 with a certificate of a test
-# CA the sandbox trusts, badcert.test on 10.99.0.2 with one nobody trusts.
+# HTTPS servers of the sandbox's own (tests/sandbox: moat-test-https), in a network namespace
+# of their own, play the internet: api.anthropic.test, allowed.test and denied.test on
+# 10.99.0.1 with a certificate of a test CA the sandbox trusts, wrongname.test there with the
+# same certificate, which does not name it, badcert.test on 10.99.0.2 with one nobody trusts.
 
 load helpers
 
@@ -25,7 +26,7 @@ setup_file() {
 	  testapi:
 	    env: [TEST_API_KEY]
 	    inject:
-	      - hosts: [api.anthropic.test, badcert.test]
+	      - hosts: [api.anthropic.test, badcert.test, wrongname.test]
 	        header: x-api-key
 	  unstored:
 	    optional: true
@@ -57,7 +58,7 @@ store_secret() {
 	secret=$(secret_of "$1")
 	run as "$1" sh -c "printf '%s\n' '$secret' | moat grant add testapi"
 	[ "$status" -eq 0 ]
-	[ "$output" = "Stored the grant testapi, for api.anthropic.test, badcert.test." ]
+	[ "$output" = "Stored the grant testapi, for api.anthropic.test, badcert.test, wrongname.test." ]
 }
 
 # agent MODE NAME SCRIPT: runs SCRIPT under `moat netagent -p` (strict, with its grants).
@@ -286,7 +287,7 @@ check_bad_network_input() {
 	[ "$(count_everything "$1")" = "$before" ]
 	# the stored value survived the refused ones
 	run as "$1" moat grant list
-	[[ "$output" == *$'\ntestapi '*"api.anthropic.test, badcert.test"* ]]
+	[[ "$output" == *$'\ntestapi '*"api.anthropic.test, badcert.test, wrongname.test"* ]]
 }
 @test "bad input: unknown grant, bad allow pattern, unstored grant, empty value: one line, exit 125, nothing left" { each_mode check_bad_network_input; }
 
@@ -300,7 +301,7 @@ check_grant_store() {
 	run as "$1" moat grant list
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"$(secret_of "$1")"* ]]
-	[[ "$output" =~ testapi\ +20[0-9-]+\ [0-9:]+\ +api.anthropic.test,\ badcert.test ]]
+	[[ "$output" =~ testapi\ +20[0-9-]+\ [0-9:]+\ +api.anthropic.test,\ badcert.test,\ wrongname.test ]]
 	run as "$1" moat grant rm testapi
 	[ "$status" -eq 0 ]
 	run as "$1" moat grant rm testapi
@@ -326,3 +327,106 @@ check_open_with_grant() {
 	as "$1" moat rm "open-$1"
 }
 @test "an open run with --grant: the grant's host gets the credential, through the proxy" { each_mode check_open_with_grant; }
+
+check_host_tricks() {
+	local secret id
+	secret=$(secret_of "$1")
+	store_secret "$1"
+	run --separate-stderr agent "$1" "host-$1" '
+		api=https://api.anthropic.test
+		curl -sS -w " %{http_code}\n" -H "Host: denied.test" $api/trick-host
+		curl -sS -w " %{http_code}\n" --request-target https://denied.test/trick-target $api/
+		curl -sS -w " %{http_code}\n" $api/first --next -sS -w " %{http_code} %{num_connects}\n" -H "Host: evil.test" $api/trick-second
+		curl -sS -o /dev/null -w "%{http_code}\n" -H "Connection: Upgrade" -H "Upgrade: websocket" $api/refused-upgrade \
+			--next -sS -w " %{http_code} %{num_connects}\n" -H "Host: other.test" $api/trick-after-upgrade
+		curl -sS -w " %{http_code}\n" -X CONNECT --request-target denied.test:443 $api/
+		curl -sS -w " %{http_code}\n" -H "Connection: Upgrade" -H "Upgrade: websocket" $api/upgrade
+		curl -sS -w " %{http_code}\n" https://wrongname.test/trick-wrongname
+		true'
+	[ "$status" -eq 0 ]
+	local why="moat: this connection is for api.anthropic.test and carries its credential;"
+	local tail="which it does not send elsewhere: open a connection to that host instead"
+	[ "${lines[0]}" = "$why its Host is denied.test, $tail" ]
+	[ "${lines[1]}" = " 421" ]
+	[ "${lines[2]}" = "$why its target names denied.test, $tail" ]
+	[ "${lines[3]}" = " 421" ]
+	# the second request on the same connection (no new one was made) is checked too
+	[ "${lines[4]}" = "ok" ]
+	[ "${lines[5]}" = " 200" ]
+	[ "${lines[6]}" = "$why its Host is evil.test, $tail" ]
+	[ "${lines[7]}" = " 421 0" ]
+	# an upgrade the server refused leaves the connection inspected
+	[ "${lines[8]}" = "200" ]
+	[ "${lines[9]}" = "$why its Host is other.test, $tail" ]
+	[ "${lines[10]}" = " 421 0" ]
+	[ "${lines[11]}" = "$why it is a CONNECT to denied.test:443, $tail" ]
+	[ "${lines[12]}" = " 421" ]
+	# an upgrade the server took: the bytes after its 101 come through
+	[ "${lines[13]}" = "upgraded" ]
+	[ "${lines[14]}" = " 101" ]
+	# a trusted certificate for another name is no certificate of wrongname.test's
+	[ "${lines[15]}" = "moat: TLS with wrongname.test failed: hostname mismatch" ]
+	[ "${lines[16]}" = " 502" ]
+	# the server saw none of the tricks, and the rest with the credential
+	run grep -c "trick" "$HTTPS_LOG"
+	[ "$output" = 0 ]
+	run grep -c "^api.anthropic.test GET /first .*x-api-key: $secret\$" "$HTTPS_LOG"
+	[ "$output" = 1 ]
+	run grep -c "^api.anthropic.test GET /refused-upgrade .*x-api-key: $secret\$" "$HTTPS_LOG"
+	[ "$output" = 1 ]
+	run grep -c "^api.anthropic.test GET /upgrade .*x-api-key: $secret\$" "$HTTPS_LOG"
+	[ "$output" = 1 ]
+	id=$(run_id_of "$1" "host-$1")
+	run as "$1" journalctl $(scope_flag "$1") MOAT_RUN_ID="$id" MOAT_EVENT=network-denied -o export
+	[[ "$output" == *"MOAT_HOST=evil.test"* ]]
+	[[ "$output" == *"MOAT_HOST=other.test"* ]]
+	as "$1" moat rm "$id"
+}
+@test "a credential goes only to its host: other Hosts, targets, CONNECTs inside get 421; upgrades; a wrong name gets 502" { each_mode check_host_tricks; }
+
+LOOPBACK_LOG=$MOAT_SANDBOX_STATE/loopback.log
+
+check_never_the_host() {
+	local id
+	store_secret "$1"
+	# a server on the host's loopback, which answers the host itself
+	: >"$LOOPBACK_LOG"
+	sb systemd-run --unit "moat-test-loopback-$1" /run/moat-sandbox/bin/https-server --listen 127.0.0.1:8443 \
+		--cert /run/moat-sandbox/tls/server.crt --key /run/moat-sandbox/tls/server.key \
+		--log /run/moat-sandbox/loopback.log
+	for _ in $(seq 50); do sb curl -sk https://127.0.0.1:8443/control >/dev/null 2>&1 && break; sleep 0.1; done
+	run grep -c "GET /control" "$LOOPBACK_LOG"
+	[ "$output" = 1 ]
+	# the container goes through the proxy even for the names NO_PROXY lists
+	run --separate-stderr as "$1" moat run -f --image "$CURL_IMAGE" --grant testapi -n "own-open-$1" \
+		"$(workspace "$1")" -- sh -c '
+		c() { env -u NO_PROXY -u no_proxy curl -sS "$@"; echo " rc=$?"; }
+		c -o /dev/null -w "%{http_connect}" https://127.0.0.1:8443/l1
+		c -w "%{http_code}" http://localhost:8443/l2
+		c -o /dev/null -w "%{http_connect}" https://10.99.0.254:8443/l3
+		c -o /dev/null -w "%{http_connect}" https://x.loop.test:8443/l4' 2>/dev/null
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "403 rc=56" ]]
+	[ "${lines[1]}" = "moat: localhost is this host itself (a loopback, link-local or own address): the proxy does not dial the host's own services" ]
+	[ "${lines[2]}" = "403 rc=0" ]
+	[[ "${lines[3]}" == "403 rc=56" ]]
+	[[ "${lines[4]}" == "403 rc=56" ]]
+	run --separate-stderr as "$1" moat run -f --image "$CURL_IMAGE" --network strict --allow '*.loop.test' \
+		-n "own-strict-$1" "$(workspace "$1")" -- sh -c '
+		c() { env -u NO_PROXY -u no_proxy curl -sS "$@"; echo " rc=$?"; }
+		c -o /dev/null -w "%{http_connect}" https://x.loop.test:8443/s1
+		c -o /dev/null -w "%{http_connect}" https://127.0.0.1:8443/s2' 2>/dev/null
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "403 rc=56" ]]
+	[[ "${lines[1]}" == "403 rc=56" ]]
+	# the listener saw no one but the control
+	run grep -vc "GET /control" "$LOOPBACK_LOG"
+	[ "$output" = 0 ]
+	sb systemctl stop "moat-test-loopback-$1"
+	id=$(run_id_of "$1" "own-open-$1")
+	run as "$1" journalctl $(scope_flag "$1") MOAT_RUN_ID="$id" MOAT_EVENT=network-denied -o export
+	[[ "$output" == *"MOAT_HOST=localhost"* ]]
+	[[ "$output" == *"MOAT_HOST=x.loop.test"* ]]
+	as "$1" moat rm "own-open-$1" "own-strict-$1"
+}
+@test "the proxy never dials the host itself: loopback, its own addresses, names that resolve there get 403" { each_mode check_never_the_host; }

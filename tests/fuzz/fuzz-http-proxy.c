@@ -30,18 +30,29 @@ static int collect(const char *data, size_t len, void *userdata) {
         return 0;
 }
 
-static int rewrite(const char *data, size_t size, size_t split, sink *out) {
-        static const http_rewrite_options o = { .inject_name = "x-api-key", .inject_value = "SECRET" };
+static int rewrite_with(const http_rewrite_options *o, const char *data, size_t size, size_t split, sink *out) {
         http_rewriter *rw = NULL;
         int r;
 
-        if (http_rewriter_new(&o, collect, out, &rw) < 0)
+        if (http_rewriter_new(o, collect, out, &rw) < 0)
                 abort();
         r = http_rewriter_feed(rw, data, split);
         if (r >= 0)
                 r = http_rewriter_feed(rw, data + split, size - split);
+        /* a refusal says why; nothing else does */
+        if ((r == -EPERM) != (http_rewriter_refusal(rw, NULL) != NULL))
+                abort();
+        /* the same bytes read as the server's answers: whatever they are, no crash */
+        if (r >= 0)
+                (void) http_rewriter_response(rw, data, size);
         http_rewriter_free(rw);
         return r;
+}
+
+static int rewrite(const char *data, size_t size, size_t split, sink *out) {
+        static const http_rewrite_options o = { .inject_name = "x-api-key", .inject_value = "SECRET" };
+
+        return rewrite_with(&o, data, size, split, out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -73,5 +84,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         free(whole.data);
         free(split.data);
+
+        /* for an intercepted connection to api.test: nothing goes out that names another host */
+        {
+                static const http_rewrite_options o = { .inject_name = "x-api-key", .inject_value = "SECRET",
+                                                        .authority_host = "api.test", .authority_port = 443 };
+                sink a = {}, b = {};
+
+                r1 = rewrite_with(&o, text, size, 0, &a);
+                r2 = rewrite_with(&o, text, size, size / 2, &b);
+                if (r1 != r2 && (r1 == -EPERM || r2 == -EPERM))
+                        abort();
+                if (r1 == 0 && r2 == 0 && (a.len != b.len || (a.len && memcmp(a.data, b.data, a.len))))
+                        abort();
+                free(a.data);
+                free(b.data);
+        }
         return 0;
 }

@@ -211,6 +211,147 @@ static void test_errors(void) {
         free(s.data);
 }
 
+
+static const http_rewrite_options for_host = { .inject_name = "x-api-key", .inject_value = "sk-secret",
+                                               .authority_host = "api.test", .authority_port = 443 };
+
+/* Feeds IN to a rewriter for api.test:443; returns feed's value, the refusal in WHY. */
+static int rewrite_for_host(const char *in, sink *s, char *why, size_t size) {
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        const char *reason;
+        int r;
+
+        if (http_rewriter_new(&for_host, collect, s, &rw) < 0)
+                return -ENOMEM;
+        r = http_rewriter_feed(rw, in, strlen(in));
+        reason = http_rewriter_refusal(rw, NULL);
+        snprintf(why, size, "%s", reason ? reason : "");
+        return r;
+}
+
+static void test_host_check(void) {
+        static const struct {
+                const char *in, *why;
+        } refused[] = {
+                { "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n", "its Host is other.test" },
+                { "GET https://other.test/x HTTP/1.1\r\nHost: api.test\r\n\r\n", "its target names other.test" },
+                { "GET https://api.test:8443/x HTTP/1.1\r\nHost: api.test\r\n\r\n", "its target names api.test" },
+                { "GET / HTTP/1.1\r\nHost: api.test:8443\r\n\r\n", "its Host is api.test:8443" },
+                { "GET / HTTP/1.1\r\nHost: api.test\r\nHost: other.test\r\n\r\n", "its Host is other.test" },
+                { "GET / HTTP/1.1\r\nHost: api.test\r\nhost: api.test\r\n\r\n", "it has more than one Host" },
+                { "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", "it has no Host" },
+                { "GET / HTTP/1.0\r\n\r\n", "it has no Host" },
+                { "CONNECT other.test:443 HTTP/1.1\r\nHost: api.test\r\n\r\n", "it is a CONNECT to other.test:443" },
+                { "CONNECT api.test:443 HTTP/1.1\r\nHost: api.test\r\n\r\n", "it is a CONNECT to api.test:443" },
+                { "GET / HTTP/1.1\r\nHost: api.test\r\n\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n",
+                  "its Host is evil.test" },
+        };
+        static const char *const passed[] = {
+                "GET / HTTP/1.1\r\nHost: API.Test.\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: api.test:443\r\n\r\n",
+                "GET https://api.test/x HTTP/1.1\r\nHost: api.test\r\n\r\n",
+                "OPTIONS * HTTP/1.1\r\nHost: api.test\r\n\r\n",
+                "POST /a HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: trailer.test\r\n\r\n",
+        };
+        char why[512];
+
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                sink s = {};
+
+                is_int(rewrite_for_host(refused[i].in, &s, why, sizeof(why)), -EPERM, "refused: %s", refused[i].why);
+                is_str(why, refused[i].why, "saying why");
+                ok(!s.data || !memmem(s.data, s.len, "sk-secret", 9) || i == ELEMENTSOF(refused) - 1,
+                   "the credential went nowhere with it");
+                if (i == ELEMENTSOF(refused) - 1)
+                        ok(s.data && strstr(s.data, "sk-secret") && !strstr(strstr(s.data, "sk-secret") + 1, "sk-secret") &&
+                                   !strstr(s.data, "evil"),
+                           "a pipelined request to another host: the first went, it did not");
+                free(s.data);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(passed); i++) {
+                sink s = {};
+
+                is_int(rewrite_for_host(passed[i], &s, why, sizeof(why)), 0, "passes: %.40s", passed[i]);
+                free(s.data);
+        }
+}
+
+static int feed_str(http_rewriter *rw, const char *s) {
+        return http_rewriter_feed(rw, s, strlen(s));
+}
+
+static int answer_str(http_rewriter *rw, const char *s) {
+        return http_rewriter_response(rw, s, strlen(s));
+}
+
+static const char upgrade_req[] = "GET /ws HTTP/1.1\r\nHost: api.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+
+static void test_upgrade_answered(void) {
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        static const char in[] = "GET /a HTTP/1.1\r\nHost: api.test\r\n\r\n";
+        static const char resp_a[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        static const char switched[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x01x";
+        sink s = {};
+
+        ok(http_rewriter_new(&for_host, collect, &s, &rw) == 0, "made");
+        ok(http_rewriter_feed(rw, in, sizeof(in) - 1) == 0, "a request");
+        ok(http_rewriter_feed(rw, upgrade_req, sizeof(upgrade_req) - 1) == 0, "then an upgrade");
+        ok(feed_str(rw, "\x81\x05hello") == 0, "then a frame, sent ahead");
+        ok(http_rewriter_waiting(rw), "which waits for the server's answer");
+        ok(!strstr(s.data, "hello"), "nothing after the upgrade went out yet");
+        is_int(http_rewriter_outstanding(rw), 2, "two requests await their answers");
+        ok(http_rewriter_response(rw, resp_a, sizeof(resp_a) - 1) == 0 && http_rewriter_waiting(rw),
+           "the first one's answer changes nothing");
+        ok(answer_str(rw, "HTTP/1.1 100 Continue\r\n\r\n") == 0 && http_rewriter_waiting(rw),
+           "nor an interim answer");
+        ok(http_rewriter_response(rw, switched, sizeof(switched) - 1) == 0, "101");
+        ok(!http_rewriter_waiting(rw) && s.data && strstr(s.data, "\r\n\r\n\x81\x05hello"),
+           "the held frame went out as it was");
+        ok(feed_str(rw, "GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n") == 0 &&
+                   strstr(s.data, "evil.test"),
+           "from then on the bytes are WebSocket's, not requests");
+        free(s.data);
+}
+
+static void test_upgrade_refused(void) {
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        static const char refused[] = "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 4\r\n\r\nnope";
+        static const char after[] = "GET /next HTTP/1.1\r\nHost: api.test\r\n\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n";
+        sink s = {};
+
+        ok(http_rewriter_new(&for_host, collect, &s, &rw) == 0, "made");
+        ok(http_rewriter_feed(rw, upgrade_req, sizeof(upgrade_req) - 1) == 0, "an upgrade");
+        ok(http_rewriter_feed(rw, after, sizeof(after) - 1) == 0, "and two requests behind it, held");
+        ok(s.data && !strstr(s.data, "/next"), "held, not sent");
+        is_int(http_rewriter_response(rw, refused, sizeof(refused) - 1), -EPERM,
+               "the server refused the upgrade: what was held is read as requests again");
+        ok(strstr(s.data, "GET /next HTTP/1.1\r\nHost: api.test\r\nx-api-key: sk-secret") != NULL,
+           "the next request went, with the credential");
+        ok(!strstr(s.data, "evil"), "the one to another host did not");
+        is_str(http_rewriter_refusal(rw, NULL), "its Host is evil.test", "and says why");
+        free(s.data);
+        s = (sink) {};
+        http_rewriter_free(TAKE_PTR(rw));
+        ok(http_rewriter_new(&for_host, collect, &s, &rw) == 0, "made");
+        ok(feed_str(rw, "HEAD / HTTP/1.1\r\nHost: api.test\r\n\r\n") == 0 &&
+                   http_rewriter_feed(rw, upgrade_req, sizeof(upgrade_req) - 1) == 0,
+           "a HEAD, then an upgrade");
+        ok(answer_str(rw, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n") == 0 &&
+                   http_rewriter_waiting(rw) && http_rewriter_outstanding(rw) == 1,
+           "the HEAD's answer has no body, whatever its length says");
+        is_int(answer_str(rw, "HTTP/1.1 101 Switching\r\n\r\n"), 0, "101 to the upgrade");
+        ok(!http_rewriter_waiting(rw), "a tunnel now");
+        free(s.data);
+        s = (sink) {};
+        http_rewriter_free(TAKE_PTR(rw));
+        ok(http_rewriter_new(&for_host, collect, &s, &rw) == 0 &&
+                   feed_str(rw, "GET / HTTP/1.1\r\nHost: api.test\r\n\r\n") == 0,
+           "a plain request");
+        is_int(answer_str(rw, "HTTP/1.1 101 Switching\r\n\r\n"), -EBADMSG,
+               "a 101 to what asked for no upgrade is not HTTP");
+        free(s.data);
+}
+
 int main(void) {
         test_connect();
         test_absolute_form();
@@ -220,5 +361,8 @@ int main(void) {
         test_upgrade();
         test_one_request();
         test_errors();
+        test_host_check();
+        test_upgrade_answered();
+        test_upgrade_refused();
         return tap_done();
 }
