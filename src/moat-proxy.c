@@ -3,8 +3,9 @@
  *   moat-proxy RUN-ID CONTAINER-PID READY-FD LIFELINE-FD
  * It reads the run's record from $MOAT_HOME, the values of its grants from systemd's
  * credentials ($CREDENTIALS_DIRECTORY/grant-NAME), listens in the container's network
- * namespace, writes the run's CA for the container, says "ready" on READY-FD and serves until
- * LIFELINE-FD ends: its write end is held by the unit's main process. */
+ * namespace, writes the run's CA for the container, gives up every privilege
+ * (lib/proxy-confine.h), says "ready" on READY-FD and serves until LIFELINE-FD ends: its write
+ * end is held by the unit's main process. */
 #include "config.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include "file-util.h"
 #include "netns-listen.h"
+#include "proxy-confine.h"
 #include "proxy.h"
 #include "strv.h"
 
@@ -147,6 +149,12 @@ int main(int argc, char **argv) {
                 r = make_ca(store, rec, &ca, &err);
         if (r >= 0)
                 r = proxy_new(rec, secrets, rec->n_grants, ca, &p, &err);
+        if (r >= 0) {
+                secrets = NULL; /* the proxy's now */
+                ca = NULL;
+                /* all that needed privilege is done: the rest parses what the agent sends */
+                r = proxy_confine(&err);
+        }
         if (r < 0) {
                 fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&err));
                 /* what proxy_new did not take */

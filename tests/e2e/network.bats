@@ -430,3 +430,27 @@ check_never_the_host() {
 	as "$1" moat rm "own-open-$1" "own-strict-$1"
 }
 @test "the proxy never dials the host itself: loopback, its own addresses, names that resolve there get 403" { each_mode check_never_the_host; }
+
+check_proxy_unprivileged() {
+	local id pid status
+	id=$(proxy_run "$1" "priv-$1")
+	pid=$(sb pgrep -f "moat-proxy $id")
+	status=$(sb cat "/proc/$pid/status")
+	# not root, even for the system manager's runs; no capability, no way to one; filtered
+	[[ "$status" =~ $'\nUid:\t'([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" != 0 ]
+	[ "$1" = user ] || [ "${BASH_REMATCH[1]}" = "$(sb id -u nobody)" ]
+	[[ "$status" == *$'\nCapEff:\t0000000000000000\n'* ]]
+	[[ "$status" == *$'\nCapPrm:\t0000000000000000\n'* ]]
+	[[ "$status" == *$'\nCapBnd:\t0000000000000000\n'* || "$1" = user ]]
+	[[ "$status" == *$'\nNoNewPrivs:\t1\n'* ]]
+	[[ "$status" == *$'\nSeccomp:\t2\n'* ]]
+	# and it still serves: its policy's answer comes back
+	run --separate-stderr as "$1" podman exec "$(as "$1" podman ps -q --no-trunc --filter "label=moat.run-id=$id")" \
+		curl -sS -o /dev/null -w "%{http_connect}" https://x.loop.test/
+	[ "$output" = 403 ]
+	as "$1" moat stop "$id"
+	assert_proxy_gone "$id"
+	as "$1" moat rm "$id"
+}
+@test "the proxy runs unprivileged: not root, no capabilities, no_new_privs, a system-call filter" { each_mode check_proxy_unprivileged; }
