@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -18,7 +19,13 @@
 
 /* Containers, VMs and the host disagree on the time by seconds to minutes. */
 #define BACKDATE_SECONDS (60 * 60)
-#define VALIDITY_SECONDS (7 * 24 * 60 * 60)
+/* The CA lasts as long as any run could: its key never leaves the proxy's memory and dies
+ * with it, and the container reads the CA once, when it starts. */
+#define CA_VALIDITY_SECONDS (20L * 365 * 24 * 60 * 60)
+/* Leaves are short-lived and issued again a day before they expire, for connections made
+ * then; those already open keep theirs. */
+#define LEAF_VALIDITY_SECONDS (7L * 24 * 60 * 60)
+#define LEAF_RENEW_SECONDS (24L * 60 * 60)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SSL_CTX *, SSL_CTX_free);
@@ -28,6 +35,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
 typedef struct cached_ctx {
         char *host;
         SSL_CTX *ctx;
+        time_t renew_at;
 } cached_ctx;
 
 struct tls_ca {
@@ -38,6 +46,7 @@ struct tls_ca {
         pthread_mutex_t lock; /* guards cache */
         cached_ctx *cache;
         size_t n_cache;
+        long leaf_seconds, renew_seconds;
 };
 
 /* Reports the oldest error on OpenSSL's thread-local queue, the one that names the cause, and
@@ -74,8 +83,8 @@ static bool set_random_serial(X509 *x) {
 }
 
 /* A v3 certificate for KEY named CN, issued by ISSUER (NULL: by itself), valid from an hour ago
- * for 7 days; extensions and signature are left to the caller. */
-static X509 *cert_new(const char *cn, EVP_PKEY *key, X509 *issuer) {
+ * until SECONDS from now; extensions and signature are left to the caller. */
+static X509 *cert_new(const char *cn, EVP_PKEY *key, X509 *issuer, long seconds) {
         _cleanup_(X509_freep) X509 *x = X509_new();
         X509_NAME *name;
 
@@ -87,7 +96,7 @@ static X509 *cert_new(const char *cn, EVP_PKEY *key, X509 *issuer) {
         if (!X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
                 return NULL;
         if (!X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS) ||
-            !X509_gmtime_adj(X509_getm_notAfter(x), VALIDITY_SECONDS))
+            !X509_gmtime_adj(X509_getm_notAfter(x), seconds))
                 return NULL;
         return TAKE_PTR(x);
 }
@@ -121,7 +130,7 @@ static int ca_cert_new(tls_ca *ca, const char *run_id, moat_error *err) {
 
         if (snprintf(cn, sizeof cn, "moat run %s CA", run_id) >= (int) sizeof cn)
                 return moat_error_set(err, -EINVAL, "The run id '%s' is too long for a CA name", run_id);
-        x = cert_new(cn, ca->key, NULL);
+        x = cert_new(cn, ca->key, NULL, CA_VALIDITY_SECONDS);
         if (!x)
                 return ssl_error(err, "Failed to make the run's CA certificate");
         X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
@@ -150,6 +159,8 @@ int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_er
         if (!ca)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         ca->lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+        ca->leaf_seconds = LEAF_VALIDITY_SECONDS;
+        ca->renew_seconds = LEAF_RENEW_SECONDS;
         for (char *const *p = permitted; p && *p; p++) {
                 char *host;
 
@@ -211,9 +222,12 @@ int tls_ca_issue_leaf(tls_ca *ca, const char *host, X509 **ret, moat_error *err)
                 return moat_error_set(err, -EINVAL, "Refusing to issue a certificate for a name that is not a DNS host name");
         if (asprintf(&san, "DNS:%s", name) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        x = cert_new(name, ca->leaf_key, ca->cert);
+        x = cert_new(name, ca->leaf_key, ca->cert, ca->leaf_seconds);
+        if (!x)
+                return ssl_error(err, "Failed to make a certificate");
         /* No leaf outlives its CA. */
-        if (!x || !X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)))
+        if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
+            !X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)))
                 return ssl_error(err, "Failed to make a certificate");
         X509V3_set_ctx(&v3, ca->cert, x, NULL, NULL, 0);
         if (!add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
@@ -268,8 +282,19 @@ static int server_ctx_cached(tls_ca *ca, const char *host, SSL_CTX **ret, moat_e
         cached_ctx *cache;
         int r;
 
+        time_t now = time(NULL);
+
         for (size_t i = 0; i < ca->n_cache; i++)
                 if (strcmp(ca->cache[i].host, host) == 0) {
+                        if (now >= ca->cache[i].renew_at) {
+                                /* near its end: a new one, for this and later connections */
+                                r = server_ctx_new(ca, host, &ctx, err);
+                                if (r < 0)
+                                        return r;
+                                SSL_CTX_free(ca->cache[i].ctx);
+                                ca->cache[i].ctx = TAKE_PTR(ctx);
+                                ca->cache[i].renew_at = now + ca->leaf_seconds - ca->renew_seconds;
+                        }
                         SSL_CTX_up_ref(ca->cache[i].ctx);
                         *ret = ca->cache[i].ctx;
                         return 0;
@@ -287,7 +312,8 @@ static int server_ctx_cached(tls_ca *ca, const char *host, SSL_CTX **ret, moat_e
                 return moat_error_set(err, -ENOMEM, "out of memory");
         SSL_CTX_up_ref(ctx);
         *ret = ctx;
-        cache[ca->n_cache++] = (cached_ctx) { .host = TAKE_PTR(key), .ctx = TAKE_PTR(ctx) };
+        cache[ca->n_cache++] = (cached_ctx) { .host = TAKE_PTR(key), .ctx = TAKE_PTR(ctx),
+                                              .renew_at = now + ca->leaf_seconds - ca->renew_seconds };
         return 0;
 }
 
@@ -308,4 +334,9 @@ int tls_ca_server_ctx(tls_ca *ca, const char *host, SSL_CTX **ret, moat_error *e
         r = server_ctx_cached(ca, name, ret, err);
         pthread_mutex_unlock(&ca->lock);
         return r;
+}
+
+void tls_ca_set_leaf_lifetime(tls_ca *ca, long seconds, long renew_before) {
+        ca->leaf_seconds = seconds;
+        ca->renew_seconds = renew_before;
 }

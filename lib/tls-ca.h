@@ -15,7 +15,7 @@
 typedef struct tls_ca tls_ca;
 
 /* A fresh CA for one run: an EC P-256 key and a self-signed certificate "moat run RUN_ID CA",
- * valid from an hour ago for 7 days.  With PERMITTED (a NULL-terminated list of host names;
+ * valid from an hour ago for 20 years, the whole life of any run.  With PERMITTED (a NULL-terminated list of host names;
  * NULL or empty means any host), a critical nameConstraints extension limits the CA to those
  * names, so a leaked key cannot vouch for any other site; note that RFC 5280 lets a DNS
  * constraint "a.test" cover its subdomains ("x.a.test") too. tls_ca_server_ctx() issues only
@@ -30,8 +30,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(tls_ca *, tls_ca_free);
 int tls_ca_cert_pem(const tls_ca *ca, char **ret_pem, moat_error *err);
 
 /* A server-side SSL_CTX presenting a leaf certificate for HOST (chain: leaf, CA), TLS 1.2 or
- * later, whose ALPN selects "http/1.1" and nothing else.  Contexts are cached per host, so
- * every call for one host returns the same SSL_CTX, with a reference the caller drops with
+ * later, whose ALPN selects "http/1.1" and nothing else.  Leaves last 7 days and are issued
+ * again a day before they end.  Contexts are cached per host, so every call for one host
+ * returns the same SSL_CTX until then, with a reference the caller drops with
  * SSL_CTX_free().  Safe to call from several threads.  -EINVAL for a HOST that is not a DNS
  * host name (host_name_normalize()), -EPERM for one outside the CA's permitted names. */
 int tls_ca_server_ctx(tls_ca *ca, const char *host, SSL_CTX **ret, moat_error *err);
@@ -41,3 +42,7 @@ int tls_ca_server_ctx(tls_ca *ca, const char *host, SSL_CTX **ret, moat_error *e
  * a client refuses what the CA's name constraints exclude.  The proxy uses
  * tls_ca_server_ctx(). */
 int tls_ca_issue_leaf(tls_ca *ca, const char *host, X509 **ret, moat_error *err);
+
+/* Internal, for the unit tests: leaves issued from now on last SECONDS and are issued again
+ * RENEW_BEFORE seconds before they end. */
+void tls_ca_set_leaf_lifetime(tls_ca *ca, long seconds, long renew_before);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -299,6 +300,46 @@ static void test_handshake(void) {
            "a client offering only h2 is turned away");
 }
 
+/* The leaf a server context presents. */
+static X509 *leaf_of(SSL_CTX *ctx) {
+        return SSL_CTX_get0_certificate(ctx);
+}
+
+static void test_lifetime(void) {
+        static const char offer[] = "\x08http/1.1";
+        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
+        _cleanup_(X509_freep) X509 *x = NULL;
+        _cleanup_(SSL_CTX_freep) SSL_CTX *first = NULL, *second = NULL, *third = NULL, *kept = NULL;
+        char selected[16] = "", reply[5] = "";
+        time_t in_19_years = time(NULL) + 19L * 365 * 24 * 60 * 60;
+
+        if (tls_ca_new("life", NULL, &ca, NULL) < 0)
+                return (void) ok(0, "CA made");
+        x = ca_cert(ca);
+        ok(X509_cmp_time(X509_get0_notAfter(x), &in_19_years) > 0, "the CA outlasts any run (19 years and more)");
+        /* leaves of two seconds, issued again in their last second */
+        tls_ca_set_leaf_lifetime(ca, 2, 1);
+        if (tls_ca_server_ctx(ca, "api.example.test", &first, NULL) < 0 ||
+            tls_ca_server_ctx(ca, "api.example.test", &kept, NULL) < 0)
+                return (void) ok(0, "contexts made");
+        ok(first == kept, "a fresh leaf is served again");
+        ok(X509_cmp_time(X509_get0_notAfter(leaf_of(first)), &(time_t) { time(NULL) + 3 }) < 0,
+           "a leaf lasts as long as it was told");
+        sleep(3);
+        ok(X509_cmp_current_time(X509_get0_notAfter(leaf_of(first))) < 0, "the first leaf has expired");
+        ok(handshake(first, x, "api.example.test", offer, sizeof offer - 1, selected, reply) != 1,
+           "a client refuses it");
+        /* from now on, leaves of a minute, issued again two minutes before they end: at once */
+        tls_ca_set_leaf_lifetime(ca, 60, 120);
+        ok(tls_ca_server_ctx(ca, "api.example.test", &second, NULL) == 0 && second != first,
+           "the next connection gets a new leaf");
+        ok(X509_cmp_current_time(X509_get0_notAfter(leaf_of(second))) > 0, "which is valid");
+        is_int(handshake(second, x, "api.example.test", offer, sizeof offer - 1, selected, reply), 1,
+               "and a client completes a handshake with it");
+        ok(tls_ca_server_ctx(ca, "api.example.test", &third, NULL) == 0 && third != second,
+           "a leaf near its end is replaced before it expires");
+}
+
 int main(void) {
         test_ca_cert();
         test_leaf();
@@ -306,5 +347,6 @@ int main(void) {
         test_name_constraints();
         test_threads();
         test_handshake();
+        test_lifetime();
         return tap_done();
 }
