@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "proxy-confine.h"
 #include "strv.h"
 
 /* journald tells readers about new entries on a 250 ms timer; what it wrote is readable in
@@ -68,6 +69,10 @@ static bool field_u64(sd_journal *j, const char *name, uint64_t *ret) {
 static bool entry_trusted(sd_journal *j, const journal_source *src) {
         bool has_unit = field(j, "_SYSTEMD_UNIT", NULL), has_user_unit = field(j, "_SYSTEMD_USER_UNIT", NULL);
 
+        /* A system run's proxy gives up root (lib/proxy-confine.h) and writes as nobody: its
+         * refusals are the run's only from the run's own unit, which journald names. */
+        if (src->proxy_uid[0] && field_is(j, "_UID", src->proxy_uid))
+                return field_is(j, "MOAT_EVENT", "network-denied") && field_is(j, "_SYSTEMD_UNIT", src->unit);
         if (!field_is(j, "_UID", src->uid))
                 return false;
         if (has_unit && !field_is(j, "_SYSTEMD_UNIT", src->manager_unit ?: src->unit))
@@ -80,6 +85,8 @@ static bool entry_trusted(sd_journal *j, const journal_source *src) {
 int journal_source_init(journal_source *src, const run_record *rec) {
         *src = (journal_source) { .id = rec->id, .unit = rec->unit };
         snprintf(src->uid, sizeof(src->uid), "%u", rec->manager == RUN_MANAGER_USER ? (unsigned) getuid() : 0u);
+        if (rec->manager != RUN_MANAGER_USER)
+                snprintf(src->proxy_uid, sizeof(src->proxy_uid), "%u", (unsigned) proxy_confined_uid());
         if (rec->manager == RUN_MANAGER_USER) {
                 snprintf(src->manager_unit_buf, sizeof(src->manager_unit_buf), "user@%s.service", src->uid);
                 src->manager_unit = src->manager_unit_buf;
@@ -97,6 +104,11 @@ static int add_source_match(sd_journal *j, const journal_source *src) {
         if (r < 0)
                 return r;
         snprintf(match, sizeof(match), "_UID=%s", src->uid);
+        r = sd_journal_add_match(j, match, 0);
+        if (r < 0 || !src->proxy_uid[0])
+                return r;
+        /* matches of one field are alternatives */
+        snprintf(match, sizeof(match), "_UID=%s", src->proxy_uid);
         return sd_journal_add_match(j, match, 0);
 }
 

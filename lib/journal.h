@@ -89,6 +89,7 @@ typedef struct journal_source {
         const char *unit;          /* moat-<id>.service */
         const char *manager_unit;  /* a user run: user@UID.service; NULL for a system run */
         char uid[16];              /* _UID: 0 for the system manager, the caller for a user one */
+        char proxy_uid[16];        /* a system run's proxy, which writes as nobody; "" otherwise */
         char manager_unit_buf[32];
 } journal_source;
 

@@ -72,6 +72,12 @@ static int install_filter(void) {
 }
 #endif
 
+uid_t proxy_confined_uid(void) {
+        struct passwd *pw = getpwnam("nobody");
+
+        return pw ? pw->pw_uid : NOBODY;
+}
+
 /* Root gives up its identity: every capability from the bounding set, then the ids, which
  * clears the permitted and effective sets. */
 static int drop_root(moat_error *err) {

@@ -6,7 +6,12 @@
  * namespaces, mounts, modules, keys, BPF). */
 #pragma once
 
+#include <sys/types.h>
+
 #include "error.h"
+
+/* The user a root proxy becomes: nobody's uid (65534 where there is no nobody). */
+uid_t proxy_confined_uid(void);
 
 /* Applies all of it to the calling process, which must have no other thread yet.  Fails
  * (err says why) rather than go on with less. */
