@@ -13,6 +13,8 @@
 #include "git-guard.h"
 
 #define GIT_CONFIG_MAX (1 << 20)
+#define GIT_COMMONDIR "commondir"
+#define GIT_COMMONDIR_REFUSED "commondir.moat-refused"
 
 void git_guard_mounts_free(git_guard_mount *m, size_t n) {
         for (size_t i = 0; i < n; i++)
@@ -85,6 +87,14 @@ int git_guard_plan(const char *workspace, git_guard_mount **ret, size_t *ret_n, 
         if (gitfd < 0)
                 return moat_error_set(err, -errno, "cannot open %s/.git: %s", workspace, strerror(errno));
 
+        /* a repository's own .git never has one; it would send git to another directory's
+         * config and hooks (only a linked worktree's git directory has it) */
+        if (faccessat(gitfd, GIT_COMMONDIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return moat_error_set(err, -ELOOP,
+                                      "%s/.git/" GIT_COMMONDIR " sends git to the config and hooks of another "
+                                      "directory, which the container could write; remove it (a repository's own "
+                                      ".git has none)",
+                                      workspace);
         r = entry(gitfd, "hooks", S_IFDIR, err);
         if (r == 0 && mkdirat(gitfd, "hooks", 0755) < 0 && errno != EEXIST)
                 return moat_error_set(err, -errno, "cannot make %s/.git/hooks: %s", workspace, strerror(errno));
@@ -118,4 +128,25 @@ int git_guard_plan(const char *workspace, git_guard_mount **ret, size_t *ret_n, 
         *ret = m;
         *ret_n = n;
         return 0;
+}
+
+int git_guard_sweep(const char *workspace, char **ret_message) {
+        _cleanup_close_ int wsfd = open(workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC), gitfd = -1;
+
+        *ret_message = NULL;
+        if (wsfd < 0)
+                return 0;
+        gitfd = openat(wsfd, ".git", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (gitfd < 0 || faccessat(gitfd, GIT_COMMONDIR, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0;
+        if (renameat(gitfd, GIT_COMMONDIR, gitfd, GIT_COMMONDIR_REFUSED) < 0)
+                return asprintf(ret_message,
+                                "the run wrote %s/.git/" GIT_COMMONDIR ", which sends the host's git to config and "
+                                "hooks it could write, and moat cannot move it aside (%s): remove it before using git "
+                                "there",
+                                workspace, strerror(errno)) < 0 ? -ENOMEM : 1;
+        return asprintf(ret_message,
+                        "the run wrote %s/.git/" GIT_COMMONDIR ", which would send the host's git to config and hooks "
+                        "it could write; moved it to .git/" GIT_COMMONDIR_REFUSED,
+                        workspace) < 0 ? -ENOMEM : 1;
 }

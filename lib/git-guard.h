@@ -7,7 +7,14 @@
  * commits (objects, refs, index and logs stay writable).  A .git that is a file (a linked
  * worktree or a submodule, whose git directory is outside the workspace and not mounted) is
  * read-only itself, so that it cannot be pointed at a directory the container wrote.  There
- * is no escape hatch: change hooks or config on the host. */
+ * is no escape hatch: change hooks or config on the host.
+ *
+ * .git itself stays writable (git writes its lock files there), so the container can make
+ * .git/commondir, which sends git to another directory's config and hooks: a run never starts
+ * with one, and one made during the run is moved aside when it ends (git_guard_sweep), before
+ * the user's git can read it.  Not covered: a repository the container makes inside the
+ * workspace and registers in the index (a submodule), whose own config the host's
+ * `git status` reads when it looks into submodules. */
 #pragma once
 
 #include <stdbool.h>
@@ -27,3 +34,7 @@ typedef struct git_guard_mount {
 int git_guard_plan(const char *workspace, git_guard_mount **ret, size_t *ret_n, moat_error *err);
 
 void git_guard_mounts_free(git_guard_mount *m, size_t n);
+
+/* After a run in WORKSPACE: a .git/commondir the container made is moved aside.  1 with a
+ * message saying so (or that it could not be moved), 0 when there was none. */
+int git_guard_sweep(const char *workspace, char **ret_message);

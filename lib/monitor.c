@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "git-guard.h"
 #include "idmap-mount.h"
 #include "journal.h"
 #include "monitor.h"
@@ -343,6 +344,15 @@ static bool still_running(podman_client *c, const char *container_id) {
         return running;
 }
 
+/* Once the container can write no more, and before its end is told: what it left in the
+ * workspace to steer the host's git goes aside (git-guard.h). */
+static void sweep_workspace(const run_record *rec) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (rec->workspace && git_guard_sweep(rec->workspace, &msg) > 0 && msg)
+                fprintf(stderr, "moat: warning: %s\n", msg);
+}
+
 int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,
                    moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
@@ -370,6 +380,7 @@ int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], 
          * the attach gave: no catch-up for it) */
         if ((cut || podman_lost) && !m.record->tty)
                 lines = relay_catch_up(&m, c, relayed, lines);
+        sweep_workspace(m.record);
 
         /* a stop helper may have recorded "stopping" meanwhile */
         if (run_store_load(m.store, id, &latest, NULL) >= 0) {
@@ -434,6 +445,8 @@ int monitor_cleanup(const char *home, const char *id, moat_error *err) {
 out:
         /* a rootful agent's mapped workspace and home, which the container no longer needs */
         (void) idmap_mounts_remove(id);
+        if (m.record)
+                sweep_workspace(m.record);
         monitor_close(&m);
         return r;
 }

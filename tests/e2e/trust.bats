@@ -126,24 +126,31 @@ check_git_stays_host() {
 	ws=$(workspace "$1")/repo
 	pwned=$(workspace "$1")/pwned
 	git_repo "$1" "$ws"
-	as "$1" rm -f "$pwned.hook" "$pwned.fsmonitor"
+	as "$1" rm -f "$pwned.hook" "$pwned.fsmonitor" "$pwned.commondir"
 	run --separate-stderr mrun "$1" -e PWNED="$pwned" -f "$ws" -- sh -c '
 		try() { if sh -c "$2" 2>/dev/null; then echo "$1 written"; else echo "$1 refused"; fi; }
 		try hook "printf \"#!/bin/sh\ntouch %s.hook\n\" $PWNED > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit"
 		try config "printf \"[core]\n\tfsmonitor = touch %s.fsmonitor\n\" $PWNED >> .git/config"
 		try move "mv .git .git-moved"
+		try commondir "cp -r .git evil && printf \"[core]\n\tfsmonitor = touch %s.commondir\n\" $PWNED >>evil/config && echo ../evil >.git/commondir"
 		echo obj > .git/objects/test-object && echo objects-writable
 		echo ref > .git/refs/heads/test.lock && mv .git/refs/heads/test.lock .git/refs/heads/test && echo refs-writable
 		echo idx >> .git/index && echo index-writable'
 	[[ "$output" == *"hook refused"* ]] || { echo "$output $stderr" >&2; return 1; }
 	[[ "$output" == *"config refused"* ]]
 	[[ "$output" == *"move refused"* ]]
+	[[ "$output" == *"commondir written"* ]]
 	[[ "$output" == *objects-writable* ]]
 	[[ "$output" == *refs-writable* ]]
 	[[ "$output" == *index-writable* ]]
 	as "$1" sh -c "cd $ws && git status >/dev/null 2>&1; git -c user.name=t -c user.email=t@t commit -q --allow-empty -m two" || true
 	as "$1" test ! -e "$pwned.hook"
 	as "$1" test ! -e "$pwned.fsmonitor"
+	# .git itself stays writable, so a commondir could be made: it was moved aside when the
+	# run ended, before moat run -f returned, and the host's git never followed it
+	as "$1" test ! -e "$pwned.commondir"
+	as "$1" test -e "$ws/.git/commondir.moat-refused"
+	as "$1" test ! -e "$ws/.git/commondir"
 	as "$1" rm -rf "$ws"
 }
 @test "a hook or an fsmonitor written inside the container does not run on the host's next git" {
