@@ -45,16 +45,25 @@ int moat_error_prefix(moat_error *err, const char *fmt, ...) {
         return err->code;
 }
 
+int moat_error_oom(moat_error *err) {
+        return moat_error_set(err, -ENOMEM, "out of memory");
+}
+
 void moat_error_clear(moat_error *err) {
         if (!err)
                 return;
         free(err->msg);
         err->msg = NULL;
         err->code = 0;
+        err->exit_status = 0;
 }
 
 const char *moat_error_message(const moat_error *err) {
         if (err->msg)
                 return err->msg;
-        return strerror(err->code < 0 ? -err->code : err->code);
+        /* a failure that returned a code without setting the error: say that much, not
+         * strerror(0) */
+        if (err->code == 0)
+                return "unknown error (a failure left no reason; please report it)";
+        return strerror(-err->code);
 }

@@ -8,6 +8,9 @@
 typedef struct moat_error {
         int code; /* negative errno; 0 when no error is set */
         char *msg;
+        /* the exit status the error calls for, as podman's: 126 when the command could not be
+         * run, 127 when it was not found; 0 for moat's own 125 */
+        int exit_status;
 } moat_error;
 
 /* Sets *err (when err is not NULL) and returns code, which must be negative. The first error
@@ -17,7 +20,11 @@ int moat_error_set(moat_error *err, int code, const char *fmt, ...) _printf_(3, 
 /* Prefixes the message of a set error with "PREFIX: ", to say what was being done. */
 int moat_error_prefix(moat_error *err, const char *fmt, ...) _printf_(2, 3);
 
+/* Sets *err to "out of memory" and returns -ENOMEM: every allocation failure says so. */
+int moat_error_oom(moat_error *err);
+
 void moat_error_clear(moat_error *err);
 
-/* The message of a set error, or strerror of code when no message was given. */
+/* The message of a set error, or strerror of code when no message was given; never
+ * strerror(0)'s "Success" for an error nobody set. */
 const char *moat_error_message(const moat_error *err);

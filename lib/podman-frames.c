@@ -24,7 +24,7 @@ static int demux_parse_header(podman_demux *d, moat_error *err) {
         /* Bytes 1..3 are padding: docker documents them as zero, and nothing depends on it. */
         if (h[0] > PODMAN_STREAM_ERROR)
                 return moat_error_set(err, -EBADMSG,
-                                      "Unknown stream type %u in a stream frame header", h[0]);
+                                      "unknown stream type %u in a stream frame header", h[0]);
 
         d->stream = (podman_stream) h[0];
         d->remaining = (uint32_t) h[4] << 24 | (uint32_t) h[5] << 16 | (uint32_t) h[6] << 8 |
@@ -40,7 +40,7 @@ int podman_demux_feed(podman_demux *d, const void *data, size_t len, podman_fram
         int r;
 
         if (demux_is_broken(d))
-                return moat_error_set(err, -EBADMSG, "Stream frames are corrupt");
+                return moat_error_set(err, -EBADMSG, "stream frames are corrupt");
         if (d->raw)
                 return len > 0 ? fn(PODMAN_STREAM_STDOUT, p, len, userdata) : 0;
 
@@ -83,14 +83,14 @@ int podman_demux_feed(podman_demux *d, const void *data, size_t len, podman_fram
 
 int podman_demux_end(const podman_demux *d, moat_error *err) {
         if (demux_is_broken(d))
-                return moat_error_set(err, -EBADMSG, "Stream frames are corrupt");
+                return moat_error_set(err, -EBADMSG, "stream frames are corrupt");
         if (d->header_len == 0)
                 return 0;
         if (d->header_len < FRAME_HEADER_SIZE)
                 return moat_error_set(err, -EBADMSG,
-                                      "Stream ended inside a frame header (%zu of %zu bytes)",
+                                      "stream ended inside a frame header (%zu of %zu bytes)",
                                       d->header_len, FRAME_HEADER_SIZE);
         return moat_error_set(err, -EBADMSG,
-                              "Stream ended inside a frame, %" PRIu32 " bytes short",
+                              "stream ended inside a frame, %" PRIu32 " bytes short",
                               d->remaining);
 }

@@ -29,7 +29,7 @@ static int pull_take_string(const cJSON *o, const char *key, char **dest, moat_e
         if (!item || cJSON_IsNull(item))
                 return 0;
         if (!cJSON_IsString(item))
-                return moat_error_set(err, -EBADMSG, "Pull stream: \"%s\" is not a string", key);
+                return moat_error_set(err, -EBADMSG, "pull stream: \"%s\" is not a string", key);
         /* libpod leaves empty fields out ("omitempty"): an empty one says nothing. */
         if (item->valuestring[0] == '\0')
                 return 0;
@@ -56,11 +56,11 @@ static int pull_handle_line(podman_pull_stream *s, const char *line, size_t len,
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !cJSON_IsObject(o))
-                return moat_error_set(err, -EBADMSG, "Pull stream: a line is not a JSON object");
+                return moat_error_set(err, -EBADMSG, "pull stream: a line is not a JSON object");
 
         stream = cJSON_GetObjectItemCaseSensitive(o, "stream");
         if (stream && !cJSON_IsNull(stream) && !cJSON_IsString(stream))
-                return moat_error_set(err, -EBADMSG, "Pull stream: \"stream\" is not a string");
+                return moat_error_set(err, -EBADMSG, "pull stream: \"stream\" is not a string");
 
         r = pull_take_string(o, "error", &error, err);
         if (r < 0)
@@ -75,11 +75,11 @@ static int pull_handle_line(podman_pull_stream *s, const char *line, size_t len,
                 const cJSON *last = NULL, *i;
 
                 if (!cJSON_IsArray(images))
-                        return moat_error_set(err, -EBADMSG, "Pull stream: \"images\" is not an array");
+                        return moat_error_set(err, -EBADMSG, "pull stream: \"images\" is not an array");
                 cJSON_ArrayForEach(i, images) {
                         if (!cJSON_IsString(i))
                                 return moat_error_set(err, -EBADMSG,
-                                                      "Pull stream: \"images\" holds a non-string");
+                                                      "pull stream: \"images\" holds a non-string");
                         last = i;
                 }
                 if (!id && last && last->valuestring[0] != '\0') {
@@ -123,7 +123,7 @@ static int pull_line_append(podman_pull_stream *s, const char *data, size_t len,
 
         if (len > PULL_LINE_MAX - s->line_len) {
                 s->line_len = 0;
-                return moat_error_set(err, -EMSGSIZE, "Pull stream: a line is longer than %d bytes",
+                return moat_error_set(err, -EMSGSIZE, "pull stream: a line is longer than %d bytes",
                                       PULL_LINE_MAX);
         }
 
@@ -163,7 +163,7 @@ int podman_pull_stream_feed(podman_pull_stream *s, const char *data, size_t len,
                         /* The whole line is in this read: no need to copy it. */
                         if (n > PULL_LINE_MAX)
                                 return moat_error_set(err, -EMSGSIZE,
-                                                      "Pull stream: a line is longer than %d bytes",
+                                                      "pull stream: a line is longer than %d bytes",
                                                       PULL_LINE_MAX);
                         r = pull_handle_line(s, data, n, progress, userdata, err);
                 } else {
@@ -197,7 +197,7 @@ int podman_pull_stream_end(podman_pull_stream *s, char **ret_image_id, moat_erro
         if (s->error)
                 return moat_error_set(err, -EIO, "%s", s->error);
         if (!s->image_id && !s->build)
-                return moat_error_set(err, -EBADMSG, "Pull stream ended without a result");
+                return moat_error_set(err, -EBADMSG, "pull stream ended without a result");
 
         if (ret_image_id)
                 *ret_image_id = TAKE_PTR(s->image_id);

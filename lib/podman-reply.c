@@ -91,19 +91,19 @@ static int reply_parse_root(const char *what, const char *body, size_t len, int 
         int r;
 
         if (!body || len == 0)
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: empty", what);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: empty", what);
         r = json_parse_exact(body, len, &o);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: not JSON", what);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: not JSON", what);
         /* Go encodes an empty list it never allocated as null. */
         if (type == cJSON_Array && cJSON_IsNull(o)) {
                 *ret = TAKE_PTR(o);
                 return 0;
         }
         if (type == cJSON_Array ? !cJSON_IsArray(o) : !cJSON_IsObject(o))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: not a JSON %s", what,
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: not a JSON %s", what,
                                       type == cJSON_Array ? "array" : "object");
         *ret = TAKE_PTR(o);
         return 0;
@@ -114,9 +114,9 @@ static int reply_get_string(const char *what, const cJSON *o, const char *key, c
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
 
         if (!item)
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: no \"%s\"", what, key);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: no \"%s\"", what, key);
         if (!cJSON_IsString(item))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: \"%s\" is not a string", what, key);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: \"%s\" is not a string", what, key);
         *ret = item->valuestring;
         return 0;
 }
@@ -129,7 +129,7 @@ static int reply_get_id(const char *what, const cJSON *o, const char **ret, moat
         if (r < 0)
                 return r;
         if (!container_id_is_valid(id))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: \"Id\" is not a container ID",
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: \"Id\" is not a container ID",
                                       what);
         *ret = id;
         return 0;
@@ -140,9 +140,9 @@ static int reply_get_bool(const char *what, const cJSON *o, const char *key, boo
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
 
         if (!item)
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: no \"%s\"", what, key);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: no \"%s\"", what, key);
         if (!cJSON_IsBool(item))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: \"%s\" is not a boolean", what, key);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: \"%s\" is not a boolean", what, key);
         *ret = cJSON_IsTrue(item);
         return 0;
 }
@@ -153,9 +153,9 @@ static int reply_get_int(const char *what, const cJSON *o, const char *key, int 
         long long v;
 
         if (!item)
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: no \"%s\"", what, key);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: no \"%s\"", what, key);
         if (!json_get_int(item, min, INT_MAX, &v))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: \"%s\" is not an integer from %d",
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: \"%s\" is not an integer from %d",
                                       what, key, min);
         *ret = (int) v;
         return 0;
@@ -187,7 +187,7 @@ int podman_reply_parse_inspect(const char *body, size_t len, podman_container_st
                 return r;
         state = cJSON_GetObjectItemCaseSensitive(o, "State");
         if (!cJSON_IsObject(state))
-                return moat_error_set(err, -EBADMSG, "Invalid inspect reply: no \"State\" object");
+                return moat_error_set(err, -EBADMSG, "invalid inspect reply: no \"State\" object");
 
         r = reply_get_string("inspect", state, "Status", &status, err);
         if (r < 0)
@@ -238,19 +238,19 @@ int podman_reply_parse_wait(const char *body, size_t len, int *ret_exit_code, mo
         for (start = i; i < len && body[i] >= '0' && body[i] <= '9'; i++) {
                 v = v * 10 + (body[i] - '0');
                 if (v > (long long) INT_MAX + 1)
-                        return moat_error_set(err, -EBADMSG, "Invalid wait reply: exit code out of range");
+                        return moat_error_set(err, -EBADMSG, "invalid wait reply: exit code out of range");
         }
         if (i == start || (i - start > 1 && body[start] == '0'))
-                return moat_error_set(err, -EBADMSG, "Invalid wait reply: not a JSON integer");
+                return moat_error_set(err, -EBADMSG, "invalid wait reply: not a JSON integer");
         while (i < len && is_space(body[i]))
                 i++;
         if (i != len)
-                return moat_error_set(err, -EBADMSG, "Invalid wait reply: not a JSON integer");
+                return moat_error_set(err, -EBADMSG, "invalid wait reply: not a JSON integer");
 
         if (negative)
                 v = -v;
         if (v > INT_MAX)
-                return moat_error_set(err, -EBADMSG, "Invalid wait reply: exit code out of range");
+                return moat_error_set(err, -EBADMSG, "invalid wait reply: exit code out of range");
 
         *ret_exit_code = (int) v;
         return 0;
@@ -297,10 +297,10 @@ static int reply_get_label(const char *what, const cJSON *c, const char *key, co
         if (!labels || cJSON_IsNull(labels))
                 return 0;
         if (!cJSON_IsObject(labels))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: \"Labels\" is not an object", what);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: \"Labels\" is not an object", what);
         v = cJSON_GetObjectItemCaseSensitive(labels, key);
         if (v && !cJSON_IsString(v))
-                return moat_error_set(err, -EBADMSG, "Invalid %s reply: label \"%s\" is not a string", what, key);
+                return moat_error_set(err, -EBADMSG, "invalid %s reply: label \"%s\" is not a string", what, key);
         if (v)
                 *ret = v->valuestring;
         return 0;
@@ -326,7 +326,7 @@ static int summary_parse(const cJSON *c, void *entry, const char *arg, moat_erro
 
         (void) arg;
         if (!cJSON_IsObject(c))
-                return moat_error_set(err, -EBADMSG, "Invalid list reply: an entry is not an object");
+                return moat_error_set(err, -EBADMSG, "invalid list reply: an entry is not an object");
 
         r = reply_get_id("list", c, &id, err);
         if (r < 0)
@@ -337,12 +337,12 @@ static int summary_parse(const cJSON *c, void *entry, const char *arg, moat_erro
 
         names = cJSON_GetObjectItemCaseSensitive(c, "Names");
         if (!cJSON_IsArray(names))
-                return moat_error_set(err, -EBADMSG, "Invalid list reply: \"Names\" is not an array");
+                return moat_error_set(err, -EBADMSG, "invalid list reply: \"Names\" is not an array");
         if (cJSON_GetArraySize(names) > 0) {
                 const cJSON *first = cJSON_GetArrayItem(names, 0);
 
                 if (!cJSON_IsString(first))
-                        return moat_error_set(err, -EBADMSG, "Invalid list reply: a name is not a string");
+                        return moat_error_set(err, -EBADMSG, "invalid list reply: a name is not a string");
                 name = first->valuestring;
         }
 
@@ -389,7 +389,7 @@ static int image_summary_parse(const cJSON *c, void *entry, const char *label, m
         int r;
 
         if (!cJSON_IsObject(c))
-                return moat_error_set(err, -EBADMSG, "Invalid images reply: an entry is not an object");
+                return moat_error_set(err, -EBADMSG, "invalid images reply: an entry is not an object");
         r = reply_get_id("images", c, &id, err);
         if (r < 0)
                 return r;
@@ -400,7 +400,7 @@ static int image_summary_parse(const cJSON *c, void *entry, const char *label, m
         /* an untagged image has "RepoTags": null (or none) */
         tags = cJSON_GetObjectItemCaseSensitive(c, "RepoTags");
         if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
-                return moat_error_set(err, -EBADMSG, "Invalid images reply: \"RepoTags\" is not an array");
+                return moat_error_set(err, -EBADMSG, "invalid images reply: \"RepoTags\" is not an array");
         ret->tags = calloc(1, sizeof(char *));
         if (!ret->tags)
                 return -ENOMEM;
@@ -408,7 +408,7 @@ static int image_summary_parse(const cJSON *c, void *entry, const char *label, m
                 tags = NULL;
         cJSON_ArrayForEach(t, tags) {
                 if (!cJSON_IsString(t))
-                        return moat_error_set(err, -EBADMSG, "Invalid images reply: a tag is not a string");
+                        return moat_error_set(err, -EBADMSG, "invalid images reply: a tag is not a string");
                 if (strv_push(&ret->tags, strdup(t->valuestring)) < 0)
                         return -ENOMEM;
         }
@@ -446,7 +446,7 @@ int podman_reply_parse_create(const char *body, size_t len, char **ret_id, moat_
                 return r;
         warnings = cJSON_GetObjectItemCaseSensitive(o, "Warnings");
         if (warnings && !cJSON_IsNull(warnings) && !cJSON_IsArray(warnings))
-                return moat_error_set(err, -EBADMSG, "Invalid create reply: \"Warnings\" is not an array");
+                return moat_error_set(err, -EBADMSG, "invalid create reply: \"Warnings\" is not an array");
 
         copy = strdup(id);
         if (!copy)

@@ -56,7 +56,7 @@ static bool utf8_is_valid(const char *s) {
 
 static int check_string(const char *s, const char *field, moat_error *err) {
         if (!utf8_is_valid(s))
-                return moat_error_set(err, -EINVAL, "Invalid %s: not valid UTF-8", field);
+                return moat_error_set(err, -EINVAL, "invalid %s: not valid UTF-8", field);
         return 0;
 }
 
@@ -147,9 +147,9 @@ static int add_key_values(cJSON *o, const char *key, char *const *entries, const
                 cJSON *v;
 
                 if (!eq)
-                        return moat_error_set(err, -EINVAL, "Invalid %s \"%s\": no '='", field, *e);
+                        return moat_error_set(err, -EINVAL, "invalid %s \"%s\": no '='", field, *e);
                 if (eq == *e)
-                        return moat_error_set(err, -EINVAL, "Invalid %s \"%s\": empty name", field, *e);
+                        return moat_error_set(err, -EINVAL, "invalid %s \"%s\": empty name", field, *e);
                 r = check_string(*e, field, err);
                 if (r < 0)
                         return r;
@@ -180,7 +180,7 @@ static int add_mounts(cJSON *o, const podman_mount *mounts, size_t n, moat_error
         if (n == 0)
                 return 0;
         if (!mounts)
-                return moat_error_set(err, -EINVAL, "Invalid mounts: %zu given, none passed", n);
+                return moat_error_set(err, -EINVAL, "invalid mounts: %zu given, none passed", n);
 
         a = cJSON_AddArrayToObject(o, "mounts");
         if (!a)
@@ -190,11 +190,11 @@ static int add_mounts(cJSON *o, const podman_mount *mounts, size_t n, moat_error
                 cJSON *mount, *options;
 
                 if (!m->source || m->source[0] != '/')
-                        return moat_error_set(err, -EINVAL, "Invalid mount source \"%s\": not an absolute path",
+                        return moat_error_set(err, -EINVAL, "invalid mount source \"%s\": not an absolute path",
                                               m->source ? m->source : "");
                 if (!m->destination || m->destination[0] != '/')
                         return moat_error_set(err, -EINVAL,
-                                              "Invalid mount destination \"%s\": not an absolute path",
+                                              "invalid mount destination \"%s\": not an absolute path",
                                               m->destination ? m->destination : "");
 
                 mount = cJSON_CreateObject();
@@ -231,15 +231,15 @@ static int add_resource_limits(cJSON *o, const podman_spec *spec, moat_error *er
         int r;
 
         if (spec->memory_bytes < 0)
-                return moat_error_set(err, -EINVAL, "Invalid memory limit %" PRId64 ": negative",
+                return moat_error_set(err, -EINVAL, "invalid memory limit %" PRId64 ": negative",
                                       spec->memory_bytes);
         /* Written so that NaN fails too. */
         if (!(spec->cpus >= 0 && spec->cpus <= (double) INT64_MAX / CPU_PERIOD_USEC / 2))
-                return moat_error_set(err, -EINVAL, "Invalid CPU limit %g", spec->cpus);
+                return moat_error_set(err, -EINVAL, "invalid CPU limit %g", spec->cpus);
         if (spec->cpus > 0) {
                 quota = (int64_t) (spec->cpus * CPU_PERIOD_USEC + 0.5);
                 if (quota < CPU_QUOTA_MIN_USEC)
-                        return moat_error_set(err, -EINVAL, "Invalid CPU limit %g: under %g", spec->cpus,
+                        return moat_error_set(err, -EINVAL, "invalid CPU limit %g: under %g", spec->cpus,
                                               (double) CPU_QUOTA_MIN_USEC / CPU_PERIOD_USEC);
         }
 
@@ -278,7 +278,7 @@ static int check_network(const char *network, moat_error *err) {
                 if (strcmp(network, modes[i]) == 0)
                         return 0;
         return moat_error_set(err, -EINVAL,
-                              "Invalid network \"%s\": not one of none, host, bridge, slirp4netns",
+                              "invalid network \"%s\": not one of none, host, bridge, slirp4netns",
                               network);
 }
 
@@ -296,7 +296,7 @@ int podman_spec_to_json(const podman_spec *spec, char **ret_json, moat_error *er
         int r;
 
         if (!spec->image || spec->image[0] == '\0')
-                return moat_error_set(err, -EINVAL, "Invalid spec: no image");
+                return moat_error_set(err, -EINVAL, "invalid spec: no image");
         if (spec->network) {
                 r = check_network(spec->network, err);
                 if (r < 0)
@@ -388,7 +388,7 @@ int podman_exec_spec_to_json(const podman_exec_spec *spec, char **ret_json, moat
         int r;
 
         if (!spec->command || !spec->command[0])
-                return moat_error_set(err, -EINVAL, "Invalid exec: no command");
+                return moat_error_set(err, -EINVAL, "invalid exec: no command");
         o = cJSON_CreateObject();
         if (!o || !(cmd = cJSON_AddArrayToObject(o, "Cmd")) || !(env = cJSON_AddArrayToObject(o, "Env")) ||
             !cJSON_AddBoolToObject(o, "AttachStdin", spec->stdin_open) ||
@@ -406,7 +406,7 @@ int podman_exec_spec_to_json(const podman_exec_spec *spec, char **ret_json, moat
                 const char *eq = strchr(*e, '=');
 
                 if (!eq || eq == *e)
-                        return moat_error_set(err, -EINVAL, "Invalid environment variable \"%s\": use KEY=VALUE", *e);
+                        return moat_error_set(err, -EINVAL, "invalid environment variable \"%s\": use KEY=VALUE", *e);
                 r = check_string(*e, "environment variable", err);
                 if (r >= 0)
                         r = array_add_string(env, *e);
@@ -437,13 +437,13 @@ int podman_build_query(const podman_build_request *req, char **ret, moat_error *
         if (!labels)
                 return -ENOMEM;
         if (!req->tag || !req->tag[0] || !req->containerfile || !req->containerfile[0])
-                return moat_error_set(err, -EINVAL, "Invalid build: no tag or no Containerfile");
+                return moat_error_set(err, -EINVAL, "invalid build: no tag or no Containerfile");
         for (char *const *l = req->labels; l && *l; l++) {
                 _cleanup_free_ char *key = NULL;
                 const char *eq = strchr(*l, '=');
 
                 if (!eq || eq == *l)
-                        return moat_error_set(err, -EINVAL, "Invalid label \"%s\": use KEY=VALUE", *l);
+                        return moat_error_set(err, -EINVAL, "invalid label \"%s\": use KEY=VALUE", *l);
                 key = strndup(*l, eq - *l);
                 if (!key || !cJSON_AddStringToObject(labels, key, eq + 1))
                         return -ENOMEM;

@@ -38,7 +38,7 @@ static int random_bytes(void *buf, size_t n, moat_error *err) {
                         continue;
                 if (k < 0)
                         return moat_error_set(err, -errno,
-                                              "Failed to get random bytes from the kernel (getrandom: %m); "
+                                              "failed to get random bytes from the kernel (getrandom: %m); "
                                               "moat needs Linux 3.17 or later");
                 done += (size_t) k;
         }

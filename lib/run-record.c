@@ -265,34 +265,34 @@ static bool env_name_valid(const char *s) {
 /* The network policy as the proxy will use it: anything else is not a record of moat's. */
 static int network_check(const run_record *r, int code, moat_error *err) {
         if (!net_mode_to_string(r->network))
-                return moat_error_set(err, code, "Invalid run record %s: unknown network policy", r->id);
+                return moat_error_set(err, code, "invalid run record %s: unknown network policy", r->id);
         for (char **p = r->allow; p && *p; p++) {
                 _cleanup_free_ char *norm = NULL;
 
                 if (host_pattern_normalize(*p, &norm, NULL) < 0 || strcmp(norm, *p) != 0)
-                        return moat_error_set(err, code, "Invalid run record %s: '%.64s' is not an allow pattern",
+                        return moat_error_set(err, code, "invalid run record %s: '%.64s' is not an allow pattern",
                                               r->id, *p);
         }
         if (r->n_grants > 0 && !r->grants)
-                return moat_error_set(err, code, "Invalid run record %s: grants without a list", r->id);
+                return moat_error_set(err, code, "invalid run record %s: grants without a list", r->id);
         for (size_t i = 0; i < r->n_grants; i++) {
                 const grant_def *g = &r->grants[i];
 
                 if (!g->name || !data_name_valid(g->name))
-                        return moat_error_set(err, code, "Invalid run record %s: a grant's name is not valid", r->id);
+                        return moat_error_set(err, code, "invalid run record %s: a grant's name is not valid", r->id);
                 for (char **e = g->env; e && *e; e++)
                         if (!env_name_valid(*e))
                                 return moat_error_set(err, code,
-                                                      "Invalid run record %s: grant %s: '%.64s' is not a variable name",
+                                                      "invalid run record %s: grant %s: '%.64s' is not a variable name",
                                                       r->id, g->name, *e);
                 if (g->n_rules == 0 || !g->rules)
-                        return moat_error_set(err, code, "Invalid run record %s: grant %s injects nothing", r->id,
+                        return moat_error_set(err, code, "invalid run record %s: grant %s injects nothing", r->id,
                                               g->name);
                 for (size_t k = 0; k < g->n_rules; k++) {
                         moat_error e = {};
 
                         if (grant_rule_check(&g->rules[k], g->name, &e) < 0) {
-                                moat_error_set(err, code, "Invalid run record %s: %s", r->id, moat_error_message(&e));
+                                moat_error_set(err, code, "invalid run record %s: %s", r->id, moat_error_message(&e));
                                 moat_error_clear(&e);
                                 return code;
                         }
@@ -303,38 +303,38 @@ static int network_check(const run_record *r, int code, moat_error *err) {
 
 static int record_check(const run_record *r, moat_error *err) {
         if (!run_id_valid(r->id))
-                return moat_error_set(err, -EINVAL, "Invalid run record: ID '%.*s' is not %d lowercase hex characters",
+                return moat_error_set(err, -EINVAL, "invalid run record: ID '%.*s' is not %d lowercase hex characters",
                                       RUN_ID_LEN, r->id, RUN_ID_LEN);
         if (!run_state_to_string(r->state))
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: unknown state %d", r->id, (int) r->state);
+                return moat_error_set(err, -EINVAL, "invalid run record %s: unknown state %d", r->id, (int) r->state);
         if (!run_manager_to_string(r->manager))
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: unknown manager %d", r->id,
+                return moat_error_set(err, -EINVAL, "invalid run record %s: unknown manager %d", r->id,
                                       (int) r->manager);
         if (r->name && !run_name_valid(r->name))
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: '%s' is not a valid run name", r->id,
+                return moat_error_set(err, -EINVAL, "invalid run record %s: '%s' is not a valid run name", r->id,
                                       r->name);
         if (r->container_id && !container_id_valid(r->container_id))
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: container ID '%s' is not lowercase hex",
+                return moat_error_set(err, -EINVAL, "invalid run record %s: container ID '%s' is not lowercase hex",
                                       r->id, r->container_id);
         if (r->unit && !unit_name_valid(r->unit))
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: '%s' is not a unit name", r->id, r->unit);
+                return moat_error_set(err, -EINVAL, "invalid run record %s: '%s' is not a unit name", r->id, r->unit);
         if (r->memory_bytes < 0 || r->memory_bytes > JSON_INT_MAX)
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: memory limit %" PRId64 " is out of range",
+                return moat_error_set(err, -EINVAL, "invalid run record %s: memory limit %" PRId64 " is out of range",
                                       r->id, r->memory_bytes);
         if (!isfinite(r->cpus) || r->cpus < 0)
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: CPU limit %g is not a number from 0",
+                return moat_error_set(err, -EINVAL, "invalid run record %s: CPU limit %g is not a number from 0",
                                       r->id, r->cpus);
         if (r->has_output_lines && r->output_lines > JSON_INT_MAX)
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: %" PRIu64 " lines of output are out of range",
+                return moat_error_set(err, -EINVAL, "invalid run record %s: %" PRIu64 " lines of output are out of range",
                                       r->id, r->output_lines);
         if (r->created_at > TIMESTAMP_MAX || r->started_at > TIMESTAMP_MAX || r->stopped_at > TIMESTAMP_MAX)
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: a time is past the year 9999", r->id);
+                return moat_error_set(err, -EINVAL, "invalid run record %s: a time is past the year 9999", r->id);
         if (r->n_mounts > 0 && !r->mounts)
-                return moat_error_set(err, -EINVAL, "Invalid run record %s: %zu mounts but no list of them", r->id,
+                return moat_error_set(err, -EINVAL, "invalid run record %s: %zu mounts but no list of them", r->id,
                                       r->n_mounts);
         for (size_t i = 0; i < r->n_mounts; i++)
                 if (!r->mounts[i].source || !r->mounts[i].destination)
-                        return moat_error_set(err, -EINVAL, "Invalid run record %s: mount %zu lacks a path", r->id, i);
+                        return moat_error_set(err, -EINVAL, "invalid run record %s: mount %zu lacks a path", r->id, i);
         return network_check(r, -EINVAL, err);
 }
 
@@ -423,7 +423,7 @@ static const cJSON *field_get(const cJSON *o, const char *key) {
 }
 
 static int wrong_type(const char *key, const char *type, moat_error *err) {
-        return moat_error_set(err, -EBADMSG, "Invalid run record: \"%s\" is not %s", key, type);
+        return moat_error_set(err, -EBADMSG, "invalid run record: \"%s\" is not %s", key, type);
 }
 
 static int read_string(const cJSON *o, const char *key, char **ret, moat_error *err) {
@@ -525,7 +525,7 @@ static int read_required(const cJSON *o, const char *key, const char **ret, moat
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
 
         if (!item || cJSON_IsNull(item))
-                return moat_error_set(err, -EBADMSG, "Invalid run record: no \"%s\"", key);
+                return moat_error_set(err, -EBADMSG, "invalid run record: no \"%s\"", key);
         if (!cJSON_IsString(item))
                 return wrong_type(key, "a string", err);
         *ret = item->valuestring;
@@ -540,7 +540,7 @@ static int read_identity(const cJSON *o, run_record *r, moat_error *err) {
         if (k < 0)
                 return k;
         if (!run_id_valid(id))
-                return moat_error_set(err, -EBADMSG, "Invalid run record: \"id\" is not %d lowercase hex characters",
+                return moat_error_set(err, -EBADMSG, "invalid run record: \"id\" is not %d lowercase hex characters",
                                       RUN_ID_LEN);
         memcpy(r->id, id, sizeof r->id);
 
@@ -549,14 +549,14 @@ static int read_identity(const cJSON *o, run_record *r, moat_error *err) {
                 return k;
         r->state = run_state_from_string(state);
         if (r->state == _RUN_STATE_INVALID)
-                return moat_error_set(err, -EBADMSG, "Invalid run record %s: unknown state \"%.32s\"", r->id, state);
+                return moat_error_set(err, -EBADMSG, "invalid run record %s: unknown state \"%.32s\"", r->id, state);
 
         k = read_required(o, "manager", &manager, err);
         if (k < 0)
                 return k;
         if (run_manager_from_string(manager, &r->manager) < 0)
                 return moat_error_set(err, -EBADMSG,
-                                      "Invalid run record %s: \"manager\" is neither \"user\" nor \"system\"", r->id);
+                                      "invalid run record %s: \"manager\" is neither \"user\" nor \"system\"", r->id);
         return 0;
 }
 
@@ -567,18 +567,18 @@ static int read_checked_strings(const cJSON *o, run_record *r, moat_error *err) 
         if (k < 0)
                 return k;
         if (r->name && !run_name_valid(r->name))
-                return moat_error_set(err, -EBADMSG, "Invalid run record %s: \"name\" is not a valid run name", r->id);
+                return moat_error_set(err, -EBADMSG, "invalid run record %s: \"name\" is not a valid run name", r->id);
         k = read_string(o, "container_id", &r->container_id, err);
         if (k < 0)
                 return k;
         if (r->container_id && !container_id_valid(r->container_id))
-                return moat_error_set(err, -EBADMSG, "Invalid run record %s: \"container_id\" is not lowercase hex",
+                return moat_error_set(err, -EBADMSG, "invalid run record %s: \"container_id\" is not lowercase hex",
                                       r->id);
         k = read_string(o, "unit", &r->unit, err);
         if (k < 0)
                 return k;
         if (r->unit && !unit_name_valid(r->unit))
-                return moat_error_set(err, -EBADMSG, "Invalid run record %s: \"unit\" is not a unit name", r->id);
+                return moat_error_set(err, -EBADMSG, "invalid run record %s: \"unit\" is not a unit name", r->id);
         return 0;
 }
 
@@ -688,14 +688,14 @@ int run_record_from_json(const char *json, size_t len, run_record **ret, moat_er
         int k;
 
         if (!json || len == 0)
-                return moat_error_set(err, -EBADMSG, "Invalid run record: empty");
+                return moat_error_set(err, -EBADMSG, "invalid run record: empty");
         k = json_parse_exact(json, len, &o);
         if (k == -ENOMEM)
                 return k;
         if (k < 0)
-                return moat_error_set(err, -EBADMSG, "Invalid run record: not JSON");
+                return moat_error_set(err, -EBADMSG, "invalid run record: not JSON");
         if (!cJSON_IsObject(o))
-                return moat_error_set(err, -EBADMSG, "Invalid run record: not a JSON object");
+                return moat_error_set(err, -EBADMSG, "invalid run record: not a JSON object");
 
         r = calloc(1, sizeof *r);
         if (!r)

@@ -47,7 +47,7 @@ static int home_of_user(char **ret, moat_error *err) {
         if (home && home[0] == '/') {
                 copy = strdup(home);
                 if (!copy)
-                        return -ENOMEM;
+                        return moat_error_oom(err);
                 *ret = copy;
                 return 0;
         }
@@ -56,16 +56,16 @@ static int home_of_user(char **ret, moat_error *err) {
                 size = 16384;
         buf = malloc((size_t) size);
         if (!buf)
-                return -ENOMEM;
+                return moat_error_oom(err);
         k = getpwuid_r(getuid(), &pw, buf, (size_t) size, &result);
         if (k != 0 || !result || !pw.pw_dir || pw.pw_dir[0] != '/')
                 return moat_error_set(err, k > 0 ? -k : -ENOENT,
-                                      "Cannot find the home directory of uid %u (HOME is not an absolute path and "
+                                      "cannot find the home directory of uid %u (HOME is not an absolute path and "
                                       "the user database has none); set MOAT_HOME to where moat should keep its runs",
                                       (unsigned) getuid());
         copy = strdup(pw.pw_dir);
         if (!copy)
-                return -ENOMEM;
+                return moat_error_oom(err);
         *ret = copy;
         return 0;
 }
@@ -94,7 +94,7 @@ int run_store_default_home(run_manager m, char **ret_home, moat_error *err) {
                         path = NULL;
         }
         if (!path)
-                return -ENOMEM;
+                return moat_error_oom(err);
         *ret_home = path;
         return 0;
 }
@@ -123,7 +123,7 @@ static int dir_open_or_create(int dirfd, const char *name, bool follow, const ch
         if (mkdirat(dirfd, name, 0700) < 0) {
                 if (errno != EEXIST)
                         return moat_error_set(err, -errno,
-                                              "Failed to create the directory %s: %m; check that its parent exists and "
+                                              "failed to create the directory %s: %m; check that its parent exists and "
                                               "is writable, or set MOAT_HOME elsewhere",
                                               path);
                 created = false;
@@ -137,9 +137,9 @@ static int dir_open_or_create(int dirfd, const char *name, bool follow, const ch
                                       path, not_dir_what(k));
         }
         if (fd < 0)
-                return moat_error_set(err, -errno, "Failed to open the directory %s: %m", path);
+                return moat_error_set(err, -errno, "failed to open the directory %s: %m", path);
         if (created && fchmod(fd, 0700) < 0)
-                return moat_error_set(err, -errno, "Failed to make %s private (mode 0700): %m", path);
+                return moat_error_set(err, -errno, "failed to make %s private (mode 0700): %m", path);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -161,15 +161,15 @@ int run_store_open(const char *home, run_store **ret, moat_error *err) {
         int k;
 
         if (!home || home[0] == '\0')
-                return moat_error_set(err, -EINVAL, "No MOAT_HOME given; set MOAT_HOME to a directory");
+                return moat_error_set(err, -EINVAL, "no MOAT_HOME given; set MOAT_HOME to a directory");
 
         s = calloc(1, sizeof *s);
         if (!s)
-                return -ENOMEM;
+                return moat_error_oom(err);
         s->home_fd = s->runs_fd = -1;
         s->home = strdup(home);
         if (!s->home || asprintf(&runs, "%s/runs", home) < 0)
-                return -ENOMEM;
+                return moat_error_oom(err);
 
         k = dir_open_or_create(AT_FDCWD, home, true, home, &s->home_fd, err);
         if (k < 0)
@@ -192,23 +192,23 @@ int run_store_lock(run_store *s, int *ret_fd, moat_error *err) {
 
         fd = openat(s->runs_fd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
-                return moat_error_set(err, -errno, "Failed to open the lock %s/runs/" LOCK_FILE ": %m; check the "
+                return moat_error_set(err, -errno, "failed to open the lock %s/runs/" LOCK_FILE ": %m; check the "
                                       "permissions of %s", s->home, s->home);
         if (fstat(fd, &st) < 0)
-                return -errno;
+                return moat_error_set(err, -errno, "failed to check the lock %s/runs/" LOCK_FILE ": %m", s->home);
         if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
-                return moat_error_set(err, -errno, "Failed to make %s/runs/" LOCK_FILE " private (mode 0600): %m",
+                return moat_error_set(err, -errno, "failed to make %s/runs/" LOCK_FILE " private (mode 0600): %m",
                                       s->home);
         while (flock(fd, LOCK_EX) < 0)
                 if (errno != EINTR)
-                        return moat_error_set(err, -errno, "Failed to lock %s/runs/" LOCK_FILE ": %m", s->home);
+                        return moat_error_set(err, -errno, "failed to lock %s/runs/" LOCK_FILE ": %m", s->home);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
 static int check_id(const char *id, moat_error *err) {
         if (!run_id_valid(id))
-                return moat_error_set(err, -EINVAL, "Invalid run ID '%s': an ID is %d lowercase hex characters",
+                return moat_error_set(err, -EINVAL, "invalid run ID '%s': an ID is %d lowercase hex characters",
                                       id ? id : "", RUN_ID_LEN);
         return 0;
 }
@@ -222,7 +222,7 @@ static int run_dir_open(run_store *s, const char *id, int *ret_fd, moat_error *e
                 return 0;
         }
         if (errno == ENOENT)
-                return moat_error_set(err, -ENOENT, "There is no run %s in %s; see 'moat list'", id, s->home);
+                return moat_error_set(err, -ENOENT, "there is no run %s in %s; see 'moat list'", id, s->home);
         if (errno == ELOOP || errno == ENOTDIR) {
                 int k = not_dir_error(s->runs_fd, id);
 
@@ -231,7 +231,7 @@ static int run_dir_open(run_store *s, const char *id, int *ret_fd, moat_error *e
                                       "remove it by hand",
                                       s->home, id, not_dir_what(k));
         }
-        return moat_error_set(err, -errno, "Failed to open %s/runs/%s: %m", s->home, id);
+        return moat_error_set(err, -errno, "failed to open %s/runs/%s: %m", s->home, id);
 }
 
 static int write_all(int fd, const char *buf, size_t len) {
@@ -288,7 +288,7 @@ static int record_write_atomic(run_store *s, int dfd, const char *id, const char
 
         k = temp_file_create(dfd, tmp, &fd, err);
         if (k < 0)
-                return moat_error_set(err, k, "Failed to create a temporary file in %s/runs/%s: %s", s->home, id,
+                return moat_error_set(err, k, "failed to create a temporary file in %s/runs/%s: %s", s->home, id,
                                       strerror(-k));
 
         k = write_all(fd, json, strlen(json));
@@ -302,11 +302,11 @@ static int record_write_atomic(run_store *s, int dfd, const char *id, const char
                 k = -errno;
         if (k < 0) {
                 unlinkat(dfd, tmp, 0);
-                return moat_error_set(err, k, "Failed to write %s/runs/%s/" RECORD_FILE ": %s; check free space and "
+                return moat_error_set(err, k, "failed to write %s/runs/%s/" RECORD_FILE ": %s; check free space and "
                                       "permissions", s->home, id, strerror(-k));
         }
         if (fsync(dfd) < 0)
-                return moat_error_set(err, -errno, "Failed to flush %s/runs/%s to disk: %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to flush %s/runs/%s to disk: %m", s->home, id);
         return 0;
 }
 
@@ -327,12 +327,12 @@ int run_store_create(run_store *s, const run_record *r, moat_error *err) {
                 if (errno == EEXIST)
                         return moat_error_set(err, -EEXIST, "A run with ID %s already exists in %s; use a new ID",
                                               r->id, s->home);
-                return moat_error_set(err, -errno, "Failed to create %s/runs/%s: %m; check the permissions of %s",
+                return moat_error_set(err, -errno, "failed to create %s/runs/%s: %m; check the permissions of %s",
                                       s->home, r->id, s->home);
         }
         k = run_dir_open(s, r->id, &dfd, err);
         if (k >= 0 && fchmod(dfd, 0700) < 0)
-                k = moat_error_set(err, -errno, "Failed to make %s/runs/%s private (mode 0700): %m", s->home, r->id);
+                k = moat_error_set(err, -errno, "failed to make %s/runs/%s private (mode 0700): %m", s->home, r->id);
         if (k >= 0)
                 k = record_write_atomic(s, dfd, r->id, json, err);
         if (k < 0) {
@@ -340,7 +340,7 @@ int run_store_create(run_store *s, const run_record *r, moat_error *err) {
                 return k;
         }
         if (fsync(s->runs_fd) < 0)
-                return moat_error_set(err, -errno, "Failed to flush %s/runs to disk: %m", s->home);
+                return moat_error_set(err, -errno, "failed to flush %s/runs to disk: %m", s->home);
         return 0;
 }
 
@@ -378,34 +378,36 @@ static int record_read(run_store *s, const char *id, run_record **ret, moat_erro
         /* O_NONBLOCK: a FIFO planted there must not hang moat list; S_ISREG refuses it. */
         fd = openat(dfd, RECORD_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0 && errno == ENOENT)
-                return moat_error_set(err, -ENOENT, "Run %s has no record (%s/runs/%s/" RECORD_FILE " is missing); "
+                return moat_error_set(err, -ENOENT, "run %s has no record (%s/runs/%s/" RECORD_FILE " is missing); "
                                       "remove it with 'moat rm %s'", id, s->home, id, id);
         if (fd < 0)
-                return moat_error_set(err, -errno, "Failed to open %s/runs/%s/" RECORD_FILE ": %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to open %s/runs/%s/" RECORD_FILE ": %m", s->home, id);
         if (fstat(fd, &st) < 0)
-                return -errno;
+                return moat_error_set(err, -errno, "failed to check %s/runs/%s/" RECORD_FILE ": %m", s->home, id);
         if (!S_ISREG(st.st_mode) || st.st_size > RECORD_SIZE_MAX)
                 return moat_error_set(err, -EBADMSG, "%s/runs/%s/" RECORD_FILE " is not a run record; remove the run "
                                       "with 'moat rm %s'", s->home, id, id);
 
         buf = malloc((size_t) st.st_size + 1);
         if (!buf)
-                return -ENOMEM;
+                return moat_error_oom(err);
         while (len < (size_t) st.st_size) {
                 ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
 
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return moat_error_set(err, -errno, "Failed to read %s/runs/%s/" RECORD_FILE ": %m", s->home, id);
+                        return moat_error_set(err, -errno, "failed to read %s/runs/%s/" RECORD_FILE ": %m", s->home, id);
                 if (n == 0)
                         break;
                 len += (size_t) n;
         }
 
         k = run_record_from_json(buf, len, &r, err ? &parse_err : NULL);
-        if (k == -ENOMEM)
-                return k;
+        if (k == -ENOMEM) {
+                moat_error_clear(&parse_err);
+                return moat_error_oom(err);
+        }
         if (k < 0) {
                 k = moat_error_set(err, k, "%s/runs/%s/" RECORD_FILE " is damaged (%s); remove the run with 'moat rm %s'",
                                    s->home, id, err ? moat_error_message(&parse_err) : "", id);
@@ -459,20 +461,20 @@ static int tls_dir_open(run_store *s, const char *id, bool create, int *ret_fd, 
         if (k < 0)
                 return k;
         if (create && mkdirat(s->home_fd, RUN_TLS_DIR, 0755) < 0 && errno != EEXIST)
-                return moat_error_set(err, -errno, "Failed to create %s/" RUN_TLS_DIR ": %m", s->home);
+                return moat_error_set(err, -errno, "failed to create %s/" RUN_TLS_DIR ": %m", s->home);
         top = openat(s->home_fd, RUN_TLS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (top < 0)
                 return errno == ENOENT ? -ENOENT
-                                       : moat_error_set(err, -errno, "Failed to open %s/" RUN_TLS_DIR ": %m", s->home);
+                                       : moat_error_set(err, -errno, "failed to open %s/" RUN_TLS_DIR ": %m", s->home);
         if (create && mkdirat(top, id, 0755) < 0 && errno != EEXIST)
-                return moat_error_set(err, -errno, "Failed to create %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to create %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
         fd = openat(top, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT
-                                       : moat_error_set(err, -errno, "Failed to open %s/" RUN_TLS_DIR "/%s: %m",
+                                       : moat_error_set(err, -errno, "failed to open %s/" RUN_TLS_DIR "/%s: %m",
                                                         s->home, id);
         if (create && (fchmod(top, 0755) < 0 || fchmod(fd, 0755) < 0)) {
-                k = moat_error_set(err, -errno, "Failed to set up %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+                k = moat_error_set(err, -errno, "failed to set up %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
                 close(fd);
                 return k;
         }
@@ -488,7 +490,7 @@ int run_store_tls_dir(run_store *s, const char *id, char **ret_path, moat_error 
         if (k < 0)
                 return k;
         if (asprintf(ret_path, "%s/" RUN_TLS_DIR "/%s", s->home, id) < 0)
-                return moat_error_set(err, -ENOMEM, "out of memory");
+                return moat_error_oom(err);
         return 0;
 }
 
@@ -496,11 +498,11 @@ int run_store_empty_dir(run_store *s, char **ret_path, moat_error *err) {
         struct stat st;
 
         if (mkdirat(s->home_fd, RUN_EMPTY_DIR, 0555) < 0 && errno != EEXIST)
-                return moat_error_set(err, -errno, "Failed to create %s/" RUN_EMPTY_DIR ": %m", s->home);
+                return moat_error_set(err, -errno, "failed to create %s/" RUN_EMPTY_DIR ": %m", s->home);
         if (fstatat(s->home_fd, RUN_EMPTY_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                 return moat_error_set(err, -ENOTDIR, "%s/" RUN_EMPTY_DIR " is not a directory; remove it", s->home);
         if (asprintf(ret_path, "%s/" RUN_EMPTY_DIR, s->home) < 0)
-                return moat_error_set(err, -ENOMEM, "out of memory");
+                return moat_error_oom(err);
         return 0;
 }
 
@@ -519,7 +521,7 @@ int run_store_write_tls(run_store *s, const char *id, const char *name, const ch
         (void) unlinkat(dfd, tmp, 0);
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
         if (fd < 0)
-                return moat_error_set(err, -errno, "Failed to write %s/" RUN_TLS_DIR "/%s/%s: %m", s->home, id,
+                return moat_error_set(err, -errno, "failed to write %s/" RUN_TLS_DIR "/%s/%s: %m", s->home, id,
                                       name);
         k = fchmod(fd, 0644) < 0 ? -errno : write_all(fd, data, len);
         if (k >= 0 && fsync(fd) < 0)
@@ -528,7 +530,7 @@ int run_store_write_tls(run_store *s, const char *id, const char *name, const ch
                 k = -errno;
         if (k < 0) {
                 (void) unlinkat(dfd, tmp, 0);
-                return moat_error_set(err, k, "Failed to write %s/" RUN_TLS_DIR "/%s/%s: %s", s->home, id, name,
+                return moat_error_set(err, k, "failed to write %s/" RUN_TLS_DIR "/%s/%s: %s", s->home, id, name,
                                       strerror(-k));
         }
         return 0;
@@ -548,7 +550,7 @@ int run_store_remove_tls(run_store *s, const char *id, moat_error *err) {
         d = fdopendir(fd);
         if (!d) {
                 close(fd);
-                return moat_error_set(err, -errno, "Failed to read %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to read %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
         }
         while ((errno = 0, de = readdir(d)))
                 if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 && !is_tls_file(de->d_name))
@@ -559,13 +561,13 @@ int run_store_remove_tls(run_store *s, const char *id, moat_error *err) {
         rewinddir(d);
         while ((errno = 0, de = readdir(d)))
                 if (is_tls_file(de->d_name) && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return moat_error_set(err, -errno, "Failed to remove %s/" RUN_TLS_DIR "/%s/%s: %m", s->home,
+                        return moat_error_set(err, -errno, "failed to remove %s/" RUN_TLS_DIR "/%s/%s: %m", s->home,
                                               id, de->d_name);
         {
                 _cleanup_close_ int top = openat(s->home_fd, RUN_TLS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
                 if (top >= 0 && unlinkat(top, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                        return moat_error_set(err, -errno, "Failed to remove %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
+                        return moat_error_set(err, -errno, "failed to remove %s/" RUN_TLS_DIR "/%s: %m", s->home, id);
         }
         return 0;
 }
@@ -585,7 +587,7 @@ int run_store_remove(run_store *s, const char *id, moat_error *err) {
         if (!d) {
                 k = -errno;
                 close(dfd);
-                return moat_error_set(err, k, "Failed to read %s/runs/%s: %s", s->home, id, strerror(-k));
+                return moat_error_set(err, k, "failed to read %s/runs/%s: %s", s->home, id, strerror(-k));
         }
 
         /* Only what moat writes goes: the record and the leftovers of an interrupted save.
@@ -597,7 +599,7 @@ int run_store_remove(run_store *s, const char *id, moat_error *err) {
                                               "and remove the run again",
                                               s->home, id, de->d_name);
         if (errno != 0)
-                return moat_error_set(err, -errno, "Failed to read %s/runs/%s: %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to read %s/runs/%s: %m", s->home, id);
 
         k = run_store_remove_tls(s, id, err);
         if (k < 0)
@@ -606,15 +608,15 @@ int run_store_remove(run_store *s, const char *id, moat_error *err) {
         rewinddir(d);
         while ((errno = 0, de = readdir(d)))
                 if (is_own_file(de->d_name) && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return moat_error_set(err, -errno, "Failed to remove %s/runs/%s/%s: %m", s->home, id,
+                        return moat_error_set(err, -errno, "failed to remove %s/runs/%s/%s: %m", s->home, id,
                                               de->d_name);
         if (errno != 0)
-                return moat_error_set(err, -errno, "Failed to read %s/runs/%s: %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to read %s/runs/%s: %m", s->home, id);
 
         if (unlinkat(s->runs_fd, id, AT_REMOVEDIR) < 0) {
                 if (errno == ENOENT)
                         return 0; /* removed under us: the same end */
-                return moat_error_set(err, -errno, "Failed to remove %s/runs/%s: %m", s->home, id);
+                return moat_error_set(err, -errno, "failed to remove %s/runs/%s: %m", s->home, id);
         }
         return 0;
 }
@@ -645,12 +647,12 @@ int run_store_list(run_store *s, run_record ***ret, size_t *ret_n, moat_error *e
         /* A descriptor of our own: readdir on a dup of runs_fd would share its offset. */
         fd = openat(s->runs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                return moat_error_set(err, -errno, "Failed to open %s/runs: %m", s->home);
+                return moat_error_set(err, -errno, "failed to open %s/runs: %m", s->home);
         d = fdopendir(fd);
         if (!d) {
                 k = -errno;
                 close(fd);
-                return moat_error_set(err, k, "Failed to read %s/runs: %s", s->home, strerror(-k));
+                return moat_error_set(err, k, "failed to read %s/runs: %s", s->home, strerror(-k));
         }
 
         while ((errno = 0, de = readdir(d))) {
@@ -663,7 +665,7 @@ int run_store_list(run_store *s, run_record ***ret, size_t *ret_n, moat_error *e
                         run_record **bigger = realloc(list, grown * sizeof *list);
 
                         if (!bigger) {
-                                k = -ENOMEM;
+                                k = moat_error_oom(err);
                                 break;
                         }
                         list = bigger;
@@ -671,14 +673,16 @@ int run_store_list(run_store *s, run_record ***ret, size_t *ret_n, moat_error *e
                 }
                 /* An unreadable record is skipped: one damaged run must not hide the rest. */
                 k = record_read(s, de->d_name, &r, NULL);
-                if (k == -ENOMEM)
+                if (k == -ENOMEM) {
+                        k = moat_error_oom(err);
                         break;
+                }
                 k = 0;
                 if (r)
                         list[n++] = r;
         }
         if (k == 0 && errno != 0)
-                k = moat_error_set(err, -errno, "Failed to read %s/runs: %m", s->home);
+                k = moat_error_set(err, -errno, "failed to read %s/runs: %m", s->home);
         if (k < 0) {
                 run_records_free(list, n);
                 return k;
@@ -729,8 +733,8 @@ static int resolve_ambiguous(const char *run, run_record **list, const size_t *w
         _cleanup_free_ char *candidates = candidates_format(list, which, n);
 
         if (!candidates)
-                return -ENOMEM;
-        return moat_error_set(err, -EEXIST, "Run '%s' is ambiguous: it matches %s; %s", run, candidates,
+                return moat_error_oom(err);
+        return moat_error_set(err, -EEXIST, "run '%s' is ambiguous: it matches %s; %s", run, candidates,
                               by_name ? "use the run's ID instead" : "use more of the ID");
 }
 
@@ -739,17 +743,17 @@ static int resolve_unknown(run_store *s, const char *run, run_record **list, siz
         _cleanup_free_ char *candidates = NULL;
 
         if (n == 0)
-                return moat_error_set(err, -ENOENT, "There is no run '%s': %s has no runs", run, s->home);
+                return moat_error_set(err, -ENOENT, "there is no run '%s': %s has no runs", run, s->home);
         /* The newest runs: likelier to be the one meant than the oldest. */
         which = calloc(n, sizeof *which);
         if (!which)
-                return -ENOMEM;
+                return moat_error_oom(err);
         for (size_t i = 0; i < n; i++)
                 which[i] = i;
         candidates = candidates_format(list, which, n);
         if (!candidates)
-                return -ENOMEM;
-        return moat_error_set(err, -ENOENT, "There is no run '%s'; known runs are %s; see 'moat list'", run,
+                return moat_error_oom(err);
+        return moat_error_set(err, -ENOENT, "there is no run '%s'; known runs are %s; see 'moat list'", run,
                               candidates);
 }
 
@@ -762,7 +766,7 @@ static int resolve_in_list(run_store *s, const char *run, bool prefix, run_recor
 
         matches = calloc(n > 0 ? n : 1, sizeof *matches);
         if (!matches)
-                return -ENOMEM;
+                return moat_error_oom(err);
         for (size_t i = 0; i < n; i++)
                 if (list[i]->name && strcmp(list[i]->name, run) == 0)
                         matches[n_matches++] = i;
@@ -790,10 +794,10 @@ int run_store_resolve(run_store *s, const char *run, run_record **ret, moat_erro
         int k;
 
         if (!run || run[0] == '\0')
-                return moat_error_set(err, -EINVAL, "No run given; name one by its ID, a unique ID prefix or its name");
+                return moat_error_set(err, -EINVAL, "no run given; name one by its ID, a unique ID prefix or its name");
         prefix = is_id_prefix(run);
         if (!prefix && !run_name_valid(run))
-                return moat_error_set(err, -EINVAL, "Invalid run '%s': give a run ID (lowercase hex), a unique ID "
+                return moat_error_set(err, -EINVAL, "invalid run '%s': give a run ID (lowercase hex), a unique ID "
                                       "prefix or a run name; see 'moat list'", run);
 
         if (run_id_valid(run)) {
@@ -823,7 +827,7 @@ int run_store_name_taken(run_store *s, const char *name, moat_error *err) {
         int k;
 
         if (!run_name_valid(name))
-                return moat_error_set(err, -EINVAL, "Invalid run name '%s': use 1 to 63 lowercase letters, digits, "
+                return moat_error_set(err, -EINVAL, "invalid run name '%s': use 1 to 63 lowercase letters, digits, "
                                       "'_', '.' and '-', starting with a letter or digit", name ? name : "");
         k = run_store_list(s, &list, &n, err);
         if (k < 0)

@@ -129,7 +129,7 @@ static int ca_cert_new(tls_ca *ca, const char *run_id, moat_error *err) {
         char cn[65]; /* ub-common-name */
 
         if (snprintf(cn, sizeof cn, "moat run %s CA", run_id) >= (int) sizeof cn)
-                return moat_error_set(err, -EINVAL, "The run id '%s' is too long for a CA name", run_id);
+                return moat_error_set(err, -EINVAL, "the run id '%s' is too long for a CA name", run_id);
         x = cert_new(cn, ca->key, NULL, CA_VALIDITY_SECONDS);
         if (!x)
                 return ssl_error(err, "Failed to make the run's CA certificate");
@@ -165,7 +165,7 @@ int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_er
                 char *host;
 
                 if (host_name_normalize(*p, &host) < 0)
-                        return moat_error_set(err, -EINVAL, "Cannot limit the run's CA to '%s': not a DNS host name",
+                        return moat_error_set(err, -EINVAL, "cannot limit the run's CA to '%s': not a DNS host name",
                                               *p);
                 if (strv_push(&ca->permitted, host) < 0)
                         return moat_error_set(err, -ENOMEM, "out of memory");
@@ -219,7 +219,7 @@ int tls_ca_issue_leaf(tls_ca *ca, const char *host, X509 **ret, moat_error *err)
         X509V3_CTX v3;
 
         if (host_name_normalize(host, &name) < 0)
-                return moat_error_set(err, -EINVAL, "Refusing to issue a certificate for a name that is not a DNS host name");
+                return moat_error_set(err, -EINVAL, "refusing to issue a certificate for a name that is not a DNS host name");
         if (asprintf(&san, "DNS:%s", name) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         x = cert_new(name, ca->leaf_key, ca->cert, ca->leaf_seconds);
@@ -323,11 +323,11 @@ int tls_ca_server_ctx(tls_ca *ca, const char *host, SSL_CTX **ret, moat_error *e
         int r;
 
         if (host_name_normalize(host, &name) < 0)
-                return moat_error_set(err, -EINVAL, "Refusing to issue a certificate for a name that is not a DNS host name");
+                return moat_error_set(err, -EINVAL, "refusing to issue a certificate for a name that is not a DNS host name");
         for (char **p = ca->permitted; p && *p; p++)
                 permitted = permitted || strcmp(*p, name) == 0;
         if (!permitted)
-                return moat_error_set(err, -EPERM, "Refusing to issue a certificate for %s: not a host of this run's grants",
+                return moat_error_set(err, -EPERM, "refusing to issue a certificate for %s: not a host of this run's grants",
                                       name);
 
         pthread_mutex_lock(&ca->lock);

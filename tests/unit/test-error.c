@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "error.h"
 #include "tap.h"
@@ -23,5 +24,17 @@ int main(void) {
         is_int(moat_error_set(NULL, -EPERM, "x"), -EPERM, "NULL error only returns the code");
         is_int(moat_error_prefix(&err, "nothing set"), 0, "prefix of no error is a no-op");
         ok(err.msg == NULL, "prefix of no error allocates nothing");
+        moat_error_clear(&err);
+        is_int(moat_error_oom(&err), -ENOMEM, "oom returns -ENOMEM");
+        is_str(moat_error_message(&err), "out of memory", "oom says so");
+        moat_error_clear(&err);
+        err.exit_status = 127;
+        moat_error_clear(&err);
+        is_int(err.exit_status, 0, "clear resets the exit status");
+        ok(strcmp(moat_error_message(&err), "Success") != 0, "an error nobody set never reads 'Success'");
+        ok(strstr(moat_error_message(&err), "unknown error") != NULL, "it says the reason is unknown");
+        err.code = -ENOENT;
+        is_str(moat_error_message(&err), strerror(ENOENT), "a code without a message: its errno's text");
+        err.code = 0;
         return tap_done();
 }
