@@ -17,6 +17,7 @@
 #include "monitor.h"
 #include "podman-attach.h"
 #include "podman.h"
+#include "runner.h"
 #include "spawn-helper.h"
 #include "time-util.h"
 
@@ -71,6 +72,20 @@ static int fail_run(monitor *m, podman_client *c, moat_error *err) {
         if (c)
                 remove_container(m, c);
         return err->code;
+}
+
+/* The container could not start while doing WHAT.  When podman says its command could not
+ * be run, the record takes podman run's exit status for it (126 or 127) and says which
+ * command; any other failure says what was being done. */
+static int fail_start(monitor *m, podman_client *c, const char *what, moat_error *err) {
+        int status = run_exec_failure(m->record, err);
+
+        if (status > 0) {
+                m->record->has_exit_code = true;
+                m->record->exit_code = status;
+        } else
+                moat_error_prefix(err, "%s", what);
+        return fail_run(m, c, err);
 }
 
 /* A stop (SIGTERM or SIGINT, held blocked while the container starts) has come. */
@@ -187,16 +202,14 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         if (run_has_proxy(m.record)) {
                 r = start_proxy(&m, c, err);
                 if (r < 0) {
-                        moat_error_prefix(err, "cannot give the run its network");
-                        r = fail_run(&m, c, err);
+                        r = fail_start(&m, c, "cannot give the run its network", err);
                         goto out;
                 }
         }
         /* the output's way to the journal first, then the container: not a byte is missed */
         r = podman_attach_open(m.socket, m.record->container_id, m.record->tty, false, &a, err);
         if (r < 0) {
-                moat_error_prefix(err, "cannot attach to the container");
-                r = fail_run(&m, c, err);
+                r = fail_start(&m, c, "cannot attach to the container", err);
                 goto out;
         }
         if (stop_pending()) {
@@ -205,8 +218,7 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         }
         r = podman_container_start(c, m.record->container_id, err);
         if (r < 0) {
-                moat_error_prefix(err, "cannot start the container");
-                r = fail_run(&m, c, err);
+                r = fail_start(&m, c, "cannot start the container", err);
                 goto out;
         }
         m.record->started_at = now_usec();

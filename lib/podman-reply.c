@@ -474,3 +474,16 @@ int podman_reply_parse_exec_inspect(const char *body, size_t len, bool *ret_runn
         *ret_exit_code = code;
         return 0;
 }
+
+int podman_exec_failure_status(const char *message) {
+        /* podman's own words for the two errors (libpod's define.ErrOCIRuntimeNotFound and
+         * ErrOCIRuntimePermissionDenied), which it wraps around whatever runc or crun said and
+         * maps to 127 and 126 */
+        if (!message)
+                return 0;
+        if (strstr(message, "OCI runtime attempted to invoke a command that was not found"))
+                return 127;
+        if (strstr(message, "OCI permission denied"))
+                return 126;
+        return 0;
+}

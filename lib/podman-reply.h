@@ -13,6 +13,11 @@
  * '?'), else "HTTP STATUS". Never NULL unless out of memory. */
 char *podman_reply_error_message(long http_status, const char *body, size_t len);
 
+/* The exit status podman run gives when the OCI runtime could not run a container's command,
+ * read from podman's error message: 127 when the command was not found, 126 when it could not
+ * be invoked; 0 for any other error. */
+int podman_exec_failure_status(const char *message);
+
 typedef struct podman_container_state {
         char *id;
         char *status;       /* "configured", "created", "running", "exited", "stopped", ... */

@@ -16,6 +16,7 @@
 #include "mount-guard.h"
 #include "monitor.h"
 #include "podman.h"
+#include "podman-reply.h"
 #include "runner.h"
 #include "strv.h"
 #include "time-util.h"
@@ -738,7 +739,28 @@ static int start_cut_short(run_services *s, run_record **rec, const char *job_re
                                       (*rec)->id);
         /* failed: nothing is left of it but the record, which a start that failed leaves not */
         *ret_discard = true;
-        return moat_error_set(err, -EIO, "%s", (*rec)->error ?: "the run's monitor failed to start it");
+        r = moat_error_set(err, -EIO, "%s", (*rec)->error ?: "the run's monitor failed to start it");
+        /* its command could not be run: podman's 126 or 127, as the monitor recorded it */
+        if ((*rec)->has_exit_code)
+                err->exit_status = (*rec)->exit_code;
+        return r;
+}
+
+int run_exec_failure(const run_record *rec, moat_error *err) {
+        const char *command = rec->command && rec->command[0] ? rec->command[0] : "its own command";
+        const char *image = rec->image ?: RUN_DEFAULT_IMAGE;
+        int status = podman_exec_failure_status(err->msg);
+
+        if (status == 0)
+                return 0;
+        moat_error_clear(err);
+        if (status == 127)
+                moat_error_set(err, -ENOENT, "command not found in the image %s: %s", image, command);
+        else
+                moat_error_set(err, -EACCES, "command cannot be run in the image %s (permission denied): %s", image,
+                               command);
+        err->exit_status = status;
+        return status;
 }
 
 /* Starts the unit that runs REC; the record exists. */
@@ -751,8 +773,10 @@ static int launch_run(run_services *s, run_record **rec, const run_options *o, m
 
         if (o->before_start) {
                 r = o->before_start(*rec, o->userdata, err);
-                if (r < 0)
+                if (r < 0) {
+                        (void) run_exec_failure(*rec, err);
                         goto discard;
+                }
         } else {
                 job = (init_job) { .socket = s->socket, .container_id = (*rec)->container_id };
                 initing = pthread_create(&initer, NULL, init_container, &job) == 0;

@@ -68,5 +68,10 @@ int validate_env(const char *s, moat_error *err);
  * the container.  *ret (may be NULL) is the record as the monitor left it. */
 int runner_start(const run_options *o, run_record **ret, moat_error *err);
 
+/* When podman's error in ERR says REC's command could not be run, rewrites ERR to say which
+ * command and image, with podman run's exit status (127 not found, 126 not executable) in
+ * err->exit_status, and returns that status; 0 (ERR untouched) for any other error. */
+int run_exec_failure(const run_record *rec, moat_error *err);
+
 /* Removes an ended run: its container when one is left (--keep), then its record. */
 int runner_remove(run_store *store, const run_record *rec, moat_error *err);

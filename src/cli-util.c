@@ -25,6 +25,11 @@ int cli_fail(const char *fmt, ...) {
         return EXIT_MOAT_ERROR;
 }
 
+int cli_fail_error(const moat_error *err) {
+        cli_fail("%s", moat_error_message(err));
+        return err->exit_status > 0 ? err->exit_status : EXIT_MOAT_ERROR;
+}
+
 int cli_fail_option(int c, char **argv, const char *command) {
         const char *arg = argv[optind - 1];
 
@@ -102,6 +107,9 @@ int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, i
                         fprintf(stderr, ": %s%s\n", error, lost);
                 else
                         fprintf(stderr, "; see 'moat inspect %s'%s\n", rec->id, lost);
+                /* its command could not be run: podman run's 126 or 127 */
+                if (has_exit_code && (exit_code == EXIT_CANNOT_INVOKE || exit_code == EXIT_NOT_FOUND))
+                        return exit_code;
                 return EXIT_MOAT_ERROR;
         }
         if (!has_exit_code) {

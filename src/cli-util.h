@@ -12,10 +12,16 @@
 enum {
         EXIT_MOAT_ERROR = 125,
         EXIT_USAGE = 125,
+        EXIT_CANNOT_INVOKE = 126,
+        EXIT_NOT_FOUND = 127,
 };
 
 /* Reports "moat: MESSAGE" on stderr once and returns EXIT_MOAT_ERROR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reports ERR's message like cli_fail(); returns the exit status it calls for (126 or 127
+ * when the run's command could not be run), else EXIT_MOAT_ERROR. */
+int cli_fail_error(const moat_error *err);
 
 /* For getopt's '?' (unknown option) and ':' (missing value; optstrings start with ":"):
  * reports which option of COMMAND was wrong and returns EXIT_USAGE. */
@@ -62,7 +68,8 @@ run_record *cli_resolve(cli_context *ctx, const char *run);
  * stopped, or failed) on stderr, saying how many lines of output journald DROPPED if any;
  * without, only a run without an exit code is reported.  Returns the run's exit code, or
  * EXIT_MOAT_ERROR when it has none: it failed (ERROR says why), or was stopped before its
- * container started. */
+ * container started.  A run that failed because its command could not be run has podman's
+ * code for that (126 or 127). */
 int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, int exit_code, const char *error,
                    uint64_t dropped, bool status_line);
 

@@ -68,7 +68,7 @@ int interactive_run(run_options *o) {
         if (r < 0) {
                 podman_attach_close(s.attach);
                 free(s.socket);
-                return cli_fail("%s", moat_error_message(&err));
+                return cli_fail_error(&err);
         }
         if (podman_client_new(s.socket, &c, &err) < 0) {
                 podman_attach_close(s.attach);

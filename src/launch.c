@@ -57,7 +57,8 @@ static void run_usage(FILE *out, const char *command, bool is_provider) {
               "  -h, --help            show this help\n"
               "\n"
               "Exit status: 0 when the run started (with -f or -i: the run's exit code); 125 when\n"
-              "it could not start (nothing is left behind).\n",
+              "it could not start (nothing is left behind); as podman run, 127 when the command is\n"
+              "not in the image and 126 when it cannot be run.\n",
               out);
         fprintf(out, "See %s(1).\n", is_provider ? "moat-agents" : "moat-run");
 }
@@ -448,7 +449,7 @@ int launch_start(launch *l) {
         if (r == -ECANCELED && rec && l->follow)
                 return follow_to_end(rec);
         if (r < 0)
-                return cli_fail("%s", moat_error_message(&err));
+                return cli_fail_error(&err);
         if (!l->follow) {
                 printf("Started %s (%s). Use 'moat logs %s -f' to follow output.\n", rec->name, rec->id, rec->id);
                 return 0;

@@ -433,7 +433,29 @@ static void test_images(void) {
         }
 }
 
+static void test_exec_failure_status(void) {
+        is_int(podman_exec_failure_status(
+                       "preparing container X for attach: runc: runc create failed: unable to start container "
+                       "process: exec: \"nosuchcmd\": executable file not found in $PATH: OCI runtime attempted to "
+                       "invoke a command that was not found"),
+               127, "runc: not in $PATH is 127");
+        is_int(podman_exec_failure_status("crun: executable file `nosuchcmd` not found in $PATH: No such file or "
+                                          "directory: OCI runtime attempted to invoke a command that was not found"),
+               127, "crun: not in $PATH is 127");
+        is_int(podman_exec_failure_status("runc: runc create failed: unable to start container process: exec: "
+                                          "\"/etc/passwd\": permission denied: OCI permission denied"),
+               126, "not executable is 126");
+        is_int(podman_exec_failure_status("runc: runc create failed: unable to start container process: error "
+                                          "during container init: error mounting \"/x\": no such file or directory"),
+               0, "a mount's missing file is moat's 125, not the command's");
+        is_int(podman_exec_failure_status("no container with name or ID \"x\" found: no such container"), 0,
+               "'not found' alone is not the command");
+        is_int(podman_exec_failure_status(""), 0, "empty");
+        is_int(podman_exec_failure_status(NULL), 0, "NULL");
+}
+
 int main(void) {
+        test_exec_failure_status();
         test_images();
         test_error_message();
         test_inspect();

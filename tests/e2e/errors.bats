@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# The errors a newcomer meets: each one line on stderr that says what was wrong and what to
+# do, with podman's exit codes, and nothing left behind — as root (system manager, rootful
+# podman) and as the test user (user manager, rootless podman).
+
+load helpers
+
+home_of() { [ "$1" = user ] && echo /home/moattest || echo /root; }
+
+setup_file() {
+	setup_workspaces
+}
+
+teardown_file() {
+	local mode
+	for mode in root user; do
+		as "$mode" rm -f "$(home_of "$mode")"/.config/moat/providers/nocmd.yaml
+	done
+}
+
+# expect_error MODE STATUS LINE CMD...: CMD exits STATUS with exactly LINE on stderr, nothing
+# on stdout, and leaves no run, container or unit behind.
+expect_error() {
+	local mode=$1 want_status=$2 want=$3 before after; shift 3
+	before=$(count_everything "$mode")
+	# (run -N: bats checks the status, and takes 127 for one it expects)
+	run "-$want_status" --separate-stderr as "$mode" "$@"
+	[ -z "$output" ] || { echo "stdout: $output" >&2; false; }
+	[ "$stderr" = "$want" ] || { echo "stderr: $stderr" >&2; echo "want:   $want" >&2; false; }
+	after=$(count_everything "$mode")
+	[ "$before" = "$after" ] || { echo "left behind: $before -> $after" >&2; false; }
+}
+
+check_command_not_found() {
+	local ws net mode_flag
+	ws=$(workspace "$1")
+	for net in open strict; do
+		for mode_flag in "" -f -i; do
+			expect_error "$1" 127 "moat: command not found in the image $TEST_IMAGE: nosuchcmd" \
+				moat run $mode_flag --network "$net" --image "$TEST_IMAGE" "$ws" -- nosuchcmd
+		done
+		expect_error "$1" 127 "moat: command not found in the image $TEST_IMAGE: /no/such/file" \
+			moat run -f --network "$net" --image "$TEST_IMAGE" "$ws" -- /no/such/file
+		expect_error "$1" 126 "moat: command cannot be run in the image $TEST_IMAGE (permission denied): /etc/passwd" \
+			moat run -f --network "$net" --image "$TEST_IMAGE" "$ws" -- /etc/passwd
+	done
+	# a provider whose command the image lacks
+	as "$1" sh -c "mkdir -p $(home_of "$1")/.config/moat/providers && printf 'image: $TEST_IMAGE\ncommand: [nocmd-agent]\nprompt: [\"{prompt}\"]\n' >$(home_of "$1")/.config/moat/providers/nocmd.yaml"
+	expect_error "$1" 127 "moat: command not found in the image $TEST_IMAGE: nocmd-agent" \
+		moat nocmd -p hi -f "$ws"
+	expect_error "$1" 127 "moat: command not found in the image $TEST_IMAGE: nocmd-agent" \
+		moat nocmd -p hi "$ws"
+}
+@test "a command not in the image: 'command not found in the image', exit 127 (126 when not executable)" {
+	each_mode check_command_not_found
+}
