@@ -175,10 +175,18 @@ int host_check_podman(run_manager m, host_check *ret) {
         *ret = (host_check) { .name = "podman" };
         if (podman_socket_path(user, &socket, &err) < 0 || podman_client_new(socket, &c, &err) < 0 ||
             podman_ping(c, &version, &err) < 0) {
-                if (set_result(ret, CHECK_FAIL, "%s", moat_error_message(&err)) < 0)
+                const char *msg = moat_error_message(&err), *hint = NULL;
+                size_t n = strlen(msg), h;
+
+                if (socket)
+                        hint = podman_socket_hint(socket, getenv("CONTAINER_HOST"), geteuid());
+                h = hint ? strlen(hint) : 0;
+                /* the hint goes on the fix line, not twice */
+                if (hint && n > h + 2 && strcmp(msg + n - h, hint) == 0)
+                        n -= h + 2;
+                if (set_result(ret, CHECK_FAIL, "%.*s", (int) n, msg) < 0)
                         return -ENOMEM;
-                return set_fix(ret, "%s", user ? "systemctl --user enable --now podman.socket"
-                                               : "sudo systemctl enable --now podman.socket");
+                return set_fix(ret, "%s", hint ?: "see moat-doctor(1)");
         }
         return set_result(ret, CHECK_OK, "%s podman (API %s) answers on %s", user ? "rootless" : "rootful",
                           version ?: "?", socket);

@@ -112,8 +112,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
         return len;
 }
 
-static const char *start_hint(void) {
-        return geteuid() == 0 ? "systemctl start podman.socket" : "systemctl --user start podman.socket";
+#define ROOTFUL_SOCKET "/run/podman/podman.sock"
+
+const char *podman_socket_hint(const char *socket, const char *container_host, uid_t euid) {
+        if (container_host && strncmp(container_host, "unix://", 7) == 0 && strcmp(container_host + 7, socket) == 0)
+                return "this socket comes from CONTAINER_HOST: start the podman service that serves it, or unset "
+                       "CONTAINER_HOST";
+        /* podman.socket of the system manager is root's (0660 root:root): starting it would not
+         * let a user in */
+        if (strcmp(socket, ROOTFUL_SOCKET) == 0 && euid != 0)
+                return "the system's podman needs root: run moat as root (sudo) for --system, or leave out "
+                       "--system to use your own rootless podman";
+        if (strcmp(socket, ROOTFUL_SOCKET) == 0)
+                return "start it with 'systemctl enable --now podman.socket'";
+        return "start it with 'systemctl --user enable --now podman.socket'";
 }
 
 static int podman_perform(podman_client *c, podman_call *call, moat_error *err) {
@@ -169,9 +181,9 @@ static int podman_perform(podman_client *c, podman_call *call, moat_error *err) 
                 if (os_errno <= 0)
                         os_errno = ECONNREFUSED;
                 /* Always -ECONNREFUSED, so that it never reads as a 404's -ENOENT. */
-                return moat_error_set(err, -ECONNREFUSED,
-                                      "cannot connect to podman at %s: %s; is the service running? (%s)",
-                                      c->socket_path, strerror((int) os_errno), start_hint());
+                return moat_error_set(err, -ECONNREFUSED, "cannot connect to podman at %s: %s; %s", c->socket_path,
+                                      strerror((int) os_errno),
+                                      podman_socket_hint(c->socket_path, getenv("CONTAINER_HOST"), geteuid()));
         case CURLE_GOT_NOTHING:
         case CURLE_RECV_ERROR:
         case CURLE_SEND_ERROR:
@@ -272,7 +284,7 @@ int podman_socket_path(bool rootless, char **ret_path, moat_error *err) {
                 } else if (asprintf(&p, "/run/user/%u/podman/podman.sock", (unsigned) getuid()) < 0)
                         p = NULL;
         } else
-                p = strdup("/run/podman/podman.sock");
+                p = strdup(ROOTFUL_SOCKET);
 
         if (!p)
                 return moat_error_set(err, -ENOMEM, "out of memory");

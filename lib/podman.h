@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "podman-frames.h"
@@ -21,6 +22,11 @@ void podman_global_init(void);
 /* The socket to use: CONTAINER_HOST=unix://PATH when set (other schemes are refused), else
  * $XDG_RUNTIME_DIR/podman/podman.sock when ROOTLESS, else /run/podman/podman.sock. */
 int podman_socket_path(bool rootless, char **ret_path, moat_error *err);
+
+/* What to do when nothing answers on SOCKET, for a caller of effective uid EUID:
+ * CONTAINER_HOST (the variable's value, or NULL) is said to be where SOCKET came from when it
+ * names it; the system's socket needs root; a rootless one is the user manager's to start. */
+const char *podman_socket_hint(const char *socket, const char *container_host, uid_t euid);
 
 int podman_client_new(const char *socket_path, podman_client **ret, moat_error *err);
 

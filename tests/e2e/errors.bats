@@ -54,3 +54,22 @@ check_command_not_found() {
 @test "a command not in the image: 'command not found in the image', exit 127 (126 when not executable)" {
 	each_mode check_command_not_found
 }
+
+@test "podman socket hints name the right manager: --system as a user needs root; CONTAINER_HOST says so" {
+	local ws=/home/moattest/ws
+	expect_error user 125 "moat: cannot connect to podman at /run/podman/podman.sock: Permission denied; the system's podman needs root: run moat as root (sudo) for --system, or leave out --system to use your own rootless podman" \
+		moat run --system --image "$TEST_IMAGE" "$ws" -- true
+	run -1 sbu moat doctor --system
+	grep -qx "FAIL  podman      cannot connect to podman at /run/podman/podman.sock: Permission denied" <<<"$output"
+	grep -qx " *fix: the system's podman needs root: .*" <<<"$output"
+	! grep -q -- "--user start" <<<"$output"
+	for mode in root user; do
+		expect_error "$mode" 125 "moat: cannot connect to podman at /run/nowhere.sock: No such file or directory; this socket comes from CONTAINER_HOST: start the podman service that serves it, or unset CONTAINER_HOST" \
+			env CONTAINER_HOST=unix:///run/nowhere.sock moat run --image "$TEST_IMAGE" "$(workspace "$mode")" -- true
+		run -1 as "$mode" env CONTAINER_HOST=unix:///run/nowhere.sock moat doctor
+		grep -qx " *fix: this socket comes from CONTAINER_HOST: .*" <<<"$output"
+	done
+	# as root, the system's socket is started as root
+	run -1 sb env -u CONTAINER_HOST sh -c 'systemctl stop podman.socket podman.service; moat doctor; rc=$?; systemctl start podman.socket; exit $rc'
+	grep -qx " *fix: start it with 'systemctl enable --now podman.socket'" <<<"$output"
+}
