@@ -315,6 +315,11 @@ static int run_plan(const run_options *o, run_record **ret, run_guard *ret_guard
                 rec->n_mounts++;
         }
         rec->workspace = realpath(o->workspace ?: ".", NULL);
+        if (!rec->workspace && errno == ENOENT && o->workspace && run_word_could_be_command(o->workspace))
+                return moat_error_set(err, -ENOENT,
+                                      "workspace '%s' does not exist; to run the command '%s', put it after '--' "
+                                      "(moat run [OPTIONS] [WORKSPACE] -- %s)",
+                                      o->workspace, o->workspace, o->workspace);
         if (!rec->workspace)
                 return moat_error_set(err, -errno, "workspace '%s' does not exist (%s)", o->workspace ?: ".",
                                       strerror(errno));
@@ -744,6 +749,15 @@ static int start_cut_short(run_services *s, run_record **rec, const char *job_re
         if ((*rec)->has_exit_code)
                 err->exit_status = (*rec)->exit_code;
         return r;
+}
+
+bool run_word_could_be_command(const char *word) {
+        if (!word || !*word || strcmp(word, ".") == 0 || strcmp(word, "..") == 0 || word[0] == '-')
+                return false;
+        for (const char *p = word; *p; p++)
+                if (!isalnum((unsigned char) *p) && !strchr("._+-", *p))
+                        return false;
+        return true;
 }
 
 int run_exec_failure(const run_record *rec, moat_error *err) {

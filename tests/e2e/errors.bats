@@ -73,3 +73,18 @@ check_command_not_found() {
 	run -1 sb env -u CONTAINER_HOST sh -c 'systemctl stop podman.socket podman.service; moat doctor; rc=$?; systemctl start podman.socket; exit $rc'
 	grep -qx " *fix: start it with 'systemctl enable --now podman.socket'" <<<"$output"
 }
+
+check_workspace_hint() {
+	local ws
+	ws=$(workspace "$1")
+	# from a directory where 'date' is no directory: the word is taken for the workspace
+	expect_error "$1" 125 "moat: workspace 'date' does not exist; to run the command 'date', put it after '--' (moat run [OPTIONS] [WORKSPACE] -- date)" \
+		sh -c "cd $ws && exec moat run --image $TEST_IMAGE date"
+	# a path is no command: no such hint
+	expect_error "$1" 125 "moat: workspace '/no/where' does not exist (No such file or directory)" \
+		moat run --image "$TEST_IMAGE" /no/where
+	# messages of the run store start in lower case, as every other
+	run -125 --separate-stderr as "$1" moat inspect no-such-run
+	[[ "$stderr" == "moat: there is no run 'no-such-run'"* ]] || { echo "stderr: $stderr" >&2; false; }
+}
+@test "a workspace that does not exist but could be a command: put it after '--'" { each_mode check_workspace_hint; }
