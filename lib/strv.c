@@ -75,3 +75,51 @@ char *strv_join(char *const *v, const char *sep) {
         out[n] = '\0';
         return out;
 }
+
+/* Edits from A to B: insertions, deletions, substitutions and swaps of neighbours (the
+ * optimal string alignment distance), capped at LIMIT + 1 for long words. */
+static size_t typo_distance(const char *a, const char *b, size_t limit) {
+        size_t la = strlen(a), lb = strlen(b), d;
+        _cleanup_free_ size_t *m = NULL;
+
+        if (la > 64 || lb > 64 || (la > lb ? la - lb : lb - la) > limit)
+                return limit + 1;
+        m = calloc((la + 1) * (lb + 1), sizeof(*m));
+        if (!m)
+                return limit + 1;
+#define M(i, j) m[(i) * (lb + 1) + (j)]
+        for (size_t i = 0; i <= la; i++)
+                M(i, 0) = i;
+        for (size_t j = 0; j <= lb; j++)
+                M(0, j) = j;
+        for (size_t i = 1; i <= la; i++)
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t best = M(i - 1, j - 1) + (a[i - 1] != b[j - 1]);
+
+                        if (M(i - 1, j) + 1 < best)
+                                best = M(i - 1, j) + 1;
+                        if (M(i, j - 1) + 1 < best)
+                                best = M(i, j - 1) + 1;
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && M(i - 2, j - 2) + 1 < best)
+                                best = M(i - 2, j - 2) + 1;
+                        M(i, j) = best;
+                }
+        d = M(la, lb);
+#undef M
+        return d;
+}
+
+const char *strv_closest(char *const *v, const char *word) {
+        const char *best = NULL;
+        size_t best_d = 3, len = word ? strlen(word) : 0;
+
+        for (char *const *p = v; p && *p && word; p++) {
+                size_t d = typo_distance(word, *p, 2);
+
+                if (d < best_d && d < len) {
+                        best = *p;
+                        best_d = d;
+                }
+        }
+        return best;
+}

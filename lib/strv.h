@@ -22,3 +22,8 @@ void strv_sort(char **v);
 
 /* The same strings in the same order; two NULLs are equal, NULL and a vector are not. */
 bool strv_equal(char *const *a, char *const *b);
+
+/* The string of V closest to WORD when WORD looks like a typo of it (one or two edits,
+ * a swap of neighbours counting as one, and fewer edits than WORD has characters), for
+ * "did you mean"; NULL when none is.  The first of equally close ones wins. */
+const char *strv_closest(char *const *v, const char *word);

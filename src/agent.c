@@ -11,13 +11,26 @@
 #include "cli.h"
 #include "launch.h"
 
-/* Says what the known commands and providers are, in one line. */
+/* Says what the known commands and providers are, in one line; or, for a typo of one of
+ * them, which one was meant. */
 static int unknown_command(const char *name) {
-        _cleanup_(strv_freep) char **providers = NULL;
+        _cleanup_(strv_freep) char **providers = NULL, **known = NULL;
         _cleanup_free_ char *list = NULL;
+        const char *meant;
 
         if (provider_list(&providers, NULL) >= 0)
                 list = strv_join(providers, ", ");
+        for (const moat_command *c = moat_commands; c->name; c++)
+                if (strv_push(&known, strdup(c->name)) < 0)
+                        break;
+        for (char **p = providers; p && *p; p++)
+                if (strv_push(&known, strdup(*p)) < 0)
+                        break;
+        meant = strv_closest(known, name);
+        if (meant)
+                return cli_fail("unknown command or provider '%s'; did you mean '%s'? ('moat --help' lists the "
+                                "commands)",
+                                name, meant);
         return cli_fail("unknown command or provider '%s'; providers: %s; 'moat --help' lists the commands", name,
                         list && *list ? list : "none");
 }

@@ -30,6 +30,7 @@ const moat_command moat_commands[] = {
 static void usage(FILE *out) {
         fprintf(out,
                 "Usage: moat [--help] [--version] COMMAND [ARG...]\n"
+                "       moat help [COMMAND]\n"
                 "       moat PROVIDER [OPTIONS] [WORKSPACE] [-p PROMPT] [-f]   (see 'moat providers')\n"
                 "\n"
                 "Run commands and AI coding agents in isolated Podman containers, each run a\n"
@@ -41,6 +42,23 @@ static void usage(FILE *out) {
         fprintf(out,
                 "\n"
                 "Run 'moat COMMAND --help' for a command's options; see moat(1).\n");
+}
+
+/* moat help [COMMAND]: the same as moat --help, or moat COMMAND --help (a provider's too). */
+static int help(int argc, char **argv) {
+        char *args[] = { argv[1], (char *) "--help", NULL };
+
+        if (argc < 2) {
+                usage(stdout);
+                return 0;
+        }
+        if (argc > 2)
+                return cli_fail("unexpected argument '%s'; usage: moat help [COMMAND]", argv[2]);
+        optind = 0;
+        for (const moat_command *cmd = moat_commands; cmd->name; cmd++)
+                if (strcmp(cmd->name, argv[1]) == 0)
+                        return cmd->run(2, args);
+        return cmd_agent(argv[1], 2, args);
 }
 
 int main(int argc, char **argv) {
@@ -74,6 +92,8 @@ int main(int argc, char **argv) {
         }
 
         first = optind;
+        if (strcmp(argv[first], "help") == 0)
+                return help(argc - first, argv + first);
         /* Each command parses its own options, from its own name on. */
         for (const moat_command *cmd = moat_commands; cmd->name; cmd++)
                 if (strcmp(cmd->name, argv[first]) == 0) {

@@ -88,3 +88,22 @@ check_workspace_hint() {
 	[[ "$stderr" == "moat: there is no run 'no-such-run'"* ]] || { echo "stderr: $stderr" >&2; false; }
 }
 @test "a workspace that does not exist but could be a command: put it after '--'" { each_mode check_workspace_hint; }
+
+@test "moat help and moat help CMD print the usage; a mistyped command gets 'did you mean'" {
+	local want
+	want=$(sb moat --help)
+	run -0 sb moat help
+	[ "$output" = "$want" ]
+	for c in list run claude; do
+		want=$(sb moat "$c" --help)
+		run -0 sb moat help "$c"
+		[ "$output" = "$want" ]
+		[[ "$output" == "Usage: moat $c"* ]]
+	done
+	expect_error root 125 "moat: unknown command or provider 'lsit'; did you mean 'list'? ('moat --help' lists the commands)" moat lsit
+	expect_error user 125 "moat: unknown command or provider 'cluade'; did you mean 'claude'? ('moat --help' lists the commands)" moat cluade -p hi
+	expect_error root 125 "moat: unknown command or provider 'lsit'; did you mean 'list'? ('moat --help' lists the commands)" moat help lsit
+	# nothing close: the list of providers, as before
+	run -125 --separate-stderr sb moat frobnicate
+	[[ "$stderr" == "moat: unknown command or provider 'frobnicate'; providers: "* ]]
+}

@@ -49,7 +49,24 @@ static void test_join(void) {
         is_str(j3, "", "and so is NULL");
 }
 
+static void test_closest(void) {
+        char *cmds[] = { (char *) "run", (char *) "list", (char *) "logs", (char *) "inspect", (char *) "claude", NULL };
+
+        is_str(strv_closest(cmds, "lsit"), "list", "a swap of neighbours is one edit");
+        is_str(strv_closest(cmds, "lst"), "list", "a missing letter");
+        is_str(strv_closest(cmds, "inpsect"), "inspect", "a swap inside a longer word");
+        is_str(strv_closest(cmds, "cluade"), "claude", "a provider");
+        is_str(strv_closest(cmds, "rnu"), "run", "a swap at the end");
+        is_str(strv_closest(cmds, "list"), "list", "the word itself");
+        ok(strv_closest(cmds, "frobnicate") == NULL, "nothing close: no suggestion");
+        ok(strv_closest(cmds, "xy") == NULL, "as many edits as letters is no typo");
+        ok(strv_closest(cmds, "") == NULL, "empty");
+        ok(strv_closest(NULL, "lsit") == NULL, "no candidates");
+        ok(strv_closest(cmds, NULL) == NULL, "no word");
+}
+
 int main(void) {
+        test_closest();
         test_strv_equal();
         test_strv_sort();
         test_push_and_length();
