@@ -15,18 +15,45 @@
 #include "launch.h"
 #include "trust.h"
 
-static void run_usage(FILE *out, const char *command, bool is_provider) {
-        if (is_provider)
+/* What the agent P brings of its own: its image (or recipe), network and grants. */
+static void provider_usage(FILE *out, const provider *p) {
+        _cleanup_free_ char *allow = p->allow ? strv_join(p->allow, ", ") : NULL;
+
+        fprintf(out, "Its image:   %s\n", p->image);
+        if (p->build.from)
+                fprintf(out, "             built from its recipe (FROM %s) when podman lacks it;\n"
+                             "             see 'moat build %s'\n",
+                        p->build.from, p->name);
+        fprintf(out, "Its network: strict unless --network says otherwise: its proxy reaches only\n"
+                     "             %s%s%sthe hosts given with --allow\n",
+                p->n_grants > 0 ? "its grants' hosts, " : "", allow && *allow ? allow : "",
+                allow && *allow ? ", " : "");
+        for (size_t i = 0; i < p->n_grants; i++) {
+                _cleanup_(strv_freep) char **hosts = NULL;
+                _cleanup_free_ char *list = NULL;
+
+                if (grant_hosts(&p->grants[i], &hosts) >= 0)
+                        list = strv_join(hosts, ", ");
+                fprintf(out, "%s %s%s for %s: 'moat grant add %s'\n", i == 0 ? "Its grants: " : "            ",
+                        p->grants[i].name, p->grants[i].optional ? " (optional)" : "", list ?: "its hosts",
+                        p->grants[i].name);
+        }
+}
+
+/* P: the provider of 'moat P', NULL for moat run. */
+static void run_usage(FILE *out, const char *command, const provider *p) {
+        if (p) {
                 fprintf(out,
                         "Usage: moat %s [OPTIONS] [WORKSPACE] [-p PROMPT] [-f] [-- EXTRA ARGS]\n"
                         "\n"
                         "Run the %s agent in a container on WORKSPACE (default: the current directory,\n"
                         "mounted at /workspace). With -p, non-interactive: fire-and-forget, or -f to follow;\n"
                         "without -p, interactive. Takes every option of moat run.\n"
-                        "\n"
-                        "  -p, --prompt PROMPT   the task, passed to the agent exactly as typed\n",
+                        "\n",
                         command, command);
-        else
+                provider_usage(out, p);
+                fputs("\n  -p, --prompt PROMPT   the task, passed to the agent exactly as typed\n", out);
+        } else
                 fputs("Usage: moat run [OPTIONS] [WORKSPACE] [-- COMMAND [ARG...]]\n"
                       "\n"
                       "Run COMMAND in a new container, as the transient systemd unit moat-<id>.service, and\n"
@@ -39,9 +66,10 @@ static void run_usage(FILE *out, const char *command, bool is_provider) {
               "                        (Ctrl+C stops the run, a second Ctrl+C kills it)\n"
               "  -i, --interactive     attach stdin (and the terminal, with a TTY) until the run\n"
               "                        ends; Ctrl-] three times stops it; exit with its code\n"
-              "  -n, --name NAME       name the run ([a-z0-9][a-z0-9_.-]{0,62}; default: random)\n"
-              "      --image IMAGE     the image (default: " RUN_DEFAULT_IMAGE ")\n"
-              "  -e, --env KEY=VALUE   set an environment variable in the container (repeatable)\n"
+              "  -n, --name NAME       name the run ([a-z0-9][a-z0-9_.-]{0,62}; default: random)\n",
+              out);
+        fprintf(out, "      --image IMAGE     the image (default: %s)\n", p ? p->image : RUN_DEFAULT_IMAGE);
+        fputs("  -e, --env KEY=VALUE   set an environment variable in the container (repeatable)\n"
               "  -m, --mount SRC:DST[:ro]  bind-mount a host path (repeatable)\n"
               "      --keep            keep the container after the run ends\n"
               "      --memory SIZE     memory limit, e.g. 512m, 2g\n"
@@ -60,7 +88,7 @@ static void run_usage(FILE *out, const char *command, bool is_provider) {
               "it could not start (nothing is left behind); as podman run, 127 when the command is\n"
               "not in the image and 126 when it cannot be run.\n",
               out);
-        fprintf(out, "See %s(1).\n", is_provider ? "moat-agents" : "moat-run");
+        fprintf(out, "See %s(1).\n", p ? "moat-agents" : "moat-run");
 }
 
 int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_provider) {
@@ -156,9 +184,16 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                         if (strv_push(&l->grant_names, strdup(optarg)) < 0)
                                 return cli_fail("out of memory");
                         break;
-                case 'h':
-                        run_usage(stdout, command, is_provider);
+                case 'h': {
+                        _cleanup_(moat_error_clear) moat_error err = {};
+                        provider p = {};
+
+                        if (is_provider && provider_load(command, &p, &err) < 0)
+                                return cli_fail("%s", moat_error_message(&err));
+                        run_usage(stdout, command, is_provider ? &p : NULL);
+                        provider_done(&p);
                         return 0;
+                }
                 default:
                         if (!cli_manager_option(c, &l->mf))
                                 return cli_fail_option(c, argv, command);

@@ -107,3 +107,23 @@ check_workspace_hint() {
 	run -125 --separate-stderr sb moat frobnicate
 	[[ "$stderr" == "moat: unknown command or provider 'frobnicate'; providers: "* ]]
 }
+
+check_provider_help() {
+	local home
+	home=$(home_of "$1")
+	as "$1" sh -c "mkdir -p $home/.config/moat/providers && printf 'image: $TEST_IMAGE\ncommand: [nocmd-agent]\nprompt: [\"{prompt}\"]\nallow: [example.org]\n' >$home/.config/moat/providers/nocmd.yaml"
+	run -0 as "$1" moat nocmd --help
+	grep -qx "Its image:   $TEST_IMAGE" <<<"$output"
+	grep -qx "             example.org, the hosts given with --allow" <<<"$output"
+	grep -qx "      --image IMAGE     the image (default: $TEST_IMAGE)" <<<"$output"
+	! grep -q "Its grants" <<<"$output"
+	# a shipped agent: its own image and recipe, its grants and how to store them
+	run -0 as "$1" moat claude --help
+	! grep -q "debian:bookworm-slim" <<<"$output"
+	grep -q "^Its image:   localhost/moat/claude:" <<<"$output"
+	grep -q "built from its recipe (FROM .*node" <<<"$output"
+	grep -q "^Its network: strict unless --network says otherwise" <<<"$output"
+	grep -qx "Its grants:  anthropic for api.anthropic.com: 'moat grant add anthropic'" <<<"$output"
+	grep -q "      --image IMAGE     the image (default: localhost/moat/claude:" <<<"$output"
+}
+@test "a provider's --help shows its own image or recipe, grants and network default" { each_mode check_provider_help; }
