@@ -66,6 +66,22 @@ int proxy_request_parse(const char *buf, size_t len, proxy_request *ret, moat_er
         if (!h.url || http_parser_parse_url(h.url, h.url_len, connect, &u) != 0 ||
             !(u.field_set & (1 << UF_HOST)))
                 return moat_error_set(err, -EBADMSG, "a proxy takes CONNECT host:port or http://host/... requests");
+        if (!connect && (u.field_set & (1 << UF_SCHEMA)) && u.field_data[UF_SCHEMA].len == 5 &&
+            strncasecmp(h.url + u.field_data[UF_SCHEMA].off, "https", 5) == 0) {
+                const char *host = h.url + u.field_data[UF_HOST].off;
+                int host_len = u.field_data[UF_HOST].len;
+
+                /* busybox wget sends https:// URLs to the proxy as plain HTTP: say what works */
+                if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") <
+                    (size_t) host_len)
+                        host_len = 0;
+                return moat_error_set(err, -EBADMSG,
+                                      "https://%.*s goes through the proxy only as CONNECT %.*s:%u, not as a plain "
+                                      "HTTP request; set HTTPS_PROXY (not only HTTP_PROXY) to the proxy, or use a "
+                                      "client that tunnels https through it",
+                                      host_len, host, host_len, host,
+                                      (u.field_set & (1 << UF_PORT)) ? (unsigned) u.port : 443u);
+        }
         if (!connect && (!(u.field_set & (1 << UF_SCHEMA)) || u.field_data[UF_SCHEMA].len != 4 ||
                          strncasecmp(h.url + u.field_data[UF_SCHEMA].off, "http", 4) != 0))
                 return moat_error_set(err, -EBADMSG, "plain requests through the proxy must be http://; use CONNECT "

@@ -147,9 +147,12 @@ int journal_write_exit(const run_record *rec) {
 
 int journal_write_network_denied(const run_record *rec, const char *host) {
         const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
+        _cleanup_free_ char *text = NULL;
 
-        return sd_journal_send("MESSAGE=Refused a connection to %s (network policy: %s)", host,
-                               net_mode_to_string(rec->network),
+        /* journalctl -u shows this line: it says how to allow the host, as the 403 does */
+        if (net_denial_text(host, rec->network, &text) < 0)
+                return -ENOMEM;
+        return sd_journal_send("MESSAGE=Refused a connection: %s", text,
                                "PRIORITY=4",
                                "MOAT_RUN_ID=%s", rec->id,
                                "MOAT_EVENT=network-denied",

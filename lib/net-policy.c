@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,4 +137,19 @@ bool host_allowed(char *const *patterns, const char *host) {
                 if (host_pattern_match(*p, host))
                         return true;
         return false;
+}
+
+int net_denial_text(const char *host, net_mode mode, char **ret) {
+        _cleanup_free_ char *norm = NULL;
+        int r;
+
+        if (host_name_normalize(host, &norm) == 0)
+                r = asprintf(ret,
+                             "%s is not allowed by this run's network policy (%s); allow it with '--allow %s' or "
+                             "under network: allow: in moat.yaml",
+                             norm, net_mode_to_string(mode), norm);
+        else
+                r = asprintf(ret, "'%s' is not a host name; a %s run reaches hosts by name only, through its proxy",
+                             host, net_mode_to_string(mode));
+        return r < 0 ? -ENOMEM : 0;
 }

@@ -35,6 +35,11 @@ net_mode net_mode_from_string(const char *s);
  * lowercased, without a trailing dot.  -EINVAL otherwise. */
 int host_name_normalize(const char *name, char **ret);
 
+/* What a refusal of HOST by a MODE run says, the same in the proxy's 403, the journal and
+ * on the terminal (no "moat: ", no newline): how to allow a host name; that an address is
+ * no host name.  -ENOMEM. */
+int net_denial_text(const char *host, net_mode mode, char **ret);
+
 /* Checks an allow pattern and returns it normalized; err names what is wrong with it. */
 int host_pattern_normalize(const char *pattern, char **ret, moat_error *err);
 

@@ -95,20 +95,13 @@ int grant_header_value(const grant_rule *rule, const char *secret, size_t len, c
 }
 
 int proxy_denial_text(const run_record *rec, const char *host, char **ret) {
-        _cleanup_free_ char *norm = NULL;
-        int r;
+        _cleanup_free_ char *text = NULL;
 
-        if (host_name_normalize(host, &norm) == 0)
-                r = asprintf(ret,
-                             "moat: %s is not allowed by this run's network policy (%s); allow it with "
-                             "'--allow %s' or under network: allow: in moat.yaml\n",
-                             norm, net_mode_to_string(rec->network), norm);
-        else
-                r = asprintf(ret,
-                             "moat: '%s' is not a host name; a %s run reaches hosts by name only, through "
-                             "its proxy\n",
-                             proxy_host_printable(host) ? host : "?", net_mode_to_string(rec->network));
-        return r < 0 ? -ENOMEM : 0;
+        /* the words the journal and the terminal use too */
+        if (net_denial_text(proxy_host_printable(host) ? host : "?", rec->network, &text) < 0 ||
+            asprintf(ret, "moat: %s\n", text) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
 /* Whether NAME (LEN bytes) is HOST but for case and one trailing dot. */

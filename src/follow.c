@@ -63,10 +63,15 @@ static int print_gap(uint64_t missing, void *userdata) {
 }
 
 static int print_denied(const char *host, void *userdata) {
-        (void) userdata;
+        follower *f = userdata;
+        _cleanup_free_ char *text = NULL;
+
         if (fflush(stdout) == EOF)
                 return -EPIPE;
-        fprintf(stderr, "moat: the run's network policy refused a connection to %s\n", host);
+        /* how to allow it, as the container's 403 says */
+        if (net_denial_text(host, f->rec->network, &text) < 0)
+                return -ENOMEM;
+        fprintf(stderr, "moat: the run's proxy refused a connection: %s\n", text);
         return 0;
 }
 

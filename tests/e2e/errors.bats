@@ -127,3 +127,26 @@ check_provider_help() {
 	grep -q "      --image IMAGE     the image (default: localhost/moat/claude:" <<<"$output"
 }
 @test "a provider's --help shows its own image or recipe, grants and network default" { each_mode check_provider_help; }
+
+check_refused_host() {
+	local ws id allow_hint
+	ws=$(workspace "$1")
+	as "$1" moat rm -f "refused-$1" >/dev/null 2>&1 || true
+	allow_hint="refused.test is not allowed by this run's network policy (strict); allow it with '--allow refused.test' or under network: allow: in moat.yaml"
+	run -0 --separate-stderr as "$1" moat run -f --network strict -n "refused-$1" --image "$TEST_IMAGE" "$ws" -- \
+		sh -c 'wget -q -O- http://refused.test/ 2>/dev/null; printf "GET https://api.example.test/v1 HTTP/1.1\r\nHost: api.example.test\r\n\r\n" | nc 127.0.0.1 3128'
+	# the terminal says how to allow the refused host, as the container's 403 does
+	grep -qxF "moat: the run's proxy refused a connection: $allow_hint" <<<"$stderr" || { echo "stderr: $stderr" >&2; false; }
+	# an https URL sent to the proxy as plain HTTP (busybox wget): a 400 that says to use CONNECT
+	grep -q "^HTTP/1.1 400 Bad Request" <<<"$output"
+	grep -qF "moat: https://api.example.test goes through the proxy only as CONNECT api.example.test:443, not as a plain HTTP request; set HTTPS_PROXY (not only HTTP_PROXY) to the proxy, or use a client that tunnels https through it" <<<"$output" ||
+		{ echo "output: $output" >&2; false; }
+	# and so does the run's journal line
+	id=$(run_id_of "$1" "refused-$1")
+	run -0 as "$1" journalctl $(scope_flag "$1") MOAT_RUN_ID="$id" MOAT_EVENT=network-denied -o cat
+	[ "$output" = "Refused a connection: $allow_hint" ] || { echo "journal: $output" >&2; false; }
+	as "$1" moat rm "$id" >/dev/null
+}
+@test "a refused host: the terminal and the journal say how to allow it; https as plain HTTP gets a 400 naming CONNECT" {
+	each_mode check_refused_host
+}

@@ -142,7 +142,7 @@ check_strict() {
 	[ "${lines[4]}" = "Couldn't connect to server" ]
 	[ "${lines[5]}" = "by address 403" ]
 	[ "${lines[6]}" = "allowed rc=0" ]
-	[[ "$stderr" == *"moat: the run's network policy refused a connection to denied.test"* ]]
+	[[ "$stderr" == *"moat: the run's proxy refused a connection: denied.test is not allowed by this run's network policy (strict); allow it with '--allow denied.test' or under network: allow: in moat.yaml"* ]]
 	[[ "$stderr" =~ Run\ strict-$1\ \(([0-9a-f]{12})\) ]]
 	id=${BASH_REMATCH[1]}
 	# the allowed host's own certificate came through the tunnel unchanged
@@ -158,7 +158,7 @@ check_strict() {
 	[[ "$output" == *"MOAT_HOST=10.99.0.1"* ]]
 	run --separate-stderr as "$1" moat logs "$id"
 	[ "$status" -eq 0 ]
-	[[ "$stderr" == *"moat: the run's network policy refused a connection to denied.test"* ]]
+	[[ "$stderr" == *"moat: the run's proxy refused a connection: denied.test is not allowed by this run's network policy (strict); allow it with '--allow denied.test' or under network: allow: in moat.yaml"* ]]
 	run as "$1" moat inspect --json "$id"
 	[[ "$(tr -d ' \n\t' <<<"$output")" == *'"network_denied":["denied.test","10.99.0.1"]'* ]]
 	as "$1" moat rm "$id"

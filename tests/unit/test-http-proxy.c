@@ -52,6 +52,24 @@ static void test_absolute_form(void) {
         proxy_request_done(&r);
 }
 
+static void test_https_as_plain_http(void) {
+        proxy_request r = {};
+        moat_error err = {};
+
+        ok(proxy_request_parse("GET https://api.example.test/v1 HTTP/1.1\r\n\r\n", 44, &r, &err) == -EBADMSG,
+           "an https URL sent as plain HTTP is refused");
+        is_str(err.msg,
+               "https://api.example.test goes through the proxy only as CONNECT api.example.test:443, not as a "
+               "plain HTTP request; set HTTPS_PROXY (not only HTTP_PROXY) to the proxy, or use a client that "
+               "tunnels https through it",
+               "the reason names the host and says to use CONNECT (HTTPS_PROXY)");
+        moat_error_clear(&err);
+        ok(proxy_request_parse("GET https://e.test:8443/ HTTP/1.1\r\n\r\n", 37, &r, &err) == -EBADMSG &&
+                   err.msg && strstr(err.msg, "CONNECT e.test:8443,"),
+           "its port is kept: %s", err.msg ? err.msg : "-");
+        moat_error_clear(&err);
+}
+
 static void test_refused(void) {
         static const char *const bad[] = {
                 "GET /a HTTP/1.1\r\nHost: e.test\r\n\r\n",
@@ -355,6 +373,7 @@ static void test_upgrade_refused(void) {
 int main(void) {
         test_connect();
         test_absolute_form();
+        test_https_as_plain_http();
         test_refused();
         test_inject();
         test_pipelined_and_bodies();

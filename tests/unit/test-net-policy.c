@@ -117,7 +117,21 @@ static void test_matching(void) {
         ok(!host_allowed(NULL, "github.com"), "no list allows nothing");
 }
 
+static void test_denial_text(void) {
+        _cleanup_free_ char *name = NULL, *addr = NULL;
+
+        ok(net_denial_text("Denied.Test.", NET_STRICT, &name) == 0, "a name's refusal");
+        is_str(name,
+               "denied.test is not allowed by this run's network policy (strict); allow it with '--allow "
+               "denied.test' or under network: allow: in moat.yaml",
+               "says how to allow the host, normalized");
+        ok(net_denial_text("10.0.0.1", NET_STRICT, &addr) == 0, "an address's refusal");
+        is_str(addr, "'10.0.0.1' is not a host name; a strict run reaches hosts by name only, through its proxy",
+               "an address cannot be allowed: it says so");
+}
+
 int main(void) {
+        test_denial_text();
         test_modes();
         test_host_names();
         test_patterns();
