@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli-util.h"
 #include "cli.h"
@@ -115,6 +116,10 @@ int cmd_inspect(int argc, char **argv) {
 
                 if (cJSON_IsString(item))
                         printf("%s: %s\n", item->string, item->valuestring);
+                /* the record's 0 means none was set: not a limit of 0 */
+                else if (cJSON_IsNumber(item) && item->valuedouble == 0 &&
+                         (strcmp(item->string, "memory_bytes") == 0 || strcmp(item->string, "cpus") == 0))
+                        printf("%s: no limit\n", item->string);
                 else if (!cJSON_IsNull(item) && (v = cJSON_PrintUnformatted(item)))
                         printf("%s: %s\n", item->string, v);
         }

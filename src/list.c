@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "cli-util.h"
@@ -75,14 +76,20 @@ int cmd_list(int argc, char **argv) {
                 }
                 fputs("]\n", stdout);
         } else {
-                printf("%-24s %-12s %-8s %4s %5s %s\n", "NAME", "ID", "STATE", "EXIT", "AGE", "IMAGE");
+                /* as wide as the longest name (up to 63), so that every column stays one */
+                int width = 24;
+
+                for (size_t i = 0; i < n; i++)
+                        if (list[i]->name && (int) strlen(list[i]->name) > width)
+                                width = (int) strlen(list[i]->name);
+                printf("%-*s %-12s %-8s %4s %5s %s\n", width, "NAME", "ID", "STATE", "EXIT", "AGE", "IMAGE");
                 for (size_t i = 0; i < n; i++) {
                         char age[16], code[8] = "-";
 
                         format_age(list[i]->created_at, now, age, sizeof(age));
                         if (list[i]->has_exit_code)
                                 snprintf(code, sizeof(code), "%d", list[i]->exit_code);
-                        printf("%-24s %-12s %-8s %4s %5s %s\n", list[i]->name, list[i]->id,
+                        printf("%-*s %-12s %-8s %4s %5s %s\n", width, list[i]->name, list[i]->id,
                                run_state_to_string(list[i]->state), code, age, list[i]->image);
                 }
         }

@@ -150,3 +150,37 @@ check_refused_host() {
 @test "a refused host: the terminal and the journal say how to allow it; https as plain HTTP gets a 400 naming CONNECT" {
 	each_mode check_refused_host
 }
+
+check_list_and_inspect() {
+	local ws long id header row
+	ws=$(workspace "$1")
+	long=n23456789-123456789-123456789-123456789-123456789-123456789-$1
+	long=${long:0:63}
+	as "$1" moat rm -f "$long" >/dev/null 2>&1 || true
+	id=$(started_id "$(mrun "$1" -n "$long" "$ws" -- true)")
+	as "$1" moat wait "$id"
+	# the columns stay aligned under a 63-character name: ID starts where its header does
+	run -0 as "$1" moat list
+	header=$(head -n 1 <<<"$output")
+	row=$(grep "^$long " <<<"$output")
+	[ "${header%%ID *}" != "$header" ]
+	[ "${#row}" -gt 63 ]
+	# (awk's index is 1-based and points at the space before ID: ID's 0-based offset)
+	local at
+	at=$(awk '{ print index($0, " ID ") }' <<<"$header")
+	[ "${row:$at:12}" = "$id" ] || { echo "header: $header" >&2; echo "row:    $row" >&2; false; }
+	# unset limits are no limit, not 0
+	run -0 as "$1" moat inspect "$id"
+	grep -qx "memory_bytes: no limit" <<<"$output"
+	grep -qx "cpus: no limit" <<<"$output"
+	as "$1" moat rm "$id" >/dev/null
+	id=$(started_id "$(mrun "$1" --memory 64m --cpus 0.5 "$ws" -- true)")
+	as "$1" moat wait "$id"
+	run -0 as "$1" moat inspect "$id"
+	grep -qx "memory_bytes: 67108864" <<<"$output"
+	grep -qx "cpus: 0.5" <<<"$output"
+	as "$1" moat rm "$id" >/dev/null
+}
+@test "list keeps its columns for 63-character names; inspect says 'no limit' for unset memory and cpus" {
+	each_mode check_list_and_inspect
+}
