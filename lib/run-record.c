@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json-util.h"
 #include "run.h"
@@ -38,7 +39,6 @@
 /* 9999-12-31T23:59:59.999999Z: four digits of year are all RFC 3339 allows. */
 #define TIMESTAMP_MAX UINT64_C(253402300799999999)
 #define USEC_PER_SEC UINT64_C(1000000)
-#define SEC_PER_DAY UINT64_C(86400)
 
 void run_record_free(run_record *r) {
         if (!r)
@@ -79,48 +79,23 @@ static bool unit_name_valid(const char *s) {
         return n > 0 && n <= UNIT_NAME_MAX && s[n] == '\0';
 }
 
-/* Days since 1970-01-01 of a date from 1970 on, and back (Howard Hinnant's algorithms for
- * the proleptic Gregorian calendar, here only for years that are not negative). */
-static uint64_t days_from_civil(unsigned y, unsigned m, unsigned d) {
-        unsigned era, yoe, doy, doe;
-
-        y -= m <= 2;
-        era = y / 400;
-        yoe = y - era * 400;
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return (uint64_t) era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(uint64_t days, unsigned *ret_y, unsigned *ret_m, unsigned *ret_d) {
-        uint64_t z = days + 719468;
-        unsigned era = (unsigned) (z / 146097);
-        unsigned doe = (unsigned) (z - (uint64_t) era * 146097);
-        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        unsigned mp = (5 * doy + 2) / 153;
-        unsigned m = mp < 10 ? mp + 3 : mp - 9;
-
-        *ret_d = doy - (153 * mp + 2) / 5 + 1;
-        *ret_m = m;
-        *ret_y = yoe + era * 400 + (m <= 2);
-}
-
-static unsigned days_in_month(unsigned y, unsigned m) {
-        static const unsigned char days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-        if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-                return 29;
-        return days[m - 1];
-}
+/* The last time a record can write: 9999-12-31T23:59:59.999999Z, four digits of year. */
+#define TIMESTAMP_MAX_SEC INT64_C(253402300799)
 
 void run_timestamp_format(uint64_t usec, char buf[static RUN_TIMESTAMP_LEN + 1]) {
-        uint64_t sec = usec / USEC_PER_SEC;
-        unsigned rem = (unsigned) (sec % SEC_PER_DAY), y, m, d;
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        unsigned frac = (unsigned) (usec % USEC_PER_SEC);
+        struct tm tm;
 
-        civil_from_days(sec / SEC_PER_DAY, &y, &m, &d);
-        snprintf(buf, RUN_TIMESTAMP_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", y % 10000, m % 100,
-                 d % 100, rem / 3600, rem / 60 % 60, rem % 60, (unsigned) (usec % USEC_PER_SEC));
+        if (usec / USEC_PER_SEC > (uint64_t) TIMESTAMP_MAX_SEC) {
+                t = (time_t) TIMESTAMP_MAX_SEC;
+                frac = 999999;
+        }
+        if (!gmtime_r(&t, &tm) || strftime(buf, RUN_TIMESTAMP_LEN + 1, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+                strcpy(buf, "1970-01-01T00:00:00.000000Z");
+                return;
+        }
+        snprintf(buf + 19, RUN_TIMESTAMP_LEN + 1 - 19, ".%06uZ", frac);
 }
 
 static bool parse_digits(const char **p, size_t n, unsigned *ret) {
@@ -148,13 +123,19 @@ static bool parse_char(const char **p, char c) {
 /* The inverse of run_timestamp_format(); the fraction may have 1 to 6 digits or be left out.
  * Nothing else is accepted: no offsets other than Z, no leap seconds, no year before 1970. */
 static bool timestamp_parse(const char *s, uint64_t *ret) {
-        unsigned y, mo, d, h, mi, sec, frac = 0;
-        const char *p = s;
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+        const size_t len = sizeof(shape) - 1;
+        struct tm tm = {}, back;
+        unsigned frac = 0;
+        const char *p;
+        time_t t;
 
-        if (!parse_digits(&p, 4, &y) || !parse_char(&p, '-') || !parse_digits(&p, 2, &mo) ||
-            !parse_char(&p, '-') || !parse_digits(&p, 2, &d) || !parse_char(&p, 'T') ||
-            !parse_digits(&p, 2, &h) || !parse_char(&p, ':') || !parse_digits(&p, 2, &mi) ||
-            !parse_char(&p, ':') || !parse_digits(&p, 2, &sec))
+        /* strptime() takes fewer digits and leading blanks: the shape is checked first */
+        for (size_t i = 0; i < len; i++)
+                if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
+                        return false;
+        p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (p != s + len)
                 return false;
         if (parse_char(&p, '.')) {
                 size_t n = strspn(p, "0123456789");
@@ -166,12 +147,15 @@ static bool timestamp_parse(const char *s, uint64_t *ret) {
         }
         if (!parse_char(&p, 'Z') || *p != '\0')
                 return false;
-        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-            sec > 59)
+        /* timegm() normalizes what is no time (February 30, second 60) into another, in its
+         * argument too: such a time does not come back as written */
+        back = tm;
+        t = timegm(&back);
+        if (t < 0 || !gmtime_r(&t, &back) || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
+            back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min ||
+            back.tm_sec != tm.tm_sec)
                 return false;
-
-        *ret = ((days_from_civil(y, mo, d) * SEC_PER_DAY) + h * 3600 + mi * 60 + sec) * USEC_PER_SEC +
-               frac;
+        *ret = (uint64_t) t * USEC_PER_SEC + frac;
         return true;
 }
 

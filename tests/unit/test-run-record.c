@@ -311,6 +311,14 @@ static void test_timestamps(void) {
         }
         is_int(bad_format, 0, "%zu times formatted as gmtime_r() says", ELEMENTSOF(samples));
         is_int(bad_parse, 0, "%zu times parsed back to the microsecond", ELEMENTSOF(samples));
+        {
+                char buf[RUN_TIMESTAMP_LEN + 1];
+
+                run_timestamp_format(UINT64_MAX, buf);
+                is_str(buf, "9999-12-31T23:59:59.999999Z", "a time past year 9999 is written as the last one");
+                run_timestamp_format(0, buf);
+                is_str(buf, "1970-01-01T00:00:00.000000Z", "0 is the epoch");
+        }
 }
 
 static run_record *parse_ok(const char *json, const char *what) {
@@ -519,6 +527,9 @@ static void test_rejected(void) {
                 { "{" BASE ", \"created_at\": \"1969-12-31T23:59:59Z\"}", "a time before 1970" },
                 { "{" BASE ", \"created_at\": \"+2026-11-24T06:30:00Z\"}", "a sign before the year" },
                 { "{" BASE ", \"created_at\": \"2026-1-24T06:30:00Z\"}", "a one-digit month" },
+                { "{" BASE ", \"created_at\": \" 026-11-24T06:30:00Z\"}", "a blank in the year (strptime takes one)" },
+                { "{" BASE ", \"created_at\": \"2026-11-24T 6:30:00Z\"}", "a blank in the hour" },
+                { "{" BASE ", \"created_at\": \"2026-02-30T00:00:00Z\"}", "30 February (timegm would roll it over)" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
