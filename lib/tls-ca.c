@@ -132,21 +132,21 @@ static int ca_cert_new(tls_ca *ca, const char *run_id, moat_error *err) {
                 return moat_error_set(err, -EINVAL, "the run id '%s' is too long for a CA name", run_id);
         x = cert_new(cn, ca->key, NULL, CA_VALIDITY_SECONDS);
         if (!x)
-                return ssl_error(err, "Failed to make the run's CA certificate");
+                return ssl_error(err, "failed to make the run's CA certificate");
         X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
         if (!add_ext(x, &v3, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
             !add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign") ||
             !add_ext(x, &v3, NID_subject_key_identifier, "hash"))
-                return ssl_error(err, "Failed to add the extensions of the run's CA certificate");
+                return ssl_error(err, "failed to add the extensions of the run's CA certificate");
         if (ca->permitted) {
                 constraints = name_constraints_value(ca->permitted);
                 if (!constraints)
                         return moat_error_set(err, -ENOMEM, "out of memory");
                 if (!add_ext(x, &v3, NID_name_constraints, constraints))
-                        return ssl_error(err, "Failed to add name constraints to the run's CA certificate");
+                        return ssl_error(err, "failed to add name constraints to the run's CA certificate");
         }
         if (X509_sign(x, ca->key, EVP_sha256()) <= 0)
-                return ssl_error(err, "Failed to sign the run's CA certificate");
+                return ssl_error(err, "failed to sign the run's CA certificate");
         ca->cert = TAKE_PTR(x);
         return 0;
 }
@@ -174,7 +174,7 @@ int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_er
         ca->key = EVP_EC_gen("P-256");
         ca->leaf_key = EVP_EC_gen("P-256");
         if (!ca->key || !ca->leaf_key)
-                return ssl_error(err, "Failed to generate the keys of the run's CA");
+                return ssl_error(err, "failed to generate the keys of the run's CA");
         r = ca_cert_new(ca, run_id, err);
         if (r < 0)
                 return r;
@@ -204,7 +204,7 @@ int tls_ca_cert_pem(const tls_ca *ca, char **ret_pem, moat_error *err) {
         long len;
 
         if (!bio || !PEM_write_bio_X509(bio, ca->cert))
-                return ssl_error(err, "Failed to write the run's CA certificate as PEM");
+                return ssl_error(err, "failed to write the run's CA certificate as PEM");
         len = BIO_get_mem_data(bio, &data);
         pem = strndup(data, (size_t) len);
         if (!pem)
@@ -224,20 +224,20 @@ int tls_ca_issue_leaf(tls_ca *ca, const char *host, X509 **ret, moat_error *err)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         x = cert_new(name, ca->leaf_key, ca->cert, ca->leaf_seconds);
         if (!x)
-                return ssl_error(err, "Failed to make a certificate");
+                return ssl_error(err, "failed to make a certificate");
         /* No leaf outlives its CA. */
         if (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
             !X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)))
-                return ssl_error(err, "Failed to make a certificate");
+                return ssl_error(err, "failed to make a certificate");
         X509V3_set_ctx(&v3, ca->cert, x, NULL, NULL, 0);
         if (!add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
             !add_ext(x, &v3, NID_key_usage, "critical,digitalSignature") ||
             !add_ext(x, &v3, NID_ext_key_usage, "serverAuth") || !add_ext(x, &v3, NID_subject_alt_name, san) ||
             !add_ext(x, &v3, NID_subject_key_identifier, "hash") ||
             !add_ext(x, &v3, NID_authority_key_identifier, "keyid:always"))
-                return ssl_error(err, "Failed to add the extensions of a certificate");
+                return ssl_error(err, "failed to add the extensions of a certificate");
         if (X509_sign(x, ca->key, EVP_sha256()) <= 0)
-                return ssl_error(err, "Failed to sign a certificate");
+                return ssl_error(err, "failed to sign a certificate");
         *ret = TAKE_PTR(x);
         return 0;
 }
@@ -268,7 +268,7 @@ static int server_ctx_new(tls_ca *ca, const char *host, SSL_CTX **ret, moat_erro
         ctx = SSL_CTX_new(TLS_server_method());
         if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) || SSL_CTX_use_certificate(ctx, leaf) != 1 ||
             SSL_CTX_use_PrivateKey(ctx, ca->leaf_key) != 1 || !SSL_CTX_add1_chain_cert(ctx, ca->cert))
-                return ssl_error(err, "Failed to set up TLS");
+                return ssl_error(err, "failed to set up TLS");
         SSL_CTX_set_alpn_select_cb(ctx, select_http11, NULL);
         *ret = TAKE_PTR(ctx);
         return 0;
