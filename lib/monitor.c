@@ -88,16 +88,18 @@ static int fail_start(monitor *m, podman_client *c, const char *what, moat_error
         return fail_run(m, c, err);
 }
 
-/* A stop (SIGTERM or SIGINT, held blocked while the container starts) has come. */
-static bool stop_pending(void) {
+/* A stop has come: SIGTERM or SIGINT, held blocked while the container starts, or a stop
+ * request that moat stop wrote before the unit was there to take it (run-stop.h). */
+static bool stop_pending(monitor *m) {
         sigset_t pending;
 
-        return sigpending(&pending) == 0 &&
-               (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+        if (sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1))
+                return true;
+        return run_store_stop_requested(m->store, m->record->id);
 }
 
 /* The run was stopped before its container started: it ends here, as stopped without an
- * exit code; the unit's journal says so once, in the end record. */
+ * exit code; the unit's journal says so once, in the end record.  C may be NULL. */
 static int stop_before_start(monitor *m, podman_client *c, moat_error *err) {
         int r;
 
@@ -107,7 +109,8 @@ static int stop_before_start(monitor *m, podman_client *c, moat_error *err) {
         m->record->output_lines = 0;
         r = run_store_save(m->store, m->record, err);
         (void) journal_write_exit(m->record);
-        remove_container(m, c);
+        if (c)
+                remove_container(m, c);
         return r;
 }
 
@@ -195,7 +198,7 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         if (r < 0)
                 goto out;
 
-        if (stop_pending()) {
+        if (stop_pending(&m)) {
                 r = stop_before_start(&m, c, err);
                 goto out;
         }
@@ -212,7 +215,7 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
                 r = fail_start(&m, c, "cannot attach to the container", err);
                 goto out;
         }
-        if (stop_pending()) {
+        if (stop_pending(&m)) {
                 r = stop_before_start(&m, c, err);
                 goto out;
         }
@@ -429,6 +432,14 @@ static void monitor_death_reason(moat_error *e, const char *result, const char *
                        status ? status : "?", result ? result : "unknown");
 }
 
+/* The stop's own signal killed the monitor before it could hold it (between its exec and
+ * its first instruction, which can be long on a loaded host): the run was stopped before its
+ * container started, not lost. */
+static bool died_of_stop_before_start(const monitor *m, const char *code, const char *status) {
+        return m->record->state <= RUN_STARTING && code && strcmp(code, "killed") == 0 && status &&
+               (strcmp(status, "TERM") == 0 || strcmp(status, "INT") == 0);
+}
+
 int monitor_cleanup(const char *home, const char *id, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         monitor m = {};
@@ -448,8 +459,12 @@ int monitor_cleanup(const char *home, const char *id, moat_error *err) {
                 /* Nobody watches the container any more: it ends now, kept or not. */
                 (void) podman_container_kill(c, m.record->container_id, "SIGKILL", &e);
                 moat_error_clear(&e);
-                monitor_death_reason(&e, result, code, status);
-                fail_run(&m, c, &e);
+                if (died_of_stop_before_start(&m, code, status))
+                        (void) stop_before_start(&m, c, &e);
+                else {
+                        monitor_death_reason(&e, result, code, status);
+                        fail_run(&m, c, &e);
+                }
                 moat_error_clear(&e);
         } else
                 remove_container(&m, c); /* the monitor may have died before it removed it */

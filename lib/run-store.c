@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@
  * every listing, and remove knows them as moat's own. */
 #define RECORD_TEMP_PREFIX "." RECORD_FILE "."
 #define LOCK_FILE ".lock"
+/* A stop asked for before the run's unit could take it (moat-stop(1)). */
+#define STOP_REQUEST_FILE "stop-requested"
+/* How often a wait for a run's lock looks again. */
+#define RUN_LOCK_POLL_USEC 10000
 /* A record is a few kilobytes; anything far larger is not one. */
 #define RECORD_SIZE_MAX (1024 * 1024)
 /* How many runs an ambiguous or unknown RUN lists before "and N more". */
@@ -310,7 +315,7 @@ static int record_write_atomic(run_store *s, int dfd, const char *id, const char
         return 0;
 }
 
-int run_store_create(run_store *s, const run_record *r, moat_error *err) {
+int run_store_create(run_store *s, const run_record *r, int *ret_lock_fd, moat_error *err) {
         _cleanup_free_ char *json = NULL;
         _cleanup_close_ int dfd = -1;
         int k;
@@ -333,6 +338,9 @@ int run_store_create(run_store *s, const run_record *r, moat_error *err) {
         k = run_dir_open(s, r->id, &dfd, err);
         if (k >= 0 && fchmod(dfd, 0700) < 0)
                 k = moat_error_set(err, -errno, "failed to make %s/runs/%s private (mode 0700): %m", s->home, r->id);
+        /* held before the record is readable: nobody sees the run unheld while it starts */
+        if (k >= 0 && ret_lock_fd && flock(dfd, LOCK_EX | LOCK_NB) < 0)
+                k = moat_error_set(err, -errno, "failed to lock %s/runs/%s: %m", s->home, r->id);
         if (k >= 0)
                 k = record_write_atomic(s, dfd, r->id, json, err);
         if (k < 0) {
@@ -341,7 +349,63 @@ int run_store_create(run_store *s, const run_record *r, moat_error *err) {
         }
         if (fsync(s->runs_fd) < 0)
                 return moat_error_set(err, -errno, "failed to flush %s/runs to disk: %m", s->home);
+        if (ret_lock_fd)
+                *ret_lock_fd = TAKE_FD(dfd);
         return 0;
+}
+
+/* runs/<ID>/ for an ID from outside. */
+static int run_dir_open_checked(run_store *s, const char *id, int *ret_fd, moat_error *err) {
+        int k = check_id(id, err);
+
+        return k < 0 ? k : run_dir_open(s, id, ret_fd, err);
+}
+
+int run_store_lock_run(run_store *s, const char *id, uint64_t wait_usec, int *ret_fd, moat_error *err) {
+        _cleanup_close_ int dfd = -1;
+        int k;
+
+        k = run_dir_open_checked(s, id, &dfd, err);
+        if (k < 0)
+                return k;
+        for (uint64_t waited = 0; flock(dfd, LOCK_EX | LOCK_NB) < 0; waited += RUN_LOCK_POLL_USEC) {
+                if (errno == EINTR)
+                        continue;
+                if (errno != EWOULDBLOCK)
+                        return moat_error_set(err, -errno, "failed to lock %s/runs/%s: %m", s->home, id);
+                if (waited >= wait_usec)
+                        return wait_usec == 0 ? -EBUSY
+                                              : moat_error_set(err, -ETIMEDOUT, "run %s is still held by moat run "
+                                                               "after %" PRIu64 " s", id, wait_usec / 1000000);
+                usleep(RUN_LOCK_POLL_USEC);
+        }
+        *ret_fd = TAKE_FD(dfd);
+        return 0;
+}
+
+int run_store_request_stop(run_store *s, const char *id, moat_error *err) {
+        _cleanup_close_ int dfd = -1, fd = -1;
+        int k;
+
+        k = run_dir_open_checked(s, id, &dfd, err);
+        if (k < 0)
+                return k;
+        fd = openat(dfd, STOP_REQUEST_FILE, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return moat_error_set(err, -errno, "failed to write %s/runs/%s/" STOP_REQUEST_FILE ": %m", s->home,
+                                      id);
+        /* durable before the caller looks for the unit: whoever starts the run reads it later */
+        if (fsync(fd) < 0 || fsync(dfd) < 0)
+                return moat_error_set(err, -errno, "failed to flush %s/runs/%s to disk: %m", s->home, id);
+        return 0;
+}
+
+bool run_store_stop_requested(run_store *s, const char *id) {
+        _cleanup_close_ int dfd = -1;
+
+        if (!run_id_valid(id) || run_dir_open(s, id, &dfd, NULL) < 0)
+                return false;
+        return faccessat(dfd, STOP_REQUEST_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int run_store_save(run_store *s, const run_record *r, moat_error *err) {
@@ -436,7 +500,7 @@ static bool is_temp_file(const char *name) {
 }
 
 static bool is_own_file(const char *name) {
-        return strcmp(name, RECORD_FILE) == 0 || is_temp_file(name);
+        return strcmp(name, RECORD_FILE) == 0 || strcmp(name, STOP_REQUEST_FILE) == 0 || is_temp_file(name);
 }
 
 /* The certificates a run's proxy writes for its container, and their temporary files. */

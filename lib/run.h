@@ -124,8 +124,20 @@ const char *run_store_home(const run_store *s);
 /* Serialises name checks + record creation across processes (flock on runs/.lock). */
 int run_store_lock(run_store *s, int *ret_fd, moat_error *err);
 
-/* Creates runs/<id>/ (0700) and writes the record; -EEXIST when the id is taken. */
-int run_store_create(run_store *s, const run_record *r, moat_error *err);
+/* Creates runs/<id>/ (0700) and writes the record; -EEXIST when the id is taken.  With
+ * RET_LOCK_FD, the run's lock (below) is taken before the record can be read, and handed out. */
+int run_store_create(run_store *s, const run_record *r, int *ret_lock_fd, moat_error *err);
+
+/* A run's own lock (flock on runs/<id>/): moat run holds it from the record's creation until
+ * the start has settled, i.e. the unit runs the container or the run has ended.  Whoever else
+ * decides on a run that may be starting (moat stop, clean, rm) takes it first.  WAIT_USEC 0:
+ * one try, -EBUSY when held; else -ETIMEDOUT after that long.  -ENOENT: no such run. */
+int run_store_lock_run(run_store *s, const char *id, uint64_t wait_usec, int *ret_fd, moat_error *err);
+
+/* A stop asked for (runs/<id>/stop-requested), kept with the record: whoever is about to start
+ * the run (moat run before it loads the unit, the monitor before the container) honours it. */
+int run_store_request_stop(run_store *s, const char *id, moat_error *err);
+bool run_store_stop_requested(run_store *s, const char *id);
 /* Atomically replaces the record. */
 int run_store_save(run_store *s, const run_record *r, moat_error *err);
 /* -ENOENT when there is no such run. */

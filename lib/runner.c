@@ -17,6 +17,7 @@
 #include "monitor.h"
 #include "podman.h"
 #include "podman-reply.h"
+#include "run-stop.h"
 #include "runner.h"
 #include "strv.h"
 #include "time-util.h"
@@ -438,7 +439,8 @@ static int pick_name(run_store *store, const char *wanted, char **ret, moat_erro
 }
 
 /* The run's name, id and unit.  *lock_fd stays held until the record exists, so that two
- * runs cannot take one name. */
+ * runs cannot take one name; the record is written at once, before the container (which may
+ * take minutes on a loaded host), so that the run can be named, and stopped, from then on. */
 static int name_run(run_services *s, run_record *rec, const char *wanted, int *lock_fd, moat_error *err) {
         int r;
 
@@ -573,19 +575,14 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         return podman_container_create(c, &spec, ret_id, err);
 }
 
-/* Undoes a run whose unit never ran: its container and its record (or, without one, its TLS
- * directory). */
-static void discard_run(run_services *s, const run_record *rec, bool record_written) {
+/* Undoes a run whose unit never ran: its container and its record (with its TLS directory). */
+static void discard_run(run_services *s, const run_record *rec) {
         (void) idmap_mounts_remove(rec->id);
         if (rec->container_id)
                 (void) podman_container_remove(s->podman, rec->container_id, true, NULL);
-        if (record_written)
-                (void) run_store_remove(s->store, rec->id, NULL);
-        else
-                (void) run_store_remove_tls(s->store, rec->id, NULL);
+        (void) run_store_remove(s->store, rec->id, NULL);
 }
 
-/* The container, then its record: the record never names a container that does not exist. */
 /* A rootful agent's workspace and home, through mounts on which the caller's ids and the
  * agent's are swapped. */
 static int map_agent_sources(const run_record *rec, const run_options *o, run_sources *src, moat_error *err) {
@@ -599,47 +596,31 @@ static int map_agent_sources(const run_record *rec, const run_options *o, run_so
         return r;
 }
 
-/* The container, then its record: the record never names a container that does not exist. */
+/* The container, then the record names it: the record never names a container that does not
+ * exist.  On failure nothing of the run is left. */
 static int create_run(run_services *s, run_record *rec, const run_options *o, const run_guard *guard,
                       moat_error *err) {
         _cleanup_(run_sources_done) run_sources src = { .workspace = rec->workspace, .guard = guard };
-        int r;
+        int r = 0;
 
-        if (guard->hidden && guard->hidden[0]) {
+        if (guard->hidden && guard->hidden[0])
                 r = run_store_empty_dir(s->store, &src.empty_dir, err);
-                if (r < 0)
-                        return r;
-        }
         /* the agent's home outlives the run: made once, kept even when this start fails */
-        if (o->agent) {
+        if (r >= 0 && o->agent) {
                 r = agent_state_prepare(run_store_home(s->store), o->agent, rec->workspace, o->agent_seeds,
                                         o->n_agent_seeds, &src.agent_home, NULL, err);
-                if (r < 0)
-                        return r;
-                if (rec->manager == RUN_MANAGER_SYSTEM) {
+                if (r >= 0 && rec->manager == RUN_MANAGER_SYSTEM)
                         r = map_agent_sources(rec, o, &src, err);
-                        if (r < 0) {
-                                discard_run(s, rec, false);
-                                return r;
-                        }
-                }
         }
         /* the proxy writes the run's CA there, before the container starts */
-        if (rec->n_grants > 0) {
+        if (r >= 0 && rec->n_grants > 0)
                 r = run_store_tls_dir(s->store, rec->id, &src.tls_dir, err);
-                if (r < 0) {
-                        discard_run(s, rec, false);
-                        return r;
-                }
-        }
-        r = create_container(s->podman, rec, o, &src, &rec->container_id, err);
-        if (r < 0) {
-                discard_run(s, rec, false);
-                return r;
-        }
-        r = run_store_create(s->store, rec, err);
+        if (r >= 0)
+                r = create_container(s->podman, rec, o, &src, &rec->container_id, err);
+        if (r >= 0)
+                r = run_store_save(s->store, rec, err);
         if (r < 0)
-                discard_run(s, rec, false);
+                discard_run(s, rec);
         return r;
 }
 
@@ -672,7 +653,9 @@ static int start_unit(run_services *s, const run_record *rec, char **ret_job_res
         const char *host = getenv("CONTAINER_HOST");
         char *exec_start[] = { (char *) MONITOR_PATH, (char *) "run", (char *) rec->id, NULL };
         char *exec_stop_post[] = { (char *) MONITOR_PATH, (char *) "cleanup", (char *) rec->id, NULL };
-        char *environment[3] = {};
+        const char *gate = getenv("MOAT_TEST_MONITOR_GATE");
+        _cleanup_free_ char *gate_env = NULL;
+        char *environment[4] = {};
         unit_spec spec = {
                 .name = rec->unit,
                 .slice = "moat.slice",
@@ -685,10 +668,19 @@ static int start_unit(run_services *s, const run_record *rec, char **ret_job_res
 
         if (asprintf(&description, "moat run %s (%s)", rec->name, rec->id) < 0 ||
             asprintf(&home_env, "MOAT_HOME=%s", run_store_home(s->store)) < 0 ||
-            (host && *host && asprintf(&host_env, "CONTAINER_HOST=%s", host) < 0))
+            (host && *host && asprintf(&host_env, "CONTAINER_HOST=%s", host) < 0) ||
+            (gate && *gate && asprintf(&gate_env, "MOAT_TEST_MONITOR_GATE=%s", gate) < 0))
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        environment[0] = home_env;
-        environment[1] = host_env;
+        /* (the gate: the e2e tests' hold on the monitor before it runs, see moat-monitor.c) */
+        {
+                size_t n = 0;
+
+                environment[n++] = home_env;
+                if (host_env)
+                        environment[n++] = host_env;
+                if (gate_env)
+                        environment[n++] = gate_env;
+        }
         spec.description = description;
         if (grant_credentials(s, rec, &creds, &cred_strings) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
@@ -716,10 +708,21 @@ static void *init_container(void *userdata) {
         return NULL;
 }
 
+/* A stop that came before the unit could carry it out: the run ends as stopped, here. */
+static int stopped_unstarted(run_services *s, run_record **rec, moat_error *err) {
+        int r;
+
+        r = run_end_unstarted(s->store, s->podman, *rec, err);
+        if (r < 0)
+                return r;
+        return moat_error_set(err, -ECANCELED, "run %s (%s) was stopped while it started", (*rec)->name, (*rec)->id);
+}
+
 /* The unit's start did not complete: it was stopped, or its monitor could not start the
  * container.  The unit ends the run itself (the monitor records it, ExecStopPost cleans
- * up); this waits for that, so that nothing is undone under the unit's feet.  Only a run
- * whose monitor never ran (its record still says created) is the caller's to discard. */
+ * up); this waits for that, so that nothing is undone under the unit's feet.  A run whose
+ * monitor never ran (its record still says created) is the caller's: stopped when its start
+ * was canceled (a stop came first) or a stop was asked for, else discarded. */
 static int start_cut_short(run_services *s, run_record **rec, const char *job_result, bool *ret_discard,
                            moat_error *err) {
         _cleanup_(run_record_freep) run_record *now = NULL;
@@ -732,6 +735,12 @@ static int start_cut_short(run_services *s, run_record **rec, const char *job_re
         r = run_store_load(s->store, (*rec)->id, &now, err);
         if (r < 0)
                 return r;
+        if (now->state == RUN_CREATED &&
+            (strcmp(job_result, "canceled") == 0 || run_store_stop_requested(s->store, now->id))) {
+                run_record_free(*rec);
+                *rec = TAKE_PTR(now);
+                return stopped_unstarted(s, rec, err);
+        }
         if (now->state == RUN_CREATED) {
                 *ret_discard = true;
                 return moat_error_set(err, -ECANCELED, "the start of %s was %s before its monitor ran",
@@ -785,6 +794,9 @@ static int launch_run(run_services *s, run_record **rec, const run_options *o, m
         init_job job;
         int r;
 
+        /* a stop while the record was new or the container was being created */
+        if (run_store_stop_requested(s->store, (*rec)->id))
+                return stopped_unstarted(s, rec, err);
         if (o->before_start) {
                 r = o->before_start(*rec, o->userdata, err);
                 if (r < 0) {
@@ -806,7 +818,7 @@ static int launch_run(run_services *s, run_record **rec, const run_options *o, m
         if (!discard)
                 return r;
 discard:
-        discard_run(s, *rec, true);
+        discard_run(s, *rec);
         return r;
 }
 
@@ -814,7 +826,7 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         _cleanup_(run_services_close) run_services s = {};
         _cleanup_(run_guard_done) run_guard guard = {};
-        _cleanup_close_ int lock_fd = -1;
+        _cleanup_close_ int lock_fd = -1, run_lock_fd = -1;
         int r;
 
         r = run_plan(o, &rec, &guard, err);
@@ -824,9 +836,12 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
                 r = check_image(&s, rec, o, err);
         if (r >= 0)
                 r = name_run(&s, rec, o->name, &lock_fd, err);
+        /* the run's own lock, held until its start has settled (run-stop.h) */
+        if (r >= 0)
+                r = run_store_create(s.store, rec, &run_lock_fd, err);
+        lock_fd = safe_close(lock_fd);
         if (r >= 0)
                 r = create_run(&s, rec, o, &guard, err);
-        lock_fd = safe_close(lock_fd);
         if (r >= 0)
                 r = launch_run(&s, &rec, o, err);
         if (r == -ECANCELED && ret && rec->state == RUN_STOPPED)

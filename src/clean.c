@@ -15,8 +15,25 @@
 #include "settings.h"
 #include "unit.h"
 
-/* A container labelled moat.run-id whose unit is not live belongs to no run. */
-static int clean_containers(sd_bus *bus, podman_client *c, unsigned *ret_n, moat_error *err) {
+/* Whether run ID is being started or stopped (its lock is held: run-stop.h), so that clean
+ * must leave it alone; else *RET_LOCK_FD holds it (-1 when the run has no record). */
+static int run_busy(run_store *store, const char *id, int *ret_lock_fd, moat_error *err) {
+        int r;
+
+        *ret_lock_fd = -1;
+        r = run_store_lock_run(store, id, 0, ret_lock_fd, err);
+        if (r == -EBUSY)
+                return 1;
+        if (r == -ENOENT) {
+                moat_error_clear(err);
+                return 0;
+        }
+        return r < 0 ? r : 0;
+}
+
+/* A container labelled moat.run-id whose unit is not live belongs to no run, unless its run
+ * is starting (the container comes before the unit). */
+static int clean_containers(run_store *store, sd_bus *bus, podman_client *c, unsigned *ret_n, moat_error *err) {
         podman_container_summary *list = NULL;
         size_t n = 0;
         int r;
@@ -27,8 +44,14 @@ static int clean_containers(sd_bus *bus, podman_client *c, unsigned *ret_n, moat
         *ret_n = 0;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *unit = NULL, *state = NULL;
+                _cleanup_close_ int lock_fd = -1;
 
                 if (!list[i].run_id || !run_id_valid(list[i].run_id))
+                        continue;
+                r = run_busy(store, list[i].run_id, &lock_fd, err);
+                if (r < 0)
+                        break;
+                if (r > 0)
                         continue;
                 unit = run_unit_name(list[i].run_id);
                 if (!unit) {
@@ -133,7 +156,17 @@ int cmd_clean(int argc, char **argv) {
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *state = NULL;
+                _cleanup_close_ int lock_fd = -1;
+                int busy;
 
+                /* first the lock: once it is ours, no moat run is between record and unit */
+                busy = run_busy(ctx.store, list[i]->id, &lock_fd, &err);
+                if (busy < 0) {
+                        rc = cli_fail("%s", moat_error_message(&err));
+                        break;
+                }
+                if (busy > 0 || lock_fd < 0)
+                        continue;
                 if (unit_active_state(ctx.bus, list[i]->unit, &state, &err) < 0) {
                         rc = cli_fail("%s", moat_error_message(&err));
                         break;
@@ -150,7 +183,7 @@ int cmd_clean(int argc, char **argv) {
         run_records_free(list, n);
 
         if (rc == 0 && (podman_client_open(ctx.manager == RUN_MANAGER_USER, &pc, &err) < 0 ||
-                        clean_containers(ctx.bus, pc, &containers, &err) < 0 ||
+                        clean_containers(ctx.store, ctx.bus, pc, &containers, &err) < 0 ||
                         clean_agent_images(pc, &images, &err) < 0))
                 rc = cli_fail("%s", moat_error_message(&err));
         printf("Removed %u run%s, %u orphaned container%s and %u old agent image%s.\n", removed,

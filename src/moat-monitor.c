@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "monitor.h"
 #include "podman.h"
@@ -21,6 +22,26 @@ static int usage(void) {
               "(started by systemd and moat-relay for moat)\n",
               stderr);
         return 2;
+}
+
+/* The e2e tests' hold on a run after its unit was loaded and before its monitor runs: with
+ * MOAT_TEST_MONITOR_GATE=DIR (which moat run passes on from its own environment), `run` makes
+ * DIR/held and waits for DIR/release before anything else, stop signals not yet held, as a
+ * monitor that a loaded host has not scheduled yet. */
+static void test_gate(void) {
+        const char *dir = getenv("MOAT_TEST_MONITOR_GATE");
+        char held[4096], release[4096];
+        FILE *f;
+
+        if (!dir || dir[0] != '/')
+                return;
+        snprintf(held, sizeof(held), "%s/held", dir);
+        snprintf(release, sizeof(release), "%s/release", dir);
+        f = fopen(held, "we");
+        if (f)
+                fclose(f);
+        while (access(release, F_OK) < 0)
+                usleep(5000);
 }
 
 static bool parse_count(const char *s, uint64_t *ret) {
@@ -45,8 +66,10 @@ int main(int argc, char **argv) {
         }
 
         podman_global_init();
-        if (argc == 3 && strcmp(argv[1], "run") == 0)
+        if (argc == 3 && strcmp(argv[1], "run") == 0) {
+                test_gate();
                 r = monitor_run(home, argv[2], &err);
+        }
         else if (argc == 3 && strcmp(argv[1], "stop") == 0)
                 r = monitor_stop(home, argv[2], &err);
         else if (argc == 3 && strcmp(argv[1], "cleanup") == 0)

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli-util.h"
 #include "cli.h"
+#include "run-stop.h"
 #include "runner.h"
 #include "unit.h"
 
@@ -50,30 +52,29 @@ int cmd_rm(int argc, char **argv) {
         for (int i = optind; i < argc; i++) {
                 _cleanup_(run_record_freep) run_record *rec = NULL;
                 _cleanup_free_ char *state = NULL;
+                _cleanup_close_ int lock_fd = -1;
+                bool was_ended;
                 int r;
 
                 moat_error_clear(&err);
                 r = run_store_resolve(ctx.store, argv[i], &rec, &err);
-                /* a run whose record is final has ended, even while its unit still cleans up */
-                if (r >= 0 && !run_state_is_final(rec->state))
-                        r = unit_active_state(ctx.bus, rec->unit, &state, &err);
-                if (r >= 0 && state && unit_state_is_live(state)) {
-                        char id[RUN_ID_LEN + 1];
-
+                /* a run whose record is final has ended, even while its unit still cleans up;
+                 * one whose lock is held is being started (run-stop.h) */
+                if (r >= 0 && !run_state_is_final(rec->state)) {
+                        r = run_store_lock_run(ctx.store, rec->id, 0, &lock_fd, &err);
+                        if (r >= 0)
+                                r = unit_active_state(ctx.bus, rec->unit, &state, &err);
+                        else if (r == -EBUSY)
+                                r = 0;
+                }
+                if (r >= 0 && !run_state_is_final(rec->state) && (lock_fd < 0 || unit_state_is_live(state))) {
                         if (!force) {
                                 rc = cli_fail("run %s (%s) is still running; stop it first (moat stop %s) or use -f",
                                               rec->name, rec->id, rec->name);
                                 continue;
                         }
-                        r = unit_stop(ctx.bus, rec->unit, true, &err);
-                        if (r == -ENOENT)
-                                r = 0;
-                        /* the record as the monitor left it */
-                        memcpy(id, rec->id, sizeof(id));
-                        run_record_free(rec);
-                        rec = NULL;
-                        if (r >= 0)
-                                r = run_store_load(ctx.store, id, &rec, &err);
+                        lock_fd = safe_close(lock_fd);
+                        r = run_stop(ctx.store, ctx.bus, &rec, &was_ended, &err);
                 }
                 if (r >= 0)
                         r = runner_remove(ctx.store, rec, &err);

@@ -6,7 +6,17 @@
 
 #include "cli-util.h"
 #include "cli.h"
-#include "unit.h"
+#include "run-stop.h"
+
+static const char *ended_how(const run_record *rec) {
+        static char buf[64];
+
+        if (rec->state == RUN_EXITED && rec->has_exit_code) {
+                snprintf(buf, sizeof(buf), "exited with code %d", rec->exit_code);
+                return buf;
+        }
+        return run_state_to_string(rec->state);
+}
 
 int cmd_stop(int argc, char **argv) {
         static const struct option options[] = {
@@ -24,8 +34,9 @@ int cmd_stop(int argc, char **argv) {
                 case 'h':
                         fputs("Usage: moat stop [--user|--system] RUN...\n"
                               "\n"
-                              "Stop runs: their containers get SIGTERM, then SIGKILL after 10 s; each run\n"
-                              "is recorded as stopped. RUN is an id, a unique id prefix or a name.\n"
+                              "Stop runs, at any moment of their start too, and wait until they ended:\n"
+                              "their containers get SIGTERM, then SIGKILL after 10 s; each run is recorded\n"
+                              "as stopped. RUN is an id, a unique id prefix or a name.\n"
                               "See moat-stop(1).\n",
                               stdout);
                         return 0;
@@ -41,15 +52,19 @@ int cmd_stop(int argc, char **argv) {
         for (int i = optind; i < argc; i++) {
                 _cleanup_(run_record_freep) run_record *rec = cli_resolve(&ctx, argv[i]);
                 _cleanup_(moat_error_clear) moat_error err = {};
-                int r;
+                bool was_ended;
 
                 if (!rec) {
                         rc = EXIT_MOAT_ERROR;
                         continue;
                 }
-                r = unit_stop(ctx.bus, rec->unit, true, &err);
-                if (r < 0 && r != -ENOENT) /* -ENOENT: already ended and collected */
-                        rc = cli_fail("%s", moat_error_message(&err));
+                if (run_stop(ctx.store, ctx.bus, &rec, &was_ended, &err) < 0) {
+                        rc = cli_fail("cannot stop run %s (%s): %s", rec->name, rec->id, moat_error_message(&err));
+                        continue;
+                }
+                /* stopped is what was asked; anything else ended before the stop could act */
+                if (was_ended || rec->state != RUN_STOPPED)
+                        printf("Run %s (%s) had already ended: %s.\n", rec->name, rec->id, ended_how(rec));
         }
         return rc;
 }

@@ -42,7 +42,7 @@ static int create(run_store *s, const char *id, const char *name, uint64_t creat
         moat_error err = {};
         int k;
 
-        k = run_store_create(s, r, &err);
+        k = run_store_create(s, r, NULL, &err);
         if (k < 0)
                 printf("# create %s: %s\n", id, moat_error_message(&err));
         moat_error_clear(&err);
@@ -167,14 +167,14 @@ static void test_create_load_save(run_store *s, const char *home) {
         int k;
 
         umask(0);
-        is_int(run_store_create(s, r, &err), 0, "created");
+        is_int(run_store_create(s, r, NULL, &err), 0, "created");
         is_int(mode_of(dir), 0700, "run directory 0700 under umask 0");
         is_int(mode_of(file), 0600, "metadata.json 0600 under umask 0");
         entries = dir_entries(dir);
         is_str(entries, "metadata.json", "only metadata.json in the run directory: no temporary file left");
         free(TAKE_PTR(entries));
 
-        k = run_store_create(s, r, &err);
+        k = run_store_create(s, r, NULL, &err);
         is_int(k, -EEXIST, "creating the same ID again: -EEXIST");
         contains(err.msg, "0123456789ab", "the error names the ID");
         moat_error_clear(&err);
@@ -216,7 +216,7 @@ static void test_create_load_save(run_store *s, const char *home) {
 
         umask(0277);
         memcpy(r->id, "aaaaaaaaaaaa", RUN_ID_LEN + 1);
-        is_int(run_store_create(s, r, &err), 0, "created under umask 0277");
+        is_int(run_store_create(s, r, NULL, &err), 0, "created under umask 0277");
         umask(0);
         free(dir);
         dir = path_of("%s/runs/%s", home, "aaaaaaaaaaaa");
@@ -231,7 +231,7 @@ static void test_create_load_save(run_store *s, const char *home) {
         moat_error_clear(&err);
         free(r->name);
         r->name = strdup("Not Valid");
-        is_int(run_store_create(s, r, &err), -EINVAL, "creating an invalid record: -EINVAL");
+        is_int(run_store_create(s, r, NULL, &err), -EINVAL, "creating an invalid record: -EINVAL");
         moat_error_clear(&err);
         free(dir);
         dir = path_of("%s/runs/%s", home, "bbbbbbbbbbbb");
@@ -252,6 +252,33 @@ static void test_lock(run_store *s, const char *home) {
            "another opener cannot take the lock");
         close(fd);
         ok(flock(other, LOCK_EX | LOCK_NB) == 0, "closing the descriptor releases it");
+}
+
+/* The run's own lock is taken with its record, before anyone can read it, and the stop
+ * request stays with the record until it is removed. */
+static void test_run_lock_and_stop_request(run_store *s, const char *home) {
+        _cleanup_(run_record_freep) run_record *r = record_new("a1a1a1a1a1a1", "held-run", 100);
+        _cleanup_free_ char *dir = path_of("%s/runs/%s", home, "a1a1a1a1a1a1");
+        _cleanup_free_ char *request = path_of("%s/runs/%s/stop-requested", home, "a1a1a1a1a1a1");
+        moat_error err = {};
+        int held = -1, other = -1;
+
+        is_int(run_store_create(s, r, &held, &err), 0, "created, held");
+        ok(held >= 0, "the run's lock descriptor");
+        is_int(run_store_lock_run(s, r->id, 0, &other, &err), -EBUSY, "held: another try fails at once");
+        is_int(run_store_lock_run(s, r->id, 30000, &other, &err), -ETIMEDOUT, "held: a wait ends at its deadline");
+        moat_error_clear(&err);
+        ok(!run_store_stop_requested(s, r->id), "no stop requested yet");
+        is_int(run_store_request_stop(s, r->id, &err), 0, "a stop requested");
+        ok(run_store_stop_requested(s, r->id), "the request is seen");
+        is_int(mode_of(request), 0600, "the request is 0600");
+        close(held);
+        is_int(run_store_lock_run(s, r->id, 0, &other, &err), 0, "released: taken");
+        is_int(run_store_remove(s, r->id, &err), 0, "a run with a stop request is removed whole");
+        ok(!exists(dir), "nothing of it is left");
+        close(other);
+        is_int(run_store_lock_run(s, r->id, 0, &other, &err), -ENOENT, "no record: -ENOENT");
+        moat_error_clear(&err);
 }
 
 static void test_list_and_resolve(run_store *s, const char *home) {
@@ -534,6 +561,7 @@ int main(void) {
                 abort();
         test_create_load_save(s, home);
         test_lock(s, home);
+        test_run_lock_and_stop_request(s, home);
         test_list_and_resolve(s, home);
         test_remove(s, home, outside);
         test_tls(s, home);
