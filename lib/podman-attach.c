@@ -27,7 +27,7 @@ struct podman_attach {
 static int wait_fd(curl_socket_t fd, short events) {
         struct pollfd p = { .fd = fd, .events = events };
 
-        return poll(&p, 1, 30000) > 0 ? 0 : -ETIMEDOUT;
+        return poll(&p, 1, PODMAN_ANSWER_TIMEOUT_SEC * 1000) > 0 ? 0 : -ETIMEDOUT;
 }
 
 static int send_all(podman_attach *a, const char *data, size_t len, moat_error *err) {
@@ -37,7 +37,8 @@ static int send_all(podman_attach *a, const char *data, size_t len, moat_error *
 
                 if (cr == CURLE_AGAIN) {
                         if (wait_fd(a->fd, POLLOUT) < 0)
-                                return moat_error_set(err, -ETIMEDOUT, "podman does not take the input");
+                                return moat_error_set(err, -ETIMEDOUT, "podman did not take the input within %d s",
+                                                              PODMAN_ANSWER_TIMEOUT_SEC);
                         continue;
                 }
                 if (cr != CURLE_OK)
@@ -61,7 +62,9 @@ static int read_headers(podman_attach *a, moat_error *err) {
 
                 if (cr == CURLE_AGAIN) {
                         if (wait_fd(a->fd, POLLIN) < 0)
-                                return moat_error_set(err, -ETIMEDOUT, "podman did not answer the attach");
+                                return moat_error_set(err, -ETIMEDOUT, "podman did not answer the attach within %d s; "
+                                                              "see 'systemctl status podman.socket'",
+                                                              PODMAN_ANSWER_TIMEOUT_SEC);
                         continue;
                 }
                 if (cr != CURLE_OK || n == 0)

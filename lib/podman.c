@@ -138,7 +138,7 @@ static int podman_perform(podman_client *c, podman_call *call, moat_error *err) 
         curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
         curl_easy_setopt(c->curl, CURLOPT_URL, call->url);
         curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+        curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, (long) PODMAN_ANSWER_TIMEOUT_SEC);
         curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, call);
         curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);

@@ -14,6 +14,11 @@
 
 typedef struct podman_client podman_client;
 
+/* How long moat waits for podman to take a connection or to answer an attach: a host that
+ * starts hundreds of containers at once serialises them in podman, for minutes (200 runs at
+ * once: 80 s for podman run -d alone on the test host). */
+#define PODMAN_ANSWER_TIMEOUT_SEC 300
+
 /* Once per program, before any client: sets libcurl up without TLS (moat talks to a unix
  * socket only), which keeps OpenSSL's initialisation — megabytes of resident memory in
  * every monitor — out of the process. */

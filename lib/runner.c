@@ -807,7 +807,11 @@ static int launch_run(run_services *s, run_record **rec, const run_options *o, m
                 job = (init_job) { .socket = s->socket, .container_id = (*rec)->container_id };
                 initing = pthread_create(&initer, NULL, init_container, &job) == 0;
         }
-        r = start_unit(s, *rec, &job_result, err);
+        /* the bus was opened (and authenticated) before the image and the container, which
+         * may take minutes: a dbus-daemon restarted meanwhile is reconnected to */
+        r = unit_bus_ensure((*rec)->manager, &s->bus, err);
+        if (r >= 0)
+                r = start_unit(s, *rec, &job_result, err);
         if (initing)
                 pthread_join(initer, NULL);
         if (r < 0)
