@@ -24,8 +24,9 @@
 #define RUN_START_SETTLE_USEC (600 * USEC_PER_SEC)
 
 /* Stops *REC and waits until it has ended; *REC is then its final record.  *RET_WAS_ENDED:
- * it had ended before the stop (nothing was done).  Negative when the stop could not be
- * carried out (err says why); the stop request stays, for the run's start to honour. */
+ * it had ended before the stop (nothing was done).  -ENOENT: it ended and its record was
+ * removed meanwhile (clean and rm remove ended runs only).  Otherwise negative when the stop
+ * could not be carried out (err says why); the stop request stays, for the start to honour. */
 int run_stop(run_store *store, sd_bus *bus, run_record **rec, bool *ret_was_ended, moat_error *err);
 
 /* Ends REC, whose monitor never ran (its record says created), as stopped: no exit code, the

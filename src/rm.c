@@ -75,6 +75,8 @@ int cmd_rm(int argc, char **argv) {
                         }
                         lock_fd = safe_close(lock_fd);
                         r = run_stop(ctx.store, ctx.bus, &rec, &was_ended, &err);
+                        if (r == -ENOENT) /* it ended and was removed meanwhile: done */
+                                continue;
                 }
                 if (r >= 0)
                         r = runner_remove(ctx.store, rec, &err);

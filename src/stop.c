@@ -53,12 +53,18 @@ int cmd_stop(int argc, char **argv) {
                 _cleanup_(run_record_freep) run_record *rec = cli_resolve(&ctx, argv[i]);
                 _cleanup_(moat_error_clear) moat_error err = {};
                 bool was_ended;
+                int r;
 
                 if (!rec) {
                         rc = EXIT_MOAT_ERROR;
                         continue;
                 }
-                if (run_stop(ctx.store, ctx.bus, &rec, &was_ended, &err) < 0) {
+                r = run_stop(ctx.store, ctx.bus, &rec, &was_ended, &err);
+                if (r == -ENOENT) {
+                        printf("Run %s (%s) has ended; its record was removed meanwhile.\n", rec->name, rec->id);
+                        continue;
+                }
+                if (r < 0) {
                         rc = cli_fail("cannot stop run %s (%s): %s", rec->name, rec->id, moat_error_message(&err));
                         continue;
                 }
