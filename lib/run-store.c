@@ -330,7 +330,7 @@ int run_store_create(run_store *s, const run_record *r, int *ret_lock_fd, moat_e
 
         if (mkdirat(s->runs_fd, r->id, 0700) < 0) {
                 if (errno == EEXIST)
-                        return moat_error_set(err, -EEXIST, "A run with ID %s already exists in %s; use a new ID",
+                        return moat_error_set(err, -EEXIST, "a run with ID %s already exists in %s; use a new ID",
                                               r->id, s->home);
                 return moat_error_set(err, -errno, "failed to create %s/runs/%s: %m; check the permissions of %s",
                                       s->home, r->id, s->home);
