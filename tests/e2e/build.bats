@@ -21,7 +21,7 @@ setup_file() {
 }
 
 teardown() {
-	tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+	tx kill-server 2>/dev/null || true
 }
 
 # The test providers go with the file: other files list the providers.

@@ -11,7 +11,7 @@ setup_file() {
 }
 
 teardown() {
-	tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+	tx kill-server 2>/dev/null || true
 }
 
 # A run that sleeps, for commands to run in; prints its id.
@@ -87,7 +87,7 @@ check_exec_leaves_nothing() {
 	[ "$before" = "sessions=0 conmons=1" ]
 	# every call ends its session: none left after 50, at once
 	as "$1" sh -c "for i in \$(seq 50); do moat exec $id -- true || exit 1; done"
-	[ "$(exec_traces "$1" "$ctr")" = "$before" ]
+	exec_traces_back "$1" "$ctr" "$before"
 	# moat killed by SIGKILL mid-command: its guard ends the command and the session
 	as "$1" sh -c "moat exec $id -- sleep 600 & sleep 1; kill -KILL \$!"
 	exec_traces_back "$1" "$ctr" "$before"

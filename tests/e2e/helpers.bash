@@ -85,8 +85,9 @@ each_mode() {
 	done
 }
 
-# tmux on the test file's own server ($TMUX_SOCKET), for tests on a real terminal.
-tx() { tmux -L "$TMUX_SOCKET" "$@"; }
+# tmux on the test file's own server ($TMUX_SOCKET, made this sandbox's own: other build
+# trees' suites may run beside it), for tests on a real terminal.
+tx() { tmux -L "$TMUX_SOCKET-$(cksum <<<"$MOAT_SANDBOX_STATE" | cut -d' ' -f1)" "$@"; }
 
 # A pane of 100x30 running bash, in session NAME.
 pane_start() {

@@ -11,7 +11,7 @@ setup_file() {
 }
 
 teardown() {
-	tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+	tx kill-server 2>/dev/null || true
 }
 
 # The command a pane types to start moat run -i in MODE, then to print its exit code.

@@ -19,7 +19,7 @@ setup_file() {
 }
 
 teardown() {
-	tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+	tx kill-server 2>/dev/null || true
 }
 
 teardown_file() {
@@ -228,6 +228,8 @@ check_claude_interactive() {
 	type_prompt "$p" /exit
 	wait_pane "$p" '^EXIT=0$' 20
 	wait_pane "$p" "^Run chat1-$mode \\($id\\) exited with code 0$"
+	# its updater, changelog and plugin hosts were never asked for
+	ended_clean "$mode" "$id"
 
 	# the second run there resumes the session: the old turn is on the screen, the next is
 	# the session's second; Ctrl-C twice ends it as Claude Code ends, with 0
