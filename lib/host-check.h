@@ -29,6 +29,8 @@ void host_check_done(host_check *c);
 int host_check_journal_limits(uid_t uid, host_check *ret);
 
 int host_check_podman(run_manager m, host_check *ret);
+/* podman's storage driver: vfs works, but copies a whole image for every container. */
+int host_check_storage(run_manager m, host_check *ret);
 int host_check_manager(run_manager m, host_check *ret);
 int host_check_slice(run_manager m, host_check *ret);
 int host_check_delegation(uid_t uid, host_check *ret);

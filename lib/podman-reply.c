@@ -487,3 +487,19 @@ int podman_exec_failure_status(const char *message) {
                 return 126;
         return 0;
 }
+
+int podman_reply_parse_info(const char *body, size_t len, char **ret_driver, moat_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        const cJSON *store, *driver;
+        int r;
+
+        r = reply_parse_root("info", body, len, cJSON_Object, &o, err);
+        if (r < 0)
+                return r;
+        store = cJSON_GetObjectItemCaseSensitive(o, "store");
+        driver = cJSON_IsObject(store) ? cJSON_GetObjectItemCaseSensitive(store, "graphDriverName") : NULL;
+        if (!cJSON_IsString(driver) || !driver->valuestring[0])
+                return moat_error_set(err, -EBADMSG, "invalid info reply: no store.graphDriverName");
+        *ret_driver = strdup(driver->valuestring);
+        return *ret_driver ? 0 : moat_error_oom(err);
+}

@@ -69,3 +69,6 @@ int podman_reply_parse_exec_inspect(const char *body, size_t len, bool *ret_runn
 
 /* POST /libpod/containers/create: {"Id": "...", "Warnings": [...]}. */
 int podman_reply_parse_create(const char *body, size_t len, char **ret_id, moat_error *err);
+
+/* The storage driver (store.graphDriverName) of GET /libpod/info's reply. */
+int podman_reply_parse_info(const char *body, size_t len, char **ret_driver, moat_error *err);

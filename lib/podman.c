@@ -357,6 +357,16 @@ int podman_ping(podman_client *c, char **ret_version, moat_error *err) {
         return 0;
 }
 
+int podman_storage_driver(podman_client *c, char **ret_driver, moat_error *err) {
+        _cleanup_(podman_call_done) podman_call call = { .method = "GET", .url = API "/info" };
+        int r;
+
+        r = podman_call_expect(c, &call, 0, err);
+        if (r < 0)
+                return r;
+        return podman_reply_parse_info(call.body, call.body_len, ret_driver, err);
+}
+
 int podman_image_exists(podman_client *c, const char *image, moat_error *err) {
         _cleanup_free_ char *url = NULL;
         _cleanup_(podman_call_done) podman_call call = { .method = "GET" };

@@ -47,6 +47,9 @@ const char *podman_client_socket(const podman_client *c);
 int podman_ping(podman_client *c, char **ret_version, moat_error *err);
 
 /* 1 when the image exists locally, 0 when not. */
+/* The storage driver podman stores images and containers with ("overlay", "vfs", ...). */
+int podman_storage_driver(podman_client *c, char **ret_driver, moat_error *err);
+
 int podman_image_exists(podman_client *c, const char *image, moat_error *err);
 
 /* Pulls REFERENCE, reading podman's progress as it arrives; fails on an error reported

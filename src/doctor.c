@@ -35,7 +35,7 @@ int cmd_doctor(int argc, char **argv) {
         cli_manager_flags mf = {};
         run_manager m;
         host_check c;
-        bool failed = false;
+        bool failed = false, podman_ok;
         int opt;
 
         opterr = 0;
@@ -44,8 +44,9 @@ int cmd_doctor(int argc, char **argv) {
                 case 'h':
                         fputs("Usage: moat doctor [--user|--system]\n"
                               "\n"
-                              "Check what moat needs of this host: podman's socket, the systemd manager,\n"
-                              "moat.slice and, for the user manager, journald's rate limit (moat's drop-in),\n"
+                              "Check what moat needs of this host: podman's socket and storage driver, the\n"
+                              "systemd manager, moat.slice and, for the user manager, journald's rate limit\n"
+                              "(moat's drop-in),\n"
                               "cgroup delegation and subordinate ids. Each problem comes with its fix.\n"
                               "Exit status: 0 when nothing failed (warnings allowed), 1 otherwise.\n"
                               "See moat-doctor(1).\n",
@@ -61,7 +62,12 @@ int cmd_doctor(int argc, char **argv) {
                 return cli_fail("--user and --system exclude each other");
 
         (void) host_check_podman(m, &c);
+        podman_ok = c.status == CHECK_OK;
         failed |= report(&c);
+        if (podman_ok) {
+                (void) host_check_storage(m, &c);
+                failed |= report(&c);
+        }
         (void) host_check_manager(m, &c);
         failed |= report(&c);
         (void) host_check_slice(m, &c);

@@ -184,3 +184,24 @@ check_list_and_inspect() {
 @test "list keeps its columns for 63-character names; inspect says 'no limit' for unset memory and cpus" {
 	each_mode check_list_and_inspect
 }
+
+# moat doctor names podman's storage driver; vfs (a rootless podman of the user's, on a
+# socket of its own, storing with vfs) gets a warning with its fix, and doctor still passes.
+check_storage_driver() {
+	local dir=/home/moattest/vfs
+	run as "$1" moat doctor
+	grep -q "^ok    storage     $( [ "$1" = user ] && echo rootless || echo rootful) podman stores images with the overlay driver$" <<<"$output" ||
+		{ echo "$output" >&2; false; }
+	[ "$1" = user ] || return 0
+	sbu rm -rf "$dir"
+	sbu mkdir -p "$dir"
+	sbu systemd-run --user -q --collect --unit moat-test-vfs podman --storage-driver vfs --root "$dir/root" \
+		--runroot "$dir/run" system service -t 0 "unix://$dir/podman.sock"
+	for _ in $(seq 50); do sbu test -S "$dir/podman.sock" && break; sleep 0.1; done
+	run sbu env CONTAINER_HOST="unix://$dir/podman.sock" moat doctor
+	sbu systemctl --user stop moat-test-vfs
+	grep -q "^warn  storage     rootless podman stores images with the vfs driver, " <<<"$output" || { echo "$output" >&2; false; }
+	grep -q "fix: set driver = \"overlay\" under \[storage\] in ~/.config/containers/storage.conf" <<<"$output"
+	! grep -q "^FAIL" <<<"$output"
+}
+@test "moat doctor names podman's storage driver, and warns about vfs with the fix" { each_mode check_storage_driver; }

@@ -28,7 +28,7 @@ check_unreachable() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"/run/nowhere/podman.sock"* ]]
 	[[ "$output" == *"No such file or directory"* ]]
-	[[ "$output" == *"start podman.socket"* ]]
+	[[ "$output" == *"this socket comes from CONTAINER_HOST: start the podman service that serves it"* ]]
 	[ "${#lines[@]}" -eq 1 ]
 }
 @test "an unreachable socket names the path, the errno and the fix" { each_mode check_unreachable; }

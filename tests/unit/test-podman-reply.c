@@ -454,7 +454,30 @@ static void test_exec_failure_status(void) {
         is_int(podman_exec_failure_status(NULL), 0, "NULL");
 }
 
+static void test_info(void) {
+        static const char *const bad[] = {
+                "[]", "{}", "{\"store\": 1}", "{\"store\": {}}", "{\"store\": {\"graphDriverName\": 3}}",
+                "{\"store\": {\"graphDriverName\": \"\"}}", "{\"store\": {\"graphDriverName\": \"vf",
+        };
+        const char *body = "{\"host\": {\"arch\": \"amd64\"}, \"store\": {\"graphDriverName\": \"vfs\", "
+                           "\"graphRoot\": \"/home/u/.local/share/containers/storage\"}}";
+        moat_error err = {};
+        char *driver = NULL;
+
+        is_int(podman_reply_parse_info(body, strlen(body), &driver, &err), 0, "info: a reply");
+        is_str(driver, "vfs", "the storage driver");
+        free(driver);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                driver = NULL;
+                is_int(podman_reply_parse_info(bad[i], strlen(bad[i]), &driver, &err), -EBADMSG, "info rejects %s",
+                       bad[i]);
+                ok(!driver, "and gives no driver");
+                moat_error_clear(&err);
+        }
+}
+
 int main(void) {
+        test_info();
         test_exec_failure_status();
         test_images();
         test_error_message();
