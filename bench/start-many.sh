@@ -23,7 +23,7 @@ sb bash -c "podman rm -f \$(podman ps -aq --filter name=bench-p) >/dev/null"
 moat_ms=$(sb bash -c "s=\$(date +%s%3N)
 	for i in \$(seq $n); do
 		(moat run -n bench-m\$i --image $image $ws -- sh -c \"seq 200; exit \$((i % 7))\" >$ws/out/\$i.out 2>$ws/out/\$i.err
-		 echo \$? >$ws/out/\$i.rc; moat wait bench-m\$i >/dev/null 2>&1; echo \$? >$ws/out/\$i.code) &
+		 echo \$? >$ws/out/\$i.rc; moat wait bench-m\$i >/dev/null 2>$ws/out/\$i.werr; echo \$? >$ws/out/\$i.code) &
 	done; wait
 	echo \$((\$(date +%s%3N) - s))")
 
@@ -31,7 +31,8 @@ bad=0
 for i in $(seq "$n"); do
 	rc=$(sb cat "$ws/out/$i.rc") code=$(sb cat "$ws/out/$i.code")
 	if [ "$rc" != 0 ] || [ "$code" != $((i % 7)) ]; then
-		echo "run $i: moat run $rc ($(sb cat "$ws/out/$i.err")), exit $code, not $((i % 7))" >&2
+		echo "run $i: moat run $rc ($(sb cat "$ws/out/$i.err")), moat wait $code, not $((i % 7)) ($(sb cat "$ws/out/$i.werr"));" \
+			"its record: $(sb moat inspect "bench-m$i" 2>&1 | grep -E '^(state|exit_code|error):' | paste -sd' ')" >&2
 		bad=$((bad + 1))
 		continue
 	fi

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "time-util.h"
 #include "unit.h"
 
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1"
@@ -14,7 +15,32 @@
 /* How often unit_wait_inactive() looks: a stopping run ends within its stop timeout. */
 #define UNIT_POLL_USEC 20000
 
+/* dbus-daemon refuses a user's connections past max_connections_per_user (256 on the system
+ * bus), which sd-bus reports as ENOBUFS: with hundreds of runs and waits at once that is a
+ * queue, not a failure, so a refused connection is tried again for up to BUS_BUSY_WAIT_USEC. */
+#define BUS_BUSY_WAIT_USEC (120 * USEC_PER_SEC)
+
+static int bus_open_once(run_manager m, sd_bus **ret, moat_error *err);
+
 int unit_bus_open(run_manager m, sd_bus **ret, moat_error *err) {
+        uint64_t deadline = now_usec() + BUS_BUSY_WAIT_USEC, pause = 50000;
+        int r;
+
+        for (;;) {
+                r = bus_open_once(m, ret, err);
+                if (r != -ENOBUFS || now_usec() >= deadline)
+                        break;
+                moat_error_clear(err);
+                (void) usleep(pause);
+                pause = pause * 2 < USEC_PER_SEC ? pause * 2 : USEC_PER_SEC;
+        }
+        if (r == -ENOBUFS)
+                moat_error_prefix(err, "dbus-daemon still refuses more connections after %u s (its "
+                                  "max_connections_per_user)", (unsigned) (BUS_BUSY_WAIT_USEC / USEC_PER_SEC));
+        return r;
+}
+
+static int bus_open_once(run_manager m, sd_bus **ret, moat_error *err) {
         sd_bus *bus = NULL;
         const char *unique;
         int r;
