@@ -161,3 +161,17 @@ int journal_write_network_denied(const run_record *rec, const char *host) {
                                "SYSLOG_IDENTIFIER=%s", rec->name,
                                NULL);
 }
+
+int journal_write_proxy_busy(const run_record *rec, unsigned n, unsigned max) {
+        const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
+
+        return sd_journal_send("MESSAGE=Refused %u connection%s: the proxy serves at most %u at once", n,
+                               n == 1 ? "" : "s", max,
+                               "PRIORITY=4",
+                               "MOAT_RUN_ID=%s", rec->id,
+                               "MOAT_EVENT=proxy-busy",
+                               "MOAT_REFUSED=%u", n,
+                               "%s=%s", unit_key, rec->unit,
+                               "SYSLOG_IDENTIFIER=%s", rec->name,
+                               NULL);
+}

@@ -51,6 +51,10 @@ int journal_write_exit(const run_record *rec);
 /* The run's proxy refused a connection to HOST: MOAT_EVENT=network-denied, MOAT_HOST. */
 int journal_write_network_denied(const run_record *rec, const char *host);
 
+/* The run's proxy answered N connections 503, being at its limit of MAX at once:
+ * MOAT_EVENT=proxy-busy, MOAT_REFUSED. */
+int journal_write_proxy_busy(const run_record *rec, unsigned n, unsigned max);
+
 typedef struct journal_line {
         bool is_stderr;
         bool partial;       /* no newline followed it */

@@ -40,7 +40,7 @@ _noreturn_ static void child(int sock, int userns, int netns, const char *addres
         if (!e && (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
                 e = errno;
         if (!e && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-                   bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 128) < 0))
+                   bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0))
                 e = errno;
         if (!e) {
                 struct cmsghdr *cm;

@@ -1,35 +1,41 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "http-proxy.h"
 #include "journal.h"
-#include "net-policy.h"
+#include "proxy-side.h"
 #include "proxy.h"
 
-/* How long a client may take to say where it goes, and a server to answer a connect or a
- * handshake; a tunnel itself may stay quiet for as long as it likes (streamed answers). */
-#define HEAD_TIMEOUT_MS 30000
-#define CONNECT_TIMEOUT_MS 15000
-#define COPY_BUFFER 65536
+/* Connections served at once; above it a client gets 503, and the run's journal a record. */
 #define CONNECTIONS_MAX 512
-#define THREAD_STACK (256 * 1024)
+/* Connections that got their 503 and wait for their clients to close first (a close with
+ * unread bytes would reset them); above it they are closed at once. */
+#define REFUSING_MAX 2048
+#define ACCEPT_BATCH 64
+/* After accept() ran out of file descriptors: when to try again, short of a close. */
+#define ACCEPT_RETRY_USEC (100 * 1000)
+#define BUSY_RECORD_USEC (1000 * 1000)
+
+typedef struct connection connection;
+typedef struct lookup lookup;
 
 struct proxy {
         const run_record *rec;
@@ -37,15 +43,72 @@ struct proxy {
         size_t n_secrets;
         tls_ca *ca;
         SSL_CTX *upstream; /* verifies servers against the host's trust store */
-        atomic_int connections;
+        proxy_timeouts timeouts;
+        sd_event *event;
+        sd_event_source *listener, *accept_retry, *busy_timer;
+        connection *connections; /* every connection, for the shutdown */
+        size_t n_serving, n_refusing;
+        unsigned busy_refused;   /* 503s not yet in a record */
+        lookup *lookups;         /* name lookups under way, some of connections gone */
+        int lookup_signal;
         /* the last TLS session with each grant host: a resumed handshake skips the
          * certificate's verification, which a first one with that host did */
-        pthread_mutex_t sessions_lock;
         struct upstream_session {
                 char *host;
                 SSL_SESSION *session;
         } sessions[16];
 };
+
+/* A name lookup of getaddrinfo_a(), whose threads resolve while the loop goes on; it says it
+ * is done with a signal, which the loop reads from a signalfd.  Its memory is the lookup
+ * threads' until they are done with it, whatever became of its connection. */
+struct lookup {
+        struct gaicb cb;
+        struct addrinfo hints;
+        char service[8];
+        char *host;
+        connection *c; /* NULL once the connection is gone */
+        lookup *prev, *next;
+};
+
+typedef enum connection_kind {
+        KIND_NONE,
+        KIND_TUNNEL, /* CONNECT, bytes passed unread */
+        KIND_PLAIN,  /* one http:// request, then the server's answer */
+        KIND_INJECT, /* CONNECT to a grant's host: both TLS ends here, requests rewritten */
+} connection_kind;
+
+/* One client's connection: a small state machine (lib/proxy-deadline.h), each side with the
+ * bytes that wait for it (lib/proxy-side.h), one timer for the phase's deadline. */
+struct connection {
+        proxy *p;
+        connection *prev, *next;
+        proxy_phase phase;
+        connection_kind kind;
+        bool refusing;            /* over the cap: answered 503 */
+        proxy_side down, up;      /* the client's end, the server's */
+        sd_event_source *down_io, *up_io, *timer;
+        uint64_t since, active;   /* when the phase began; the last byte relayed */
+        proxy_phase armed;        /* the phase the timer was set for */
+        char *head;               /* what the client sent before its route was known */
+        size_t head_len, head_cap;
+        proxy_request req;
+        proxy_route route;
+        lookup *lookup;
+        struct addrinfo *addrs, *next_addr;
+        int dial_error;           /* the last address's; -EACCES while none could be dialled */
+        bool connecting;
+        bool down_ready, up_ready; /* KIND_INJECT: each handshake done */
+        SSL_CTX *ctx;
+        http_rewriter *rw;
+        char *inject_value;
+        bool misdirected;         /* a request named another host: 421 once the rest is answered */
+        int failed;               /* KIND_INJECT: the server could not be had, answered at the request */
+        moat_error failure;
+};
+
+/* Where the loop reads into: one thread, one buffer.  A TLS record's worth and more. */
+static char scratch[32 * 1024];
 
 static int proxy_index = -1; /* SSL ex_data: the proxy of an upstream SSL */
 
@@ -57,25 +120,20 @@ static int remember_session(SSL *ssl, SSL_SESSION *session) {
 
         if (!p || !host)
                 return 0;
-        pthread_mutex_lock(&p->sessions_lock);
         for (size_t i = 0; i < ELEMENTSOF(p->sessions) && !slot; i++)
                 if (!p->sessions[i].host || strcmp(p->sessions[i].host, host) == 0)
                         slot = &p->sessions[i];
-        if (slot && (slot->host || (slot->host = strdup(host)))) {
-                SSL_SESSION_free(slot->session);
-                slot->session = session;
-        } else
-                slot = NULL;
-        pthread_mutex_unlock(&p->sessions_lock);
-        return slot ? 1 : 0; /* 1: the session is ours now */
+        if (!slot || (!slot->host && !(slot->host = strdup(host))))
+                return 0;
+        SSL_SESSION_free(slot->session);
+        slot->session = session;
+        return 1; /* the session is ours now */
 }
 
 static void resume_session(proxy *p, SSL *ssl, const char *host) {
-        pthread_mutex_lock(&p->sessions_lock);
         for (size_t i = 0; i < ELEMENTSOF(p->sessions) && p->sessions[i].host; i++)
                 if (strcmp(p->sessions[i].host, host) == 0 && p->sessions[i].session)
                         (void) SSL_set_session(ssl, p->sessions[i].session);
-        pthread_mutex_unlock(&p->sessions_lock);
 }
 
 int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tls_ca *ca, proxy **ret,
@@ -89,6 +147,7 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
         p->secrets = secrets;
         p->n_secrets = n_secrets;
         p->ca = ca;
+        proxy_timeouts_default(&p->timeouts);
         p->upstream = SSL_CTX_new(TLS_client_method());
         if (!p->upstream || !SSL_CTX_set_min_proto_version(p->upstream, TLS1_2_VERSION) ||
             SSL_CTX_set_default_verify_paths(p->upstream) != 1 ||
@@ -100,11 +159,14 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
         SSL_CTX_set_verify(p->upstream, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_session_cache_mode(p->upstream, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
         SSL_CTX_sess_set_new_cb(p->upstream, remember_session);
-        pthread_mutex_init(&p->sessions_lock, NULL);
         if (proxy_index < 0)
                 proxy_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
         *ret = p;
         return 0;
+}
+
+void proxy_set_timeouts(proxy *p, const proxy_timeouts *t) {
+        p->timeouts = *t;
 }
 
 void proxy_free(proxy *p) {
@@ -141,79 +203,6 @@ static void no_delay(int fd) {
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Plain bytes out, whole, on a non-blocking socket. */
-static int fd_write_all(int fd, const char *data, size_t len) {
-        while (len > 0) {
-                ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN) {
-                        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-                        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-                                return -errno;
-                        continue;
-                }
-                if (n < 0)
-                        return -errno;
-                data += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-/* Waits for what OpenSSL asked for after returning R on SSL; false when it was no wait. */
-static bool ssl_wait(SSL *ssl, int fd, int r, int timeout_ms) {
-        int e = SSL_get_error(ssl, r);
-        struct pollfd pfd = { .fd = fd };
-
-        if (e == SSL_ERROR_WANT_READ)
-                pfd.events = POLLIN;
-        else if (e == SSL_ERROR_WANT_WRITE)
-                pfd.events = POLLOUT;
-        else
-                return false;
-        return poll(&pfd, 1, timeout_ms) > 0;
-}
-
-static int ssl_write_all(SSL *ssl, int fd, const char *data, size_t len) {
-        while (len > 0) {
-                int n = SSL_write(ssl, data, len > INT32_MAX ? INT32_MAX : (int) len);
-
-                if (n <= 0) {
-                        if (ssl_wait(ssl, fd, n, -1))
-                                continue;
-                        return -EPIPE;
-                }
-                data += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-static int ssl_handshake(SSL *ssl, int fd, bool accept) {
-        for (;;) {
-                int r = accept ? SSL_accept(ssl) : SSL_connect(ssl);
-
-                if (r == 1)
-                        return 0;
-                if (!ssl_wait(ssl, fd, r, CONNECT_TIMEOUT_MS))
-                        return -EPROTO;
-        }
-}
-
-static void respond(int fd, int status, const char *reason, const char *body) {
-        char head[256];
-
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n",
-                 status, reason, strlen(body));
-        if (fd_write_all(fd, head, strlen(head)) >= 0)
-                (void) fd_write_all(fd, body, strlen(body));
-}
-
 /* Whether the proxy may dial A: not the host itself (proxy_address_refused()), unless the
  * user allowed HOST by its exact name.  The host's addresses are read at each connection:
  * podman adds and removes some as containers come and go. */
@@ -229,492 +218,924 @@ static bool address_dialable(const proxy *p, const char *host, const struct addr
         return !proxy_address_refused(a->ai_addr, list, n);
 }
 
-/* A TCP connection to HOST:PORT (the first address that answers, of those the proxy may
- * dial: the addresses checked are the ones dialled, so a name cannot resolve to another
- * between the two); err says why not, -EACCES when HOST is only the host itself. */
-static int connect_upstream(const proxy *p, const char *host, uint16_t port, int *ret_fd, moat_error *err) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *list = NULL;
-        struct ifaddrs *own = NULL;
-        char service[8];
-        int r, last = -EACCES;
+static uint64_t now(const proxy *p) {
+        uint64_t t = 0;
 
-        snprintf(service, sizeof(service), "%u", (unsigned) port);
-        r = getaddrinfo(host, service, &hints, &list);
-        if (r != 0)
-                return moat_error_set(err, -EHOSTUNREACH, "cannot resolve %s: %s", host, gai_strerror(r));
-        if (getifaddrs(&own) < 0) {
-                freeaddrinfo(list);
-                return moat_error_set(err, -errno, "cannot read the host's addresses: %m");
-        }
-        for (struct addrinfo *a = list; a; a = a->ai_next) {
-                struct pollfd pfd = { .events = POLLOUT };
-                socklen_t len = sizeof(last);
-                int fd, so_error = 0;
-
-                if (!address_dialable(p, host, a, own))
-                        continue;
-                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-                if (fd < 0)
-                        continue;
-                pfd.fd = fd;
-                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
-                    (errno == EINPROGRESS && poll(&pfd, 1, CONNECT_TIMEOUT_MS) > 0 &&
-                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error == 0)) {
-                        freeaddrinfo(list);
-                        freeifaddrs(own);
-                        no_delay(fd);
-                        *ret_fd = fd;
-                        return 0;
-                }
-                last = so_error ? -so_error : -ETIMEDOUT;
-                close(fd);
-        }
-        freeaddrinfo(list);
-        freeifaddrs(own);
-        if (last == -EACCES)
-                return moat_error_set(err, -EACCES, "%s is this host itself", host);
-        return moat_error_set(err, last, "cannot connect to %s port %u: %s", host, (unsigned) port, strerror(-last));
+        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &t);
+        return t;
 }
 
-/* Both ways until both sides are done; a side that ends its sending ends the other's. */
-static void copy_both_ways(int a, int b) {
-        _cleanup_free_ char *buf = malloc(COPY_BUFFER);
-        bool open[2] = { true, true }; /* a->b, b->a */
+/* The connection moves on; PROXY_PHASE_CLOSED is freed by connection_run(), its caller's last
+ * step, so that nothing below it frees what its callers still use. */
+static void connection_enter(connection *c, proxy_event event) {
+        proxy_phase next = proxy_phase_next(c->phase, event);
 
-        if (!buf)
+        if (next != c->phase) {
+                c->phase = next;
+                c->since = now(c->p);
+        }
+}
+
+/* The proxy's own answer, then the close: over the client's TLS when it has one. */
+static void connection_answer(connection *c, int status, const char *reason, const char *body) {
+        _cleanup_free_ char *msg = NULL;
+        int n;
+
+        if (c->down.ssl && !c->down_ready) {
+                connection_enter(c, PROXY_EVENT_ABORT);
                 return;
-        while (open[0] || open[1]) {
-                struct pollfd p[2] = { { .fd = open[0] ? a : -1, .events = POLLIN },
-                                       { .fd = open[1] ? b : -1, .events = POLLIN } };
-
-                if (poll(p, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                for (int i = 0; i < 2; i++) {
-                        int from = i == 0 ? a : b, to = i == 0 ? b : a;
-                        ssize_t n;
-
-                        if (!p[i].revents)
-                                continue;
-                        n = recv(from, buf, COPY_BUFFER, 0);
-                        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                                continue;
-                        if (n <= 0) {
-                                open[i] = false;
-                                (void) shutdown(to, SHUT_WR);
-                                if (n < 0)
-                                        return;
-                                continue;
-                        }
-                        if (fd_write_all(to, buf, (size_t) n) < 0)
-                                return;
-                }
         }
+        n = asprintf(&msg,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, reason, strlen(body), body);
+        if (n < 0 || proxy_side_send(&c->down, msg, (size_t) n) < 0)
+                connection_enter(c, PROXY_EVENT_ABORT);
+        else
+                connection_enter(c, PROXY_EVENT_ANSWER);
 }
 
-typedef struct connection {
-        proxy *p;
-        int fd;
-        char head[HTTP_HEAD_MAX];
-        size_t len;
-} connection;
+static void connection_answer_error(connection *c, int status, const char *reason, const moat_error *err) {
+        _cleanup_free_ char *body = NULL;
 
-/* Reads the request the client makes of the proxy. */
-static int read_request(connection *c, proxy_request *req) {
-        moat_error err = {};
-
-        for (;;) {
-                struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-                ssize_t n;
-                int r;
-
-                r = proxy_request_parse(c->head, c->len, req, &err);
-                if (r != -EAGAIN) {
-                        if (r < 0) {
-                                _cleanup_free_ char *body = NULL;
-
-                                if (asprintf(&body, "moat: %s\n", moat_error_message(&err)) >= 0)
-                                        respond(c->fd, 400, "Bad Request", body);
-                        }
-                        moat_error_clear(&err);
-                        return r;
-                }
-                if (poll(&pfd, 1, HEAD_TIMEOUT_MS) <= 0)
-                        return -ETIMEDOUT;
-                n = recv(c->fd, c->head + c->len, sizeof(c->head) - c->len, 0);
-                if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                        continue;
-                if (n <= 0)
-                        return -ECONNRESET;
-                c->len += (size_t) n;
-        }
+        if (asprintf(&body, "moat: %s\n", moat_error_message(err)) < 0)
+                connection_enter(c, PROXY_EVENT_ABORT);
+        else
+                connection_answer(c, status, reason, body);
 }
 
 static void deny(connection *c, const char *host) {
         _cleanup_free_ char *body = NULL;
 
         if (proxy_denial_text(c->p->rec, host, &body) >= 0)
-                respond(c->fd, 403, "Forbidden", body);
+                connection_answer(c, 403, "Forbidden", body);
+        else
+                connection_enter(c, PROXY_EVENT_ABORT);
         (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
 }
 
-/* No server for HOST: 403 and a record when it is the host itself, else 502. */
-static void upstream_failed(connection *c, const char *host, int r, const moat_error *err) {
+/* No server for the route's host: 403 and a record when it is the host itself, else 502. */
+static void answer_upstream_failed(connection *c, int r, const moat_error *err) {
+        const char *host = c->route.host;
         _cleanup_free_ char *body = NULL;
 
         if (r == -EACCES) {
                 if (proxy_local_denial_text(host, &body) >= 0)
-                        respond(c->fd, 403, "Forbidden", body);
+                        connection_answer(c, 403, "Forbidden", body);
+                else
+                        connection_enter(c, PROXY_EVENT_ABORT);
                 (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
-        } else if (asprintf(&body, "moat: %s\n", moat_error_message(err)) >= 0)
-                respond(c->fd, 502, "Bad Gateway", body);
+        } else
+                connection_answer_error(c, r == -ETIMEDOUT ? 504 : 502,
+                                        r == -ETIMEDOUT ? "Gateway Timeout" : "Bad Gateway", err);
 }
 
-static void tunnel(connection *c, const proxy_request *req, const proxy_route *route) {
-        static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-        _cleanup_close_ int up = -1;
-        moat_error err = {};
-        int r = connect_upstream(c->p, route->host, req->port, &up, &err);
-
-        if (r < 0) {
-                upstream_failed(c, route->host, r, &err);
-                moat_error_clear(&err);
+/* The server could not be had (R, ERR says why).  A plain client hears it now; an intercepted
+ * one in answer to its first request, once its TLS is up (the 200 to its CONNECT is gone). */
+static void upstream_failed(connection *c, int r, moat_error *err) {
+        if (c->kind != KIND_INJECT) {
+                answer_upstream_failed(c, r, err);
+                moat_error_clear(err);
                 return;
         }
-        if (fd_write_all(c->fd, established, sizeof(established) - 1) < 0 ||
-            fd_write_all(up, c->head + req->head_len, c->len - req->head_len) < 0)
-                return;
-        copy_both_ways(c->fd, up);
+        fprintf(stderr, "moat-proxy: %s\n", moat_error_message(err));
+        c->failed = r;
+        moat_error_clear(&c->failure);
+        c->failure = *err;
+        *err = (moat_error) {};
+        c->up_io = sd_event_source_disable_unref(c->up_io);
+        proxy_side_close(&c->up);
+        c->connecting = false;
 }
 
-typedef struct tls_pair {
-        SSL *ssl;
-        int fd;
-} tls_pair;
+/* A request that named another host than the connection's: 421, and a record of it. */
+static void answer_misdirected(connection *c) {
+        _cleanup_free_ char *body = NULL;
+        const char *named = NULL, *why = http_rewriter_refusal(c->rw, &named);
 
-static int to_upstream(const char *data, size_t len, void *userdata) {
-        tls_pair *up = userdata;
-
-        return ssl_write_all(up->ssl, up->fd, data, len);
+        (void) journal_write_network_denied(c->p->rec, named && proxy_host_printable(named) ? named : "?");
+        if (proxy_misdirected_text(c->route.host, why ?: "it named another host", &body) >= 0)
+                connection_answer(c, 421, "Misdirected Request", body);
+        else
+                connection_enter(c, PROXY_EVENT_ABORT);
 }
 
-/* Reads what SSL has now into BUF: > 0 bytes, 0 nothing yet, < 0 the end. */
-static int ssl_read_some(SSL *ssl, char *buf, size_t size) {
-        int n = SSL_read(ssl, buf, (int) size);
+static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void connection_run(connection *c);
 
-        if (n > 0)
-                return n;
-        switch (SSL_get_error(ssl, n)) {
-        case SSL_ERROR_WANT_READ:
-        case SSL_ERROR_WANT_WRITE:
-                return 0;
-        default:
-                return -1;
+static void lookup_free(lookup *l) {
+        if (l->cb.ar_result)
+                freeaddrinfo(l->cb.ar_result);
+        free(l->host);
+        free(l);
+}
+
+static void lookup_unlink(proxy *p, lookup *l) {
+        if (l->prev)
+                l->prev->next = l->next;
+        else
+                p->lookups = l->next;
+        if (l->next)
+                l->next->prev = l->prev;
+        l->prev = l->next = NULL;
+}
+
+/* The connection no longer waits for L: cancelled, or left to its thread, which still writes
+ * its result, and freed when it says it is done. */
+static void lookup_abandon(proxy *p, lookup *l) {
+        l->c = NULL;
+        if (gai_cancel(&l->cb) == EAI_CANCELED) {
+                lookup_unlink(p, l);
+                lookup_free(l);
         }
 }
 
-/* The server for a grant's host, over TLS it verified; err says why not. */
-static int connect_verified(connection *c, const char *host, uint16_t port, tls_pair *ret, moat_error *err) {
-        long verify;
+static int lookup_start(connection *c) {
+        proxy *p = c->p;
+        lookup *l = calloc(1, sizeof(*l));
+        struct gaicb *list[1];
+        struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
         int r;
 
-        r = connect_upstream(c->p, host, port, &ret->fd, err);
-        if (r < 0)
-                return r;
-        ret->ssl = SSL_new(c->p->upstream);
-        if (!ret->ssl || !SSL_set_fd(ret->ssl, ret->fd) || !SSL_set_tlsext_host_name(ret->ssl, host) ||
-            !SSL_set1_host(ret->ssl, host) || !SSL_set_ex_data(ret->ssl, proxy_index, c->p))
-                return moat_error_set(err, -ENOMEM, "cannot set up TLS to %s", host);
-        resume_session(c->p, ret->ssl, host);
-        if (ssl_handshake(ret->ssl, ret->fd, false) < 0) {
-                verify = SSL_get_verify_result(ret->ssl);
-                return moat_error_set(err, -EPROTO, "TLS with %s failed: %s", host,
-                                      verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                                          : "the handshake did not complete");
+        if (!l || !(l->host = strdup(c->route.host))) {
+                free(l);
+                return -ENOMEM;
+        }
+        snprintf(l->service, sizeof(l->service), "%u", (unsigned) c->req.port);
+        l->hints = (struct addrinfo) { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+        l->cb = (struct gaicb) { .ar_name = l->host, .ar_service = l->service, .ar_request = &l->hints };
+        sev.sigev_signo = p->lookup_signal;
+        list[0] = &l->cb;
+        r = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
+        if (r != 0) {
+                free(l->host);
+                free(l);
+                return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
+        }
+        l->c = c;
+        l->next = p->lookups;
+        if (l->next)
+                l->next->prev = l;
+        p->lookups = l;
+        c->lookup = l;
+        return 0;
+}
+
+/* Tries the next address of the lookup's that the proxy may dial; the addresses checked are
+ * the ones dialled, so that a name cannot resolve to another in between. */
+static void dial_next(connection *c) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        struct ifaddrs *own = NULL;
+
+        if (getifaddrs(&own) < 0) {
+                moat_error_set(&err, -errno, "cannot read the host's addresses: %m");
+                upstream_failed(c, err.code, &err);
+                return;
+        }
+        while (c->next_addr) {
+                struct addrinfo *a = c->next_addr;
+                int fd;
+
+                c->next_addr = a->ai_next;
+                if (!address_dialable(c->p, c->route.host, a, own))
+                        continue;
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+                if (fd < 0) {
+                        c->dial_error = -errno;
+                        continue;
+                }
+                if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+                        c->dial_error = -errno;
+                        close(fd);
+                        continue;
+                }
+                if (sd_event_add_io(c->p->event, &c->up_io, fd, EPOLLOUT, on_upstream_io, c) < 0) {
+                        c->dial_error = -ENOMEM;
+                        close(fd);
+                        continue;
+                }
+                c->up = (proxy_side) PROXY_SIDE_INIT;
+                c->up.fd = fd;
+                c->up.writable = false; /* writable once connected */
+                c->connecting = true;
+                freeifaddrs(own);
+                return;
+        }
+        freeifaddrs(own);
+        if (c->dial_error == -EACCES)
+                moat_error_set(&err, -EACCES, "%s is this host itself", c->route.host);
+        else
+                moat_error_set(&err, c->dial_error, "cannot connect to %s port %u: %s", c->route.host,
+                               (unsigned) c->req.port, strerror(-c->dial_error));
+        upstream_failed(c, err.code, &err);
+}
+
+static int to_upstream(const char *data, size_t len, void *userdata) {
+        connection *c = userdata;
+
+        return proxy_side_queue(&c->up, data, len);
+}
+
+/* The server's socket is connected: what the kind of connection does with it. */
+static void upstream_connected(connection *c) {
+        static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        static const http_rewrite_options plain = { .origin_form = true, .one_request = true };
+        const char *host = c->route.host;
+        size_t rest = c->head_len - c->req.head_len;
+
+        c->connecting = false;
+        no_delay(c->up.fd);
+        freeaddrinfo(c->addrs);
+        c->addrs = c->next_addr = NULL;
+        switch (c->kind) {
+        case KIND_TUNNEL:
+                if (proxy_side_send(&c->down, established, sizeof(established) - 1) < 0 ||
+                    proxy_side_queue(&c->up, c->head + c->req.head_len, rest) < 0)
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                else
+                        connection_enter(c, PROXY_EVENT_READY);
+                break;
+        case KIND_PLAIN:
+                if (http_rewriter_new(&plain, to_upstream, c, &c->rw) < 0 ||
+                    http_rewriter_feed(c->rw, c->head, c->head_len) < 0)
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                else
+                        connection_enter(c, PROXY_EVENT_READY);
+                break;
+        case KIND_INJECT:
+                c->up.ssl = SSL_new(c->p->upstream);
+                if (!c->up.ssl || !SSL_set_fd(c->up.ssl, c->up.fd) || !SSL_set_tlsext_host_name(c->up.ssl, host) ||
+                    !SSL_set1_host(c->up.ssl, host) || !SSL_set_ex_data(c->up.ssl, proxy_index, c->p)) {
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                        break;
+                }
+                SSL_set_mode(c->up.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                                SSL_MODE_RELEASE_BUFFERS);
+                resume_session(c->p, c->up.ssl, host);
+                c->up.handshaking = true;
+                break;
+        default:
+                connection_enter(c, PROXY_EVENT_ABORT);
+        }
+        c->head = mfree(c->head);
+        c->head_len = c->head_cap = 0;
+}
+
+static void upstream_connect_done(connection *c) {
+        socklen_t len = sizeof(int);
+        int so_error = 0;
+
+        if (getsockopt(c->up.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
+                so_error = errno;
+        if (so_error == 0) {
+                upstream_connected(c);
+                return;
+        }
+        c->dial_error = -so_error;
+        c->up_io = sd_event_source_disable_unref(c->up_io);
+        proxy_side_close(&c->up);
+        c->connecting = false;
+        dial_next(c);
+}
+
+static void lookup_done(connection *c, lookup *l) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        int r = gai_error(&l->cb);
+
+        if (r != 0) {
+                moat_error_set(&err, -EHOSTUNREACH, "cannot resolve %s: %s", c->route.host, gai_strerror(r));
+                upstream_failed(c, err.code, &err);
+                return;
+        }
+        c->addrs = c->next_addr = TAKE_PTR(l->cb.ar_result);
+        c->dial_error = -EACCES;
+        dial_next(c);
+}
+
+/* A lookup says it is done.  Which one the signal does not say in a way to trust (any process
+ * of this user can queue one), so every lookup is asked. */
+static int on_lookup_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        proxy *p = userdata;
+        lookup *next;
+
+        (void) s, (void) si;
+        for (lookup *l = p->lookups; l; l = next) {
+                connection *c = l->c;
+
+                next = l->next;
+                if (gai_error(&l->cb) == EAI_INPROGRESS)
+                        continue;
+                lookup_unlink(p, l);
+                if (c) {
+                        c->lookup = NULL;
+                        lookup_done(c, l);
+                }
+                lookup_free(l);
+                if (c)
+                        connection_run(c);
         }
         return 0;
 }
 
-static void tls_pair_close(tls_pair *t) {
-        if (t->ssl) {
-                (void) SSL_shutdown(t->ssl);
-                SSL_free(t->ssl);
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void connection_free(connection *c) {
+        proxy *p = c->p;
+
+        if (c->lookup)
+                lookup_abandon(p, c->lookup);
+        c->down_io = sd_event_source_disable_unref(c->down_io);
+        c->up_io = sd_event_source_disable_unref(c->up_io);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        proxy_side_close(&c->down);
+        proxy_side_close(&c->up);
+        if (c->addrs)
+                freeaddrinfo(c->addrs);
+        http_rewriter_free(c->rw);
+        if (c->inject_value) {
+                OPENSSL_cleanse(c->inject_value, strlen(c->inject_value));
+                free(c->inject_value);
         }
-        if (t->fd >= 0)
-                close(t->fd);
-        *t = (tls_pair) { .fd = -1 };
+        SSL_CTX_free(c->ctx);
+        free(c->head);
+        proxy_request_done(&c->req);
+        proxy_route_done(&c->route);
+        moat_error_clear(&c->failure);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                p->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        if (c->refusing)
+                p->n_refusing--;
+        else
+                p->n_serving--;
+        free(c);
+        ERR_clear_error();
+        /* a descriptor is free again: accept() may have waited for one */
+        if (p->accept_retry && sd_event_source_get_enabled(p->accept_retry, NULL) > 0)
+                (void) on_accept_retry(p->accept_retry, 0, p);
+        /* the burst is over: what it took goes back to the system, not only to malloc */
+        if (!p->connections)
+                (void) malloc_trim(0);
 }
 
-typedef struct upstream_job {
-        connection *c;
-        const char *host;
-        uint16_t port;
-        tls_pair up;
-        moat_error err;
+/* INJECT: after the head, the client's TLS begins while the server is looked up. */
+static void inject_begin(connection *c) {
+        static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        _cleanup_(moat_error_clear) moat_error err = {};
+        const proxy_secret *secret = secret_of(c->p, c->route.grant->name);
+        http_rewrite_options o = { .inject_name = c->route.rule->header, .authority_host = c->route.host,
+                                   .authority_port = c->req.port };
+
+        if (c->head_len != c->req.head_len) {
+                connection_answer(c, 400, "Bad Request", "moat: wait for the proxy's answer to CONNECT before TLS\n");
+                return;
+        }
+        if (!secret || grant_header_value(c->route.rule, secret->value, secret->len, &c->inject_value) < 0) {
+                connection_answer(c, 500, "Internal Server Error", "moat: the proxy holds no value for this grant\n");
+                return;
+        }
+        o.inject_value = c->inject_value;
+        if (tls_ca_server_ctx(c->p->ca, c->route.host, &c->ctx, &err) < 0 ||
+            http_rewriter_new(&o, to_upstream, c, &c->rw) < 0) {
+                connection_answer(c, 500, "Internal Server Error", "moat: the proxy cannot make a certificate\n");
+                return;
+        }
+        /* on a fresh connection whose client waits for this answer, the socket takes it whole */
+        if (send(c->down.fd, established, sizeof(established) - 1, MSG_NOSIGNAL) != sizeof(established) - 1 ||
+            !(c->down.ssl = SSL_new(c->ctx)) || !SSL_set_fd(c->down.ssl, c->down.fd)) {
+                connection_enter(c, PROXY_EVENT_ABORT);
+                return;
+        }
+        SSL_set_mode(c->down.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                          SSL_MODE_RELEASE_BUFFERS);
+        c->down.handshaking = true;
+}
+
+/* The head is whole: where it goes. */
+static void route_request(connection *c) {
         int r;
-} upstream_job;
 
-static void *upstream_main(void *userdata) {
-        upstream_job *job = userdata;
-
-        job->r = connect_verified(job->c, job->host, job->port, &job->up, &job->err);
-        return NULL;
-}
-
-/* An answer of the proxy's own inside an intercepted connection, which it then closes. */
-static void respond_in_tunnel(tls_pair *down, int status, const char *reason, const char *body) {
-        _cleanup_free_ char *msg = NULL;
-
-        if (asprintf(&msg,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     status, reason, strlen(body), body) >= 0)
-                (void) ssl_write_all(down->ssl, down->fd, msg, strlen(msg));
-}
-
-/* The answer to the first request when the server could not be reached or verified, or is the
- * host itself: the container sees the proxy's error, and nothing from that server. */
-static void refuse_in_tunnel(connection *c, tls_pair *down, const char *host, int r, const moat_error *err) {
-        _cleanup_free_ char *body = NULL;
-        char buf[4096];
-        int n;
-
-        while ((n = ssl_read_some(down->ssl, buf, sizeof(buf))) == 0) {
-                struct pollfd pfd = { .fd = down->fd, .events = POLLIN };
-
-                if (poll(&pfd, 1, HEAD_TIMEOUT_MS) <= 0)
+        if (proxy_route_host(c->p->rec, c->req.host, &c->route) < 0) {
+                connection_answer(c, 500, "Internal Server Error", "moat: out of memory\n");
+                return;
+        }
+        if (c->route.verdict == PROXY_DENY) {
+                deny(c, c->req.host);
+                return;
+        }
+        c->kind = !c->req.is_connect ? KIND_PLAIN : c->route.verdict == PROXY_INJECT ? KIND_INJECT : KIND_TUNNEL;
+        if (c->kind == KIND_INJECT) {
+                inject_begin(c);
+                if (c->phase != PROXY_PHASE_HEAD)
                         return;
         }
-        if (r == -EACCES) {
-                if (proxy_local_denial_text(host, &body) >= 0)
-                        respond_in_tunnel(down, 403, "Forbidden", body);
-                (void) journal_write_network_denied(c->p->rec, host);
-        } else if (asprintf(&body, "moat: %s\n", moat_error_message(err)) >= 0)
-                respond_in_tunnel(down, 502, "Bad Gateway", body);
-}
-
-/* A request that named another host than the connection's: 421, and a record of it. */
-static void misdirected(connection *c, tls_pair *down, const http_rewriter *rw, const char *host) {
-        _cleanup_free_ char *body = NULL;
-        const char *named = NULL, *why = http_rewriter_refusal(rw, &named);
-
-        if (proxy_misdirected_text(host, why ?: "it named another host", &body) >= 0)
-                respond_in_tunnel(down, 421, "Misdirected Request", body);
-        (void) journal_write_network_denied(c->p->rec, named && proxy_host_printable(named) ? named : "?");
-}
-
-/* CONNECT to a grant's host: both TLS connections end here; requests go on with the header.
- * The server's connection is made while the container's TLS handshake goes on, so that the
- * two handshakes cost one's time. */
-static void inject(connection *c, const proxy_request *req, const proxy_route *route) {
-        static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
-        _cleanup_free_ char *value = NULL;
-        const proxy_secret *secret = secret_of(c->p, route->grant->name);
-        upstream_job job = { .c = c, .host = route->host, .port = req->port, .up = { .fd = -1 } };
-        tls_pair *up = &job.up, down = { .fd = c->fd };
-        bool joined = false;
-        pthread_t t;
-        SSL_CTX *ctx = NULL;
-        moat_error err = {};
-        char buf[16384];
-        http_rewrite_options o = { .inject_name = route->rule->header, .authority_host = route->host,
-                                   .authority_port = req->port };
-        bool refused = false;
-
-        if (c->len != req->head_len) {
-                respond(c->fd, 400, "Bad Request", "moat: wait for the proxy's answer to CONNECT before TLS\n");
+        r = lookup_start(c);
+        if (r < 0) {
+                connection_answer(c, 502, "Bad Gateway", "moat: the proxy cannot look names up now\n");
                 return;
         }
-        if (!secret || grant_header_value(route->rule, secret->value, secret->len, &value) < 0) {
-                respond(c->fd, 500, "Internal Server Error", "moat: the proxy holds no value for this grant\n");
+        connection_enter(c, PROXY_EVENT_HEAD);
+}
+
+/* HEAD: the client's request of the proxy, read whole before the deadline of its first byte. */
+static void run_head(connection *c) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+
+        if (c->failed) {
+                /* an intercepted client whose server failed: its first request hears why */
+                int n = proxy_side_read(&c->down, scratch, sizeof(scratch));
+
+                if (n == -EAGAIN)
+                        return;
+                OPENSSL_cleanse(scratch, sizeof(scratch));
+                if (n <= 0)
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                else
+                        answer_upstream_failed(c, c->failed, &c->failure);
                 return;
         }
-        o.inject_value = value;
-        if (tls_ca_server_ctx(c->p->ca, route->host, &ctx, &err) < 0 ||
-            http_rewriter_new(&o, to_upstream, up, &rw) < 0) {
-                respond(c->fd, 500, "Internal Server Error", "moat: the proxy cannot make a certificate\n");
-                goto out;
-        }
-        if (pthread_create(&t, NULL, upstream_main, &job) != 0) {
-                upstream_main(&job);
-                joined = true;
-        }
-        if (fd_write_all(c->fd, established, sizeof(established) - 1) >= 0 && (down.ssl = SSL_new(ctx)) &&
-            SSL_set_fd(down.ssl, c->fd))
-                (void) ssl_handshake(down.ssl, c->fd, true);
-        if (!joined)
-                pthread_join(t, NULL);
-        if (job.r < 0) {
-                fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&job.err));
-                if (down.ssl && SSL_is_init_finished(down.ssl))
-                        refuse_in_tunnel(c, &down, route->host, job.r, &job.err);
-                goto out;
-        }
-        if (!down.ssl || !SSL_is_init_finished(down.ssl))
-                goto out;
-
-        for (;;) {
-                /* the client is not read while an upgrade awaits its answer, nor after a request
-                 * that named another host: the answers to what went before it come first */
-                bool read_down = !refused && !http_rewriter_waiting(rw);
-                struct pollfd p[2] = { { .fd = read_down ? down.fd : -1, .events = POLLIN },
-                                       { .fd = up->fd, .events = POLLIN } };
+        while (c->phase == PROXY_PHASE_HEAD && c->down.readable) {
                 int n, r;
 
-                if (refused && http_rewriter_outstanding(rw) == 0) {
-                        misdirected(c, &down, rw, route->host);
-                        break;
-                }
-                /* what OpenSSL holds already is no news to poll */
-                if ((!read_down || SSL_pending(down.ssl) == 0) && SSL_pending(up->ssl) == 0 && poll(p, 2, -1) < 0 &&
-                    errno != EINTR)
-                        break;
-                while (read_down && (n = ssl_read_some(down.ssl, buf, sizeof(buf))) > 0) {
-                        r = http_rewriter_feed(rw, buf, (size_t) n);
-                        if (r == -EPERM) {
-                                refused = true;
-                                break;
+                if (c->head_len == c->head_cap) {
+                        size_t cap = c->head_cap ? c->head_cap * 2 : 1024;
+                        char *h;
+
+                        if (cap > HTTP_HEAD_MAX)
+                                cap = HTTP_HEAD_MAX;
+                        if (cap == c->head_cap || !(h = realloc(c->head, cap))) {
+                                connection_enter(c, PROXY_EVENT_ABORT);
+                                return;
                         }
-                        if (r < 0)
-                                goto out; /* not HTTP, or the server went: the connection ends */
-                        read_down = !http_rewriter_waiting(rw);
+                        c->head = h;
+                        c->head_cap = cap;
                 }
-                if (read_down && n < 0)
+                n = proxy_side_read(&c->down, c->head + c->head_len, c->head_cap - c->head_len);
+                if (n == -EAGAIN)
+                        return;
+                if (n <= 0) {
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                        return;
+                }
+                c->head_len += (size_t) n;
+                r = proxy_request_parse(c->head, c->head_len, &c->req, &err);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        connection_answer_error(c, 400, "Bad Request", &err);
+                else
+                        route_request(c);
+        }
+}
+
+/* SETUP: the server's connection, and for INJECT both handshakes, the client's meanwhile. */
+static void run_setup(connection *c) {
+        int r;
+
+        if (c->kind != KIND_INJECT)
+                return; /* the lookup and connect() call back */
+        if (!c->down_ready) {
+                r = proxy_side_handshake(&c->down, true);
+                if (r < 0 && r != -EAGAIN) {
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                        return;
+                }
+                c->down_ready = r == 1;
+        }
+        if (c->up.ssl && !c->up_ready && !c->failed) {
+                r = proxy_side_handshake(&c->up, false);
+                if (r == 1)
+                        c->up_ready = true;
+                else if (r != -EAGAIN) {
+                        _cleanup_(moat_error_clear) moat_error err = {};
+                        long verify = SSL_get_verify_result(c->up.ssl);
+
+                        moat_error_set(&err, -EPROTO, "TLS with %s failed: %s", c->route.host,
+                                       verify != X509_V_OK ? X509_verify_cert_error_string(verify)
+                                                           : "the handshake did not complete");
+                        upstream_failed(c, err.code, &err);
+                }
+        }
+        if (c->down_ready && c->failed)
+                connection_enter(c, PROXY_EVENT_FAILED);
+        else if (c->down_ready && c->up_ready)
+                connection_enter(c, PROXY_EVENT_READY);
+}
+
+/* Whether the client is read now: not while the server's side is full, not once a plain
+ * request went whole, not while an upgrade awaits its answer, nor after a request that named
+ * another host (the answers to what went before it come first). */
+static bool client_wanted(const connection *c) {
+        if (c->phase == PROXY_PHASE_HEAD || c->phase == PROXY_PHASE_CLOSING)
+                return true;
+        if (c->phase != PROXY_PHASE_RELAY || !proxy_side_has_room(&c->up))
+                return false;
+        if (c->kind == KIND_PLAIN)
+                return !http_rewriter_done(c->rw);
+        if (c->kind == KIND_INJECT)
+                return !c->misdirected && !http_rewriter_waiting(c->rw);
+        return true;
+}
+
+static bool server_wanted(const connection *c) {
+        return c->phase == PROXY_PHASE_RELAY && proxy_side_has_room(&c->down);
+}
+
+/* Client to server: false when the connection cannot go on. */
+static bool relay_up(connection *c, bool *moved) {
+        while (c->down.readable && client_wanted(c) && !c->down.eof) {
+                int n = proxy_side_read(&c->down, scratch, sizeof(scratch)), r;
+
+                if (n == -EAGAIN || n == 0)
                         break;
-                while ((n = ssl_read_some(up->ssl, buf, sizeof(buf))) > 0) {
-                        if (ssl_write_all(down.ssl, down.fd, buf, (size_t) n) < 0)
-                                goto out;
-                        r = http_rewriter_response(rw, buf, (size_t) n);
-                        if (r == -EPERM)
-                                refused = true;
-                        else if (r < 0)
-                                goto out;
+                if (n < 0)
+                        return false;
+                *moved = true;
+                if (c->kind == KIND_TUNNEL)
+                        r = proxy_side_send(&c->up, scratch, (size_t) n);
+                else {
+                        r = http_rewriter_feed(c->rw, scratch, (size_t) n);
+                        if (r == -EPERM) {
+                                c->misdirected = true;
+                                r = 0;
+                        }
                 }
+                if (c->kind == KIND_INJECT)
+                        OPENSSL_cleanse(scratch, (size_t) n);
+                if (r < 0)
+                        return false; /* not HTTP, or the server went */
+        }
+        return true;
+}
+
+/* Server to client. */
+static bool relay_down(connection *c, bool *moved) {
+        while (c->up.readable && server_wanted(c) && !c->up.eof) {
+                int n = proxy_side_read(&c->up, scratch, sizeof(scratch)), r;
+
+                if (n == -EAGAIN || n == 0)
+                        break;
+                if (n < 0)
+                        return false;
+                *moved = true;
+                r = proxy_side_send(&c->down, scratch, (size_t) n);
+                if (r >= 0 && c->kind == KIND_INJECT) {
+                        r = http_rewriter_response(c->rw, scratch, (size_t) n);
+                        if (r == -EPERM) {
+                                c->misdirected = true;
+                                r = 0;
+                        }
+                }
+                if (r < 0)
+                        return false;
+        }
+        return true;
+}
+
+/* RELAY: both ways, as far as each side takes, then what each end means. */
+static void run_relay(connection *c) {
+        bool moved = true;
+
+        while (moved && c->phase == PROXY_PHASE_RELAY) {
+                int r;
+
+                moved = false;
+                if (!relay_up(c, &moved) || !relay_down(c, &moved)) {
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                        return;
+                }
+                r = proxy_side_flush(&c->up);
+                if (r >= 0 || r == -EAGAIN)
+                        r = proxy_side_flush(&c->down);
+                if (r < 0 && r != -EAGAIN) {
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                        return;
+                }
+                if (moved)
+                        c->active = now(c->p);
+        }
+        if (c->kind == KIND_INJECT && c->misdirected && http_rewriter_outstanding(c->rw) == 0) {
+                answer_misdirected(c);
+                return;
+        }
+        /* a tunnel passes each side's end on, once what it sent went out; an intercepted
+         * connection ends with either side, a plain one with the server */
+        if (c->kind == KIND_INJECT ? c->down.eof || c->up.eof : c->kind == KIND_PLAIN && c->up.eof) {
+                connection_enter(c, PROXY_EVENT_END);
+                return;
+        }
+        if (c->down.eof && !proxy_side_pending(&c->up))
+                proxy_side_shutdown(&c->up);
+        if (c->up.eof && !proxy_side_pending(&c->down))
+                proxy_side_shutdown(&c->down);
+        if (c->down.eof && c->up.eof && !proxy_side_pending(&c->up) && !proxy_side_pending(&c->down))
+                connection_enter(c, PROXY_EVENT_END);
+}
+
+/* CLOSING: the last bytes out, the proxy's end, then the client's: a close with the client's
+ * bytes unread would reset the connection, and the client could lose the answer. */
+static void run_closing(connection *c) {
+        int r;
+
+        if (c->up.fd >= 0) {
+                c->up_io = sd_event_source_disable_unref(c->up_io);
+                proxy_side_close(&c->up);
+        }
+        r = proxy_side_flush(&c->down);
+        if (r == -EAGAIN)
+                return;
+        if (r < 0) {
+                connection_enter(c, PROXY_EVENT_ABORT);
+                return;
+        }
+        proxy_side_shutdown(&c->down);
+        while (c->down.readable && !c->down.eof) {
+                int n = proxy_side_read(&c->down, scratch, sizeof(scratch));
+
+                if (n == -EAGAIN)
+                        return;
                 if (n < 0)
                         break;
         }
-out:
-        OPENSSL_cleanse(buf, sizeof(buf));
-        if (value)
-                OPENSSL_cleanse(value, strlen(value));
-        moat_error_clear(&err);
-        moat_error_clear(&job.err);
-        tls_pair_close(up);
-        if (down.ssl) {
-                (void) SSL_shutdown(down.ssl);
-                SSL_free(down.ssl);
-        }
-        SSL_CTX_free(ctx);
+        connection_enter(c, PROXY_EVENT_END);
 }
 
-static int to_fd(const char *data, size_t len, void *userdata) {
-        return fd_write_all(*(int *) userdata, data, len);
-}
+/* What the phase's events ask for, and its deadline. */
+static void connection_update(connection *c) {
+        uint32_t down = proxy_side_events(&c->down, client_wanted(c));
+        uint32_t up = c->connecting ? EPOLLOUT : proxy_side_events(&c->up, server_wanted(c));
 
-/* A plain http:// request: one, in origin form, then the server's answer to its end.  No
- * grant goes over plain HTTP. */
-static void forward_plain(connection *c, const proxy_request *req, const proxy_route *route) {
-        static const http_rewrite_options o = { .origin_form = true, .one_request = true };
-        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
-        _cleanup_close_ int up = -1;
-        moat_error err = {};
-        char buf[16384];
-        int r = connect_upstream(c->p, route->host, req->port, &up, &err);
-
-        if (r < 0) {
-                upstream_failed(c, route->host, r, &err);
-                moat_error_clear(&err);
-                return;
+        if (c->down_io) {
+                (void) sd_event_source_set_io_events(c->down_io, down);
+                (void) sd_event_source_set_enabled(c->down_io, down ? SD_EVENT_ON : SD_EVENT_OFF);
         }
-        if (http_rewriter_new(&o, to_fd, &up, &rw) < 0 || http_rewriter_feed(rw, c->head, c->len) < 0)
-                return;
-        for (;;) {
-                struct pollfd p[2] = { { .fd = http_rewriter_done(rw) ? -1 : c->fd, .events = POLLIN },
-                                       { .fd = up, .events = POLLIN } };
-                ssize_t n;
+        if (c->up_io) {
+                (void) sd_event_source_set_io_events(c->up_io, up);
+                (void) sd_event_source_set_enabled(c->up_io, up ? SD_EVENT_ON : SD_EVENT_OFF);
+        }
+        if (c->armed != c->phase) {
+                uint64_t at = proxy_deadline(&c->p->timeouts, c->phase, c->since, c->active);
 
-                if (poll(p, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return;
-                }
-                if (p[0].revents) {
-                        n = recv(c->fd, buf, sizeof(buf), 0);
-                        if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
-                                return;
-                        if (n > 0 && http_rewriter_feed(rw, buf, (size_t) n) < 0)
-                                return;
-                }
-                if (p[1].revents) {
-                        n = recv(up, buf, sizeof(buf), 0);
-                        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                                continue;
-                        if (n <= 0 || fd_write_all(c->fd, buf, (size_t) n) < 0)
-                                return;
+                c->armed = c->phase;
+                if (at == PROXY_NO_DEADLINE)
+                        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+                else {
+                        (void) sd_event_source_set_time(c->timer, at);
+                        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
                 }
         }
 }
 
-static void *connection_main(void *userdata) {
-        connection *c = userdata;
-        proxy_request req = {};
-        proxy_route route = {};
+/* Runs the connection's machine until it waits; frees it once it is closed. */
+static void connection_run(connection *c) {
+        proxy_phase before;
 
-        if (read_request(c, &req) < 0)
-                goto out;
-        if (proxy_route_host(c->p->rec, req.host, &route) < 0) {
-                respond(c->fd, 500, "Internal Server Error", "moat: out of memory\n");
-                goto out;
-        }
-        if (route.verdict == PROXY_DENY)
-                deny(c, req.host);
-        else if (!req.is_connect)
-                forward_plain(c, &req, &route);
-        else if (route.verdict == PROXY_INJECT)
-                inject(c, &req, &route);
+        do {
+                before = c->phase;
+                switch (c->phase) {
+                case PROXY_PHASE_HEAD:
+                        run_head(c);
+                        break;
+                case PROXY_PHASE_SETUP:
+                        run_setup(c);
+                        break;
+                case PROXY_PHASE_RELAY:
+                        run_relay(c);
+                        break;
+                case PROXY_PHASE_CLOSING:
+                        run_closing(c);
+                        break;
+                default:
+                        break;
+                }
+        } while (c->phase != before && c->phase != PROXY_PHASE_CLOSED);
+        if (c->phase == PROXY_PHASE_CLOSED)
+                connection_free(c);
         else
-                tunnel(c, &req, &route);
-out:
-        proxy_route_done(&route);
-        proxy_request_done(&req);
-        close(c->fd);
-        atomic_fetch_sub(&c->p->connections, 1);
-        free(c);
-        ERR_clear_error();
-        return NULL;
+                connection_update(c);
 }
 
-int proxy_serve(proxy *p, int listen_fd, moat_error *err) {
-        pthread_attr_t attr;
+static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        connection *c = userdata;
 
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, THREAD_STACK);
-        for (;;) {
+        (void) s, (void) fd;
+        proxy_side_ready(&c->down, revents);
+        connection_run(c);
+        return 0;
+}
+
+static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        connection *c = userdata;
+
+        (void) s, (void) fd;
+        proxy_side_ready(&c->up, revents);
+        if (c->connecting)
+                upstream_connect_done(c);
+        connection_run(c);
+        return 0;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        connection *c = userdata;
+        uint64_t at = proxy_deadline(&c->p->timeouts, c->phase, c->since, c->active);
+        _cleanup_(moat_error_clear) moat_error err = {};
+        int status = proxy_deadline_status(c->phase);
+
+        if (at > usec && at != PROXY_NO_DEADLINE) {
+                /* a relay moved bytes since the timer was set: its deadline moved with them */
+                (void) sd_event_source_set_time(s, at);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        if (status == 408 && !c->failed)
+                connection_answer(c, 408, "Request Timeout", "moat: the request took too long to arrive\n");
+        else if (status == 504 && (c->kind != KIND_INJECT || c->down_ready)) {
+                moat_error_set(&err, -ETIMEDOUT, "%s did not answer in time", c->route.host);
+                upstream_failed(c, err.code, &err);
+                if (c->kind == KIND_INJECT)
+                        connection_enter(c, PROXY_EVENT_FAILED);
+        } else
+                connection_enter(c, PROXY_EVENT_DEADLINE);
+        connection_run(c);
+        return 0;
+}
+
+static int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
+        connection *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        *c = (connection) { .p = p, .down = PROXY_SIDE_INIT, .up = PROXY_SIDE_INIT, .refusing = refusing,
+                            .armed = PROXY_PHASE_CLOSED, .since = now(p) };
+        c->down.fd = fd;
+        c->active = c->since;
+        r = sd_event_add_io(p->event, &c->down_io, fd, EPOLLIN, on_client_io, c);
+        if (r >= 0)
+                r = sd_event_add_time(p->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 10 * 1000, on_deadline, c);
+        if (r < 0) {
+                sd_event_source_disable_unref(c->down_io);
+                free(c);
+                return r;
+        }
+        c->next = p->connections;
+        if (c->next)
+                c->next->prev = c;
+        p->connections = c;
+        if (refusing)
+                p->n_refusing++;
+        else
+                p->n_serving++;
+        *ret = c;
+        return 0;
+}
+
+/* One record a second at most of the connections refused for the cap, with their number. */
+static int on_busy_record(sd_event_source *s, uint64_t usec, void *userdata) {
+        proxy *p = userdata;
+
+        if (p->busy_refused == 0)
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
+        p->busy_refused = 0;
+        (void) sd_event_source_set_time(s, usec + BUSY_RECORD_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* Over the cap: 503, rather than a connection closed with no word, and a record. */
+static void refuse_busy(proxy *p, int fd) {
+        connection *c;
+
+        p->busy_refused++;
+        if (p->busy_timer && sd_event_source_get_enabled(p->busy_timer, NULL) == 0) {
+                (void) sd_event_source_set_time(p->busy_timer, now(p) + BUSY_RECORD_USEC);
+                (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_ONESHOT);
+        }
+        if (p->n_refusing >= REFUSING_MAX || connection_new(p, fd, true, &c) < 0) {
+                close(fd);
+                return;
+        }
+        c->phase = PROXY_PHASE_CLOSING; /* what the client sent is read and dropped */
+        connection_answer(c, 503, "Service Unavailable",
+                          "moat: the proxy serves this run's connections to its limit; try again\n");
+        connection_run(c);
+}
+
+static int on_accept(sd_event_source *s, int listen_fd, uint32_t revents, void *userdata) {
+        proxy *p = userdata;
+
+        (void) revents;
+        for (int i = 0; i < ACCEPT_BATCH; i++) {
                 int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 connection *c;
-                pthread_t t;
 
                 if (fd < 0) {
-                        if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+                        if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        pthread_attr_destroy(&attr);
-                        return moat_error_set(err, -errno, "cannot accept connections: %m");
+                        if (errno == EAGAIN)
+                                return 0;
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                                /* no descriptor for it: the client waits in the backlog until a
+                                 * connection closes or a moment passes, and the loop does not
+                                 * spin on a listener that stays readable */
+                                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                                (void) sd_event_source_set_time(p->accept_retry, now(p) + ACCEPT_RETRY_USEC);
+                                (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_ONESHOT);
+                                return 0;
+                        }
+                        return sd_event_exit(p->event, -errno);
                 }
-                if (atomic_load(&p->connections) >= CONNECTIONS_MAX || !(c = calloc(1, sizeof(*c)))) {
+                no_delay(fd);
+                if (p->n_serving >= CONNECTIONS_MAX) {
+                        refuse_busy(p, fd);
+                        continue;
+                }
+                if (connection_new(p, fd, false, &c) < 0) {
                         close(fd);
                         continue;
                 }
-                no_delay(fd);
-                *c = (connection) { .p = p, .fd = fd };
-                atomic_fetch_add(&p->connections, 1);
-                if (pthread_create(&t, &attr, connection_main, c) != 0) {
-                        atomic_fetch_sub(&p->connections, 1);
-                        close(fd);
-                        free(c);
-                }
+                connection_run(c);
         }
+        return 0;
+}
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        proxy *p = userdata;
+
+        (void) usec;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return sd_event_source_set_enabled(p->listener, SD_EVENT_ON);
+}
+
+static int on_end(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) fd, (void) revents, (void) userdata;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) si, (void) userdata;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
+        _cleanup_(sd_event_source_disable_unrefp) sd_event_source *life = NULL, *term = NULL, *intr = NULL,
+                                                                  *looked_up = NULL;
+        sigset_t mask;
+        int r;
+
+        p->lookup_signal = SIGRTMIN + 4;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, p->lookup_signal);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return moat_error_set(err, -errno, "cannot block signals: %m");
+        /* accept() until it would block, never blocking the loop */
+        r = fcntl(listen_fd, F_GETFL);
+        if (r < 0 || fcntl(listen_fd, F_SETFL, r | O_NONBLOCK) < 0)
+                return moat_error_set(err, -errno, "cannot make the listener non-blocking: %m");
+        r = sd_event_new(&p->event);
+        if (r >= 0)
+                r = sd_event_add_io(p->event, &p->listener, listen_fd, EPOLLIN, on_accept, p);
+        if (r >= 0)
+                r = sd_event_add_time(p->event, &p->accept_retry, CLOCK_MONOTONIC, UINT64_MAX, 0, on_accept_retry, p);
+        if (r >= 0)
+                r = sd_event_add_time(p->event, &p->busy_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_busy_record, p);
+        if (r >= 0)
+                r = sd_event_add_signal(p->event, &looked_up, p->lookup_signal, on_lookup_signal, p);
+        if (r >= 0)
+                r = sd_event_add_signal(p->event, &term, SIGTERM, on_stop_signal, p);
+        if (r >= 0)
+                r = sd_event_add_signal(p->event, &intr, SIGINT, on_stop_signal, p);
+        /* the write end is the unit's main process's: its end is the proxy's */
+        if (r >= 0 && lifeline_fd >= 0)
+                r = sd_event_add_io(p->event, &life, lifeline_fd, EPOLLIN, on_end, p);
+        if (r >= 0) {
+                (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_OFF);
+                (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_OFF);
+                r = sd_event_loop(p->event);
+                if (r < 0)
+                        moat_error_set(err, r, "cannot accept connections: %s", strerror(-r));
+        } else
+                moat_error_set(err, r, "cannot set up the proxy's event loop: %s", strerror(-r));
+
+        /* every connection ends before anything it uses goes */
+        while (p->connections)
+                connection_free(p->connections);
+        if (p->busy_refused > 0)
+                (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
+        /* lookups still in a thread stay allocated: the thread writes their results */
+        p->lookups = NULL;
+        p->listener = sd_event_source_disable_unref(p->listener);
+        p->accept_retry = sd_event_source_disable_unref(p->accept_retry);
+        p->busy_timer = sd_event_source_disable_unref(p->busy_timer);
+        life = sd_event_source_disable_unref(life);
+        term = sd_event_source_disable_unref(term);
+        intr = sd_event_source_disable_unref(intr);
+        looked_up = sd_event_source_disable_unref(looked_up);
+        p->event = sd_event_unref(p->event);
+        return r < 0 ? r : 0;
 }

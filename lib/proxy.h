@@ -15,6 +15,7 @@
 #include "error.h"
 #include "grant.h"
 #include "run.h"
+#include "proxy-deadline.h"
 #include "proxy-route.h"
 #include "tls-ca.h"
 
@@ -32,5 +33,10 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
 void proxy_free(proxy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(proxy *, proxy_free);
 
-/* Serves connections on LISTEN_FD, each in a thread of its own, until accept fails. */
-int proxy_serve(proxy *p, int listen_fd, moat_error *err);
+/* The phases' deadlines (lib/proxy-deadline.h), for the tests; the defaults otherwise. */
+void proxy_set_timeouts(proxy *p, const proxy_timeouts *t);
+
+/* Serves connections on LISTEN_FD in one thread, an sd-event loop, until LIFELINE_FD (-1:
+ * none) reports its other end closed or SIGTERM or SIGINT comes: 0, once every connection has
+ * ended.  A negative errno when the loop cannot go on (err says why). */
+int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err);

@@ -5,19 +5,22 @@
  * credentials ($CREDENTIALS_DIRECTORY/grant-NAME), listens in the container's network
  * namespace, writes the run's CA for the container, gives up every privilege
  * (lib/proxy-confine.h), says "ready" on READY-FD and serves until LIFELINE-FD ends: its write
- * end is held by the unit's main process. */
+ * end is held by the unit's main process.
+ * MOAT_PROXY_TEST_TIMEOUTS ("head=MS,setup=MS,idle=MS,linger=MS", proxy_timeouts_parse())
+ * shortens its deadlines for the end-to-end tests, which set it in the service manager's
+ * environment; nothing of moat sets it. */
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/x509.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "file-util.h"
@@ -91,13 +94,15 @@ static int make_ca(run_store *store, const run_record *rec, tls_ca **ret, moat_e
         return 0;
 }
 
-/* Ends the proxy once the unit's main process is gone, before systemd would have to kill it. */
-static void *watch_lifeline(void *userdata) {
-        struct pollfd pfd = { .fd = (int) (intptr_t) userdata, .events = POLLIN };
+/* Each connection takes two descriptors (the client's, the server's): the soft limit of
+ * 1,024 would run out near 500.  The hard limit is what the unit allows; no privilege needed. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
 
-        while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
-                ;
-        _exit(0);
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
 }
 
 int main(int argc, char **argv) {
@@ -109,9 +114,10 @@ int main(int argc, char **argv) {
         const char *home = getenv("MOAT_HOME");
         proxy_secret *secrets = NULL;
         tls_ca *ca = NULL;
+        const char *test_timeouts = getenv("MOAT_PROXY_TEST_TIMEOUTS");
+        proxy_timeouts timeouts;
         char *end;
         long pid, ready, lifeline;
-        pthread_t watcher;
         int r;
 
         if (argc != 5 || !run_id_valid(argv[1])) {
@@ -137,6 +143,14 @@ int main(int argc, char **argv) {
          * no ptrace, no /proc/PID/mem for anyone but root */
         (void) prctl(PR_SET_DUMPABLE, 0);
         signal(SIGPIPE, SIG_IGN);
+        /* one thread serves; the name lookups' threads need no arena of their own */
+        (void) mallopt(M_ARENA_MAX, 1);
+        raise_fd_limit();
+        proxy_timeouts_default(&timeouts);
+        if (test_timeouts && proxy_timeouts_parse(test_timeouts, &timeouts) < 0) {
+                fprintf(stderr, "moat-proxy: bad MOAT_PROXY_TEST_TIMEOUTS: %s\n", test_timeouts);
+                return 2;
+        }
 
         r = run_store_open(home, &store, &err);
         if (r >= 0)
@@ -166,11 +180,15 @@ int main(int argc, char **argv) {
                 tls_ca_free(ca);
                 return 1;
         }
-        if (pthread_create(&watcher, NULL, watch_lifeline, (void *) (intptr_t) lifeline) != 0 ||
-            write((int) ready, "ready\n", 6) != 6)
+        proxy_set_timeouts(p, &timeouts);
+        if (write((int) ready, "ready\n", 6) != 6)
                 return 1;
         close((int) ready);
-        r = proxy_serve(p, listen_fd, &err);
-        fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&err));
-        return 1;
+        /* it ends once the unit's main process is gone, before systemd would have to kill it */
+        r = proxy_serve(p, listen_fd, (int) lifeline, &err);
+        if (r < 0) {
+                fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&err));
+                return 1;
+        }
+        return 0;
 }

@@ -1,0 +1,215 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy-side.h"
+
+/* What OpenSSL said after R on S: -EAGAIN with what it waits for noted, or its error. */
+static int ssl_wait(proxy_side *s, int r, bool reading) {
+        switch (SSL_get_error(s->ssl, r)) {
+        case SSL_ERROR_WANT_READ:
+                s->readable = false;
+                if (!reading)
+                        s->write_wants_read = true;
+                return -EAGAIN;
+        case SSL_ERROR_WANT_WRITE:
+                s->writable = false;
+                if (reading)
+                        s->read_wants_write = true;
+                return -EAGAIN;
+        case SSL_ERROR_ZERO_RETURN:
+                return 0;
+        default:
+                /* an end without close_notify is an end too: many servers never send it */
+                return reading ? 0 : -EPIPE;
+        }
+}
+
+int proxy_side_read(proxy_side *s, char *buf, size_t size) {
+        ssize_t n;
+
+        if (s->ssl) {
+                int r;
+
+                ERR_clear_error();
+                r = SSL_read(s->ssl, buf, size > INT_MAX ? INT_MAX : (int) size);
+                if (r > 0) {
+                        s->read_wants_write = false;
+                        return r;
+                }
+                r = ssl_wait(s, r, true);
+                if (r == 0)
+                        s->eof = true;
+                return r;
+        }
+        do
+                n = recv(s->fd, buf, size, 0);
+        while (n < 0 && errno == EINTR);
+        if (n > 0)
+                return (int) n;
+        if (n == 0) {
+                s->eof = true;
+                return 0;
+        }
+        if (errno == EAGAIN) {
+                s->readable = false;
+                return -EAGAIN;
+        }
+        return -errno;
+}
+
+int proxy_side_queue(proxy_side *s, const char *data, size_t len) {
+        if (len == 0)
+                return 0;
+        if (s->out_start > 0 && s->out_start + s->out_len + len > s->out_cap) {
+                /* OpenSSL may be retrying a write of these bytes: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                 * lets them move, as long as they stay the same */
+                memmove(s->out, s->out + s->out_start, s->out_len);
+                s->out_start = 0;
+        }
+        if (s->out_len + len > s->out_cap) {
+                size_t cap = s->out_cap ? s->out_cap : 4096;
+                char *p;
+
+                while (cap < s->out_len + len)
+                        cap *= 2;
+                p = realloc(s->out, cap);
+                if (!p)
+                        return -ENOMEM;
+                s->out = p;
+                s->out_cap = cap;
+        }
+        memcpy(s->out + s->out_start + s->out_len, data, len);
+        s->out_len += len;
+        return 0;
+}
+
+/* Writes from DATA what the socket takes now: bytes written, -EAGAIN, or an error. */
+static ssize_t side_write(proxy_side *s, const char *data, size_t len) {
+        ssize_t n;
+
+        if (s->ssl) {
+                int r;
+
+                ERR_clear_error();
+                r = SSL_write(s->ssl, data, len > INT_MAX ? INT_MAX : (int) len);
+                if (r > 0) {
+                        s->write_wants_read = false;
+                        return r;
+                }
+                r = ssl_wait(s, r, false);
+                return r == 0 ? -EPIPE : r;
+        }
+        do
+                n = send(s->fd, data, len, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0)
+                return n;
+        if (errno == EAGAIN) {
+                s->writable = false;
+                return -EAGAIN;
+        }
+        return -errno;
+}
+
+int proxy_side_flush(proxy_side *s) {
+        while (s->out_len > 0) {
+                ssize_t n = side_write(s, s->out + s->out_start, s->out_len);
+
+                if (n < 0)
+                        return (int) n;
+                s->out_start += (size_t) n;
+                s->out_len -= (size_t) n;
+        }
+        /* an empty queue holds no memory: a thousand quiet connections cost little */
+        free(s->out);
+        s->out = NULL;
+        s->out_start = s->out_cap = 0;
+        return 0;
+}
+
+int proxy_side_send(proxy_side *s, const char *data, size_t len) {
+        int r;
+
+        if (s->out_len == 0 && s->writable && !s->write_wants_read) {
+                /* the usual case, nothing queued: straight from the caller's buffer */
+                while (len > 0) {
+                        ssize_t n = side_write(s, data, len);
+
+                        if (n == -EAGAIN)
+                                break;
+                        if (n < 0)
+                                return (int) n;
+                        data += n;
+                        len -= (size_t) n;
+                }
+        }
+        r = proxy_side_queue(s, data, len);
+        if (r < 0)
+                return r;
+        r = proxy_side_flush(s);
+        return r == -EAGAIN ? 0 : r;
+}
+
+int proxy_side_handshake(proxy_side *s, bool server) {
+        int r;
+
+        ERR_clear_error();
+        r = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+        if (r == 1) {
+                s->handshaking = false;
+                return 1;
+        }
+        s->handshaking = true;
+        r = ssl_wait(s, r, true);
+        s->read_wants_write = false; /* a handshake's wants are its own */
+        return r == -EAGAIN ? r : -EPROTO;
+}
+
+void proxy_side_shutdown(proxy_side *s) {
+        if (s->shut || s->fd < 0)
+                return;
+        s->shut = true;
+        if (s->ssl && !s->handshaking && SSL_is_init_finished(s->ssl)) {
+                ERR_clear_error();
+                (void) SSL_shutdown(s->ssl); /* one try: the peer need not answer it */
+        }
+        (void) shutdown(s->fd, SHUT_WR);
+}
+
+uint32_t proxy_side_events(const proxy_side *s, bool wants_input) {
+        uint32_t e = 0;
+
+        if (s->fd < 0)
+                return 0;
+        if (s->handshaking)
+                return (s->readable ? 0 : EPOLLIN) | (s->writable ? 0 : EPOLLOUT);
+        if ((wants_input && !s->eof) || s->write_wants_read)
+                e |= s->readable ? 0 : EPOLLIN;
+        if (s->out_len > 0 || s->read_wants_write)
+                e |= s->writable ? 0 : EPOLLOUT;
+        return e;
+}
+
+void proxy_side_ready(proxy_side *s, uint32_t revents) {
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+                s->readable = true;
+        if (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+                s->writable = true;
+}
+
+void proxy_side_close(proxy_side *s) {
+        if (s->ssl)
+                SSL_free(s->ssl);
+        if (s->fd >= 0)
+                close(s->fd);
+        free(s->out);
+        *s = (proxy_side) PROXY_SIDE_INIT;
+}

@@ -1,0 +1,69 @@
+/* One end of a connection the egress proxy relays (the client's or the server's): a
+ * non-blocking socket, with TLS or without, and the bytes waiting to go out to it.  Nothing
+ * here waits: an operation that cannot go on returns -EAGAIN and leaves in the side what it
+ * waits for, which proxy_side_events() turns into the epoll mask to ask for (EPOLLOUT only
+ * while something is pending).  OpenSSL's WANT_READ and WANT_WRITE may cross: a TLS read can
+ * need the socket writable, a write readable. */
+#pragma once
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes for a side beyond which the other side is no longer read, so that a peer that does
+ * not read holds at most this much of the proxy's memory. */
+#define PROXY_SIDE_OUT_MAX (32 * 1024)
+
+typedef struct proxy_side {
+        int fd;
+        SSL *ssl;       /* NULL: plain bytes */
+        bool readable;  /* as last seen: until a read would block */
+        bool writable;
+        bool read_wants_write; /* TLS: a read waits for the socket to take bytes */
+        bool write_wants_read; /* TLS: a write waits for bytes from the peer */
+        bool handshaking;
+        bool eof;       /* the peer sent its last byte */
+        bool shut;      /* the proxy sent its last byte */
+        char *out;      /* what waits to go out: out[out_start, out_start + out_len) */
+        size_t out_start, out_len, out_cap;
+} proxy_side;
+
+#define PROXY_SIDE_INIT { .fd = -1, .readable = true, .writable = true }
+
+/* Reads at most SIZE bytes: > 0 read, 0 the peer's end, -EAGAIN nothing now, < 0 an error. */
+int proxy_side_read(proxy_side *s, char *buf, size_t size);
+
+/* Queues LEN bytes and sends what the socket takes now: 0, or < 0 an error (-ENOMEM). */
+int proxy_side_send(proxy_side *s, const char *data, size_t len);
+
+/* Queues without sending (for a writer that produces in pieces; proxy_side_flush() next). */
+int proxy_side_queue(proxy_side *s, const char *data, size_t len);
+
+/* Sends what is queued: 0 all gone, -EAGAIN some left, < 0 an error. */
+int proxy_side_flush(proxy_side *s);
+
+/* A step of the TLS handshake (SERVER: the proxy is the server): 1 done, -EAGAIN, -EPROTO. */
+int proxy_side_handshake(proxy_side *s, bool server);
+
+/* Whether the proxy still owes this side bytes. */
+static inline bool proxy_side_pending(const proxy_side *s) {
+        return s->out_len > 0;
+}
+
+/* Room for more bytes for this side before the other side is paused. */
+static inline bool proxy_side_has_room(const proxy_side *s) {
+        return s->out_len < PROXY_SIDE_OUT_MAX;
+}
+
+/* Ends what the proxy sends (close_notify over TLS, then FIN), once nothing is pending. */
+void proxy_side_shutdown(proxy_side *s);
+
+/* The epoll events the side waits for, when the proxy WANTS_INPUT from it. */
+uint32_t proxy_side_events(const proxy_side *s, bool wants_input);
+
+/* What the socket reported: marks the side readable and writable as it is. */
+void proxy_side_ready(proxy_side *s, uint32_t revents);
+
+/* Frees the TLS state and the queue; closes the socket. */
+void proxy_side_close(proxy_side *s);
