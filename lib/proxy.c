@@ -48,6 +48,7 @@ struct proxy {
         sd_event_source *listener, *accept_retry, *busy_timer;
         connection *connections; /* every connection, for the shutdown */
         size_t n_serving, n_refusing;
+        size_t peak;             /* the most served at once since memory was last trimmed */
         unsigned busy_refused;   /* 503s not yet in a record */
         lookup *lookups;         /* name lookups under way, some of connections gone */
         int lookup_signal;
@@ -576,9 +577,12 @@ static void connection_free(connection *c) {
         /* a descriptor is free again: accept() may have waited for one */
         if (p->accept_retry && sd_event_source_get_enabled(p->accept_retry, NULL) > 0)
                 (void) on_accept_retry(p->accept_retry, 0, p);
-        /* the burst is over: what it took goes back to the system, not only to malloc */
-        if (!p->connections)
+        /* a burst is over: what it took goes back to the system, not only to malloc (not after
+         * each lone connection, whose few KiB malloc keeps for the next) */
+        if (!p->connections && p->peak >= 32) {
                 (void) malloc_trim(0);
+                p->peak = 0;
+        }
 }
 
 /* INJECT: after the head, the client's TLS begins while the server is looked up. */
@@ -987,8 +991,8 @@ static int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
         p->connections = c;
         if (refusing)
                 p->n_refusing++;
-        else
-                p->n_serving++;
+        else if (++p->n_serving > p->peak)
+                p->peak = p->n_serving;
         *ret = c;
         return 0;
 }
