@@ -13,7 +13,7 @@ bench_boot() {
 	[ -x "$MOAT_STAGE$MOAT_PREFIX/bin/moat" ] ||
 		{ echo "bench: no staged install; run 'make tests/stage.stamp' first" >&2; exit 1; }
 	mkdir -p "$MOAT_SANDBOX_STATE/bin"
-	for tool in podman-probe podman-gate https-server; do
+	for tool in podman-probe podman-gate https-server proxy-load; do
 		cp "$top_builddir/tests/$tool" "$MOAT_SANDBOX_STATE/bin/"
 	done
 	trap '"$SANDBOX" halt >/dev/null 2>&1' EXIT

@@ -30,7 +30,7 @@ trap 'exit 143' TERM
 # Test programs the e2e tests run inside: the sandbox sees its state directory at
 # /run/moat-sandbox.
 mkdir -p "$MOAT_SANDBOX_STATE/bin"
-for tool in podman-probe podman-gate https-server; do
+for tool in podman-probe podman-gate https-server proxy-load; do
 	cp "${top_builddir:-.}/tests/$tool" "$MOAT_SANDBOX_STATE/bin/"
 done
 cp "$top_srcdir/tests/fake-model-api.py" "$MOAT_SANDBOX_STATE/bin/"
