@@ -191,10 +191,12 @@ uint32_t proxy_side_events(const proxy_side *s, bool wants_input) {
                 return 0;
         if (s->handshaking)
                 return (s->readable ? 0 : EPOLLIN) | (s->writable ? 0 : EPOLLOUT);
+        /* asked for whenever wanted, whatever was last seen: the interest is level-triggered,
+         * so a socket already readable reports at once instead of waiting forever on a flag */
         if ((wants_input && !s->eof) || s->write_wants_read)
-                e |= s->readable ? 0 : EPOLLIN;
+                e |= EPOLLIN;
         if (s->out_len > 0 || s->read_wants_write)
-                e |= s->writable ? 0 : EPOLLOUT;
+                e |= EPOLLOUT;
         return e;
 }
 

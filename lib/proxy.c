@@ -806,11 +806,14 @@ static void run_relay(connection *c) {
         while (moved && c->phase == PROXY_PHASE_RELAY) {
                 int r;
 
+                size_t pending;
+
                 moved = false;
                 if (!relay_up(c, &moved) || !relay_down(c, &moved)) {
                         connection_enter(c, PROXY_EVENT_ABORT);
                         return;
                 }
+                pending = c->up.out_len + c->down.out_len;
                 r = proxy_side_flush(&c->up);
                 if (r >= 0 || r == -EAGAIN)
                         r = proxy_side_flush(&c->down);
@@ -818,6 +821,9 @@ static void run_relay(connection *c) {
                         connection_enter(c, PROXY_EVENT_ABORT);
                         return;
                 }
+                /* what went out made room: the side that was paused for it is read again */
+                if (c->up.out_len + c->down.out_len < pending)
+                        moved = true;
                 if (moved)
                         c->active = now(c->p);
         }
