@@ -15,8 +15,13 @@
  *       "normal=STATUS held=1|0"
  *   proxy-load hold N TARGET SECONDS
  *       N tunnels, held SECONDS once all are answered: "held=N" (for memory figures)
+ *   proxy-load fetch TARGET BYTES
+ *       a CONNECT TARGET (a source), then its bytes read with a pause after each MiB, so that
+ *       the proxy's queues fill and drain: "fetched=N" at the source's end
  *   proxy-load sink IPV4:PORT
  *       a server that accepts and never reads: "sink: ready"
+ *   proxy-load source IPV4:PORT BYTES
+ *       a server that sends BYTES to each client, one at a time, then closes: "source: ready"
  * Exit 0 when it could run, whatever the figures; 2 on bad usage, 1 on a failure of its own. */
 #include "config.h"
 
@@ -335,20 +340,80 @@ static int hold(int n, const char *target, int seconds) {
         return 0;
 }
 
-static int sink(const char *addr) {
+static int fetch(const char *target, long long bytes) {
+        static char buf[65536];
+        int fd = dial(false);
+        long long total = 0, mark = 1 << 20;
+        struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+        ssize_t n;
+
+        if (fd < 0 || send(fd, connect_head(target), strlen(connect_head(target)), MSG_NOSIGNAL) < 0)
+                return 1;
+        /* the status line and the empty line after it, byte by byte: what follows is the source's */
+        for (char c, last[4] = { 0 }; memcmp(last, "\r\n\r\n", 4) != 0;) {
+                if (recv(fd, &c, 1, 0) != 1)
+                        return 1;
+                memmove(last, last + 1, 3);
+                last[3] = c;
+        }
+        while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+                total += n;
+                if (total >= mark) {
+                        nanosleep(&pause, NULL);
+                        mark += 1 << 20;
+                }
+        }
+        printf("fetched=%lld%s\n", total, total == bytes ? "" : " (short)");
+        return 0;
+}
+
+static int listen_on(const char *addr) {
         struct sockaddr_in sa;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
         parse_addr(addr, &sa);
         if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
             bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
-                perror("proxy-load: sink");
-                return 1;
+                perror("proxy-load: listen");
+                exit(1);
         }
+        return fd;
+}
+
+static int source(const char *addr, long long bytes) {
+        static char chunk[65536];
+        int fd = listen_on(addr);
+
+        memset(chunk, 's', sizeof(chunk));
+        printf("source: ready\n");
+        fflush(stdout);
+        for (;;) {
+                int c = accept(fd, NULL, NULL);
+
+                if (c < 0 && errno != EINTR && errno != ECONNABORTED)
+                        return 1;
+
+                for (long long left = bytes; c >= 0 && left > 0;) {
+                        ssize_t n = send(c, chunk, left < (long long) sizeof(chunk) ? (size_t) left : sizeof(chunk),
+                                         MSG_NOSIGNAL);
+
+                        if (n <= 0)
+                                break;
+                        left -= n;
+                }
+                if (c >= 0)
+                        close(c);
+        }
+}
+
+static int sink(const char *addr) {
+        int fd = listen_on(addr);
+
         printf("sink: ready\n");
         fflush(stdout);
         for (;;)
-                (void) accept(fd, NULL, NULL); /* held, never read */
+                if (accept(fd, NULL, NULL) < 0 && errno != EINTR && errno != ECONNABORTED)
+                        return 1; /* each one held, never read */
 }
 
 int main(int argc, char **argv) {
@@ -368,10 +433,14 @@ int main(int argc, char **argv) {
                 return stall(argv[2], argv[3]);
         if (argc == 5 && strcmp(argv[1], "hold") == 0)
                 return hold(atoi(argv[2]), argv[3], atoi(argv[4]));
+        if (argc == 4 && strcmp(argv[1], "fetch") == 0)
+                return fetch(argv[2], atoll(argv[3]));
         if (argc == 3 && strcmp(argv[1], "sink") == 0)
                 return sink(argv[2]);
+        if (argc == 4 && strcmp(argv[1], "source") == 0)
+                return source(argv[2], atoll(argv[3]));
         fputs("usage: proxy-load burst N TARGET | slow N TARGET INTERVAL_MS | stall SINK TARGET |"
-              " hold N TARGET SECONDS | sink IPV4:PORT\n",
+              " hold N TARGET SECONDS | fetch TARGET BYTES | sink IPV4:PORT | source IPV4:PORT BYTES\n",
               stderr);
         return 2;
 }

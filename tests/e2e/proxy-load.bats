@@ -4,7 +4,8 @@
 # byte at a time, a client that sends without reading.  tests/proxy-load.c makes the load
 # from inside the container's network namespace (nsenter -n), as the agent would; the
 # servers are the sandbox's (moat-test-https, see network.bats) and a sink on the host's
-# loopback, x.loop.test:8444, that accepts and never reads.  The proxy's deadlines are
+# loopback, x.loop.test:8444, that accepts and never reads, and a source there, :8445, that
+# sends 64 MiB to each client.  The proxy's deadlines are
 # shortened through MOAT_PROXY_TEST_TIMEOUTS in both managers' environments, so that a head
 # deadline takes seconds here: 4 s for a whole head.
 
@@ -20,12 +21,13 @@ setup_file() {
 	sb systemctl set-environment MOAT_PROXY_TEST_TIMEOUTS=$TIMEOUTS
 	sbu systemctl --user set-environment MOAT_PROXY_TEST_TIMEOUTS=$TIMEOUTS
 	sb systemd-run --unit moat-test-sink "$LOAD" sink 127.0.0.1:8444
+	sb systemd-run --unit moat-test-source "$LOAD" source 127.0.0.1:8445 67108864
 }
 
 teardown_file() {
 	sb systemctl unset-environment MOAT_PROXY_TEST_TIMEOUTS
 	sbu systemctl --user unset-environment MOAT_PROXY_TEST_TIMEOUTS
-	sb systemctl stop moat-test-sink moat-test-https
+	sb systemctl stop moat-test-sink moat-test-source moat-test-https
 }
 
 # load_run MODE NAME: a strict run that sleeps, allowed allowed.test and the sink; prints
@@ -135,8 +137,12 @@ check_stalled_upload() {
 	[[ "${lines[0]}" =~ ^stalled=[0-9]+$ ]]
 	# while it is held, another client's CONNECT is answered: the loop did not wait on it
 	[ "${lines[1]}" = "normal=200 held=1" ]
+	# and a client slower than its server gets every byte: the queues fill, pause the server's
+	# side, and resume it as they drain
+	run load_in "$cpid" fetch x.loop.test:8445 67108864
+	[ "$output" = "fetched=67108864" ]
 	as "$1" moat stop "$id"
 	assert_proxy_ended "$1" "$id"
 	as "$1" moat rm "$id"
 }
-@test "a client that sends without reading, to a server that does not read, blocks no one else" { each_mode check_stalled_upload; }
+@test "a client that sends without reading blocks no one else; a slow reader gets every byte" { each_mode check_stalled_upload; }
