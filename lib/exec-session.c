@@ -58,9 +58,14 @@ int proc_stat_parent(const char *stat, size_t len, pid_t *ret_ppid) {
         state = p[2];
         if (state == ' ' || state == '\0' || p[3] != ' ' || p[4] < '0' || p[4] > '9')
                 return -EINVAL;
-        errno = 0;
-        ppid = strtol(p + 4, &end, 10);
-        if (errno != 0 || ppid < 0 || ppid > INT_MAX || (end < stat + len && *end != ' '))
+        /* within LEN: the text need not be NUL-terminated, so no strtol */
+        ppid = 0;
+        for (end = (char *) p + 4; end < stat + len && *end >= '0' && *end <= '9'; end++) {
+                ppid = ppid * 10 + (*end - '0');
+                if (ppid > INT_MAX)
+                        return -EINVAL;
+        }
+        if (end < stat + len && *end != ' ')
                 return -EINVAL;
         *ret_ppid = (pid_t) ppid;
         return 0;

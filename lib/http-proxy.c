@@ -107,6 +107,8 @@ typedef struct buf {
 static int buf_add(buf *b, const char *data, size_t len) {
         if (b->len + len > HTTP_HEAD_MAX + 1024)
                 return -E2BIG;
+        if (len == 0)
+                return 0; /* DATA may be NULL then, which memcpy must not get */
         if (b->len + len > b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 1024;
                 char *p;
