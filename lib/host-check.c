@@ -195,12 +195,11 @@ int host_check_podman(run_manager m, host_check *ret) {
 int host_check_storage(run_manager m, host_check *ret) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         _cleanup_(moat_error_clear) moat_error err = {};
-        _cleanup_free_ char *socket = NULL, *driver = NULL;
+        _cleanup_free_ char *driver = NULL;
         bool user = m == RUN_MANAGER_USER;
 
         *ret = (host_check) { .name = "storage" };
-        if (podman_socket_path(user, &socket, &err) < 0 || podman_client_new(socket, &c, &err) < 0 ||
-            podman_storage_driver(c, &driver, &err) < 0)
+        if (podman_client_open(user, &c, &err) < 0 || podman_storage_driver(c, &driver, &err) < 0)
                 return set_result(ret, CHECK_FAIL, "cannot ask podman for its storage driver: %s",
                                   moat_error_message(&err));
         /* vfs copies the whole image for each container: an agent's image of 700 MB took

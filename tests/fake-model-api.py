@@ -640,21 +640,14 @@ class Handler(BaseHTTPRequestHandler):
 
         ev("response.created", {"response": base})
         ev("response.in_progress", {"response": base})
-        if call and item["type"] == "custom_tool_call":
-            ev("response.output_item.added", {"output_index": 0, "item": dict(item, input="",
-                                                                              status="in_progress")})
-            ev("response.custom_tool_call_input.delta", {"output_index": 0, "item_id": item["id"],
-                                                         "delta": item["input"]})
-            ev("response.custom_tool_call_input.done", {"output_index": 0, "item_id": item["id"],
-                                                        "input": item["input"]})
-            ev("response.output_item.done", {"output_index": 0, "item": item})
-        elif call:
-            ev("response.output_item.added", {"output_index": 0, "item": dict(item, arguments="",
-                                                                              status="in_progress")})
-            ev("response.function_call_arguments.delta", {"output_index": 0, "item_id": item["id"],
-                                                          "delta": item["arguments"]})
-            ev("response.function_call_arguments.done", {"output_index": 0, "item_id": item["id"],
-                                                         "arguments": item["arguments"]})
+        if call:
+            # codex's freeform tool streams "input", a function call "arguments"
+            field, name = (("input", "custom_tool_call_input") if item["type"] == "custom_tool_call"
+                           else ("arguments", "function_call_arguments"))
+            ev("response.output_item.added", {"output_index": 0, "item": dict(
+                item, **{field: "", "status": "in_progress"})})
+            ev("response.%s.delta" % name, {"output_index": 0, "item_id": item["id"], "delta": item[field]})
+            ev("response.%s.done" % name, {"output_index": 0, "item_id": item["id"], field: item[field]})
             ev("response.output_item.done", {"output_index": 0, "item": item})
         else:
             ev("response.output_item.added", {"output_index": 0, "item": dict(
