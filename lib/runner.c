@@ -23,336 +23,6 @@
 #include "time-util.h"
 #include "unit.h"
 
-#define WORKSPACE_DIR "/workspace"
-
-int parse_memory_size(const char *s, int64_t *ret) {
-        char *end;
-        double v, mult = 1;
-
-        if (!s || !isdigit((unsigned char) s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || end == s)
-                return -EINVAL;
-        if (*end) {
-                switch (tolower((unsigned char) *end)) {
-                case 'b':
-                        break;
-                case 'k':
-                        mult = 1024.0;
-                        break;
-                case 'm':
-                        mult = 1024.0 * 1024;
-                        break;
-                case 'g':
-                        mult = 1024.0 * 1024 * 1024;
-                        break;
-                default:
-                        return -EINVAL;
-                }
-                end++;
-                if (mult > 1 && tolower((unsigned char) *end) == 'b') /* "kb", "mb", "gb" */
-                        end++;
-                if (*end)
-                        return -EINVAL;
-        }
-        v *= mult;
-        if (v < 1 || v > (double) INT64_MAX / 2)
-                return -EINVAL;
-        *ret = (int64_t) v;
-        return 0;
-}
-
-int parse_cpus(const char *s, double *ret) {
-        char *end;
-        double v;
-
-        if (!s || !*s)
-                return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || *end || !isfinite(v) || v <= 0 || v > 1024)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-int parse_mount(const char *s, run_mount *ret, moat_error *err) {
-        _cleanup_free_ char *copy = strdup(s), *real = NULL;
-        char *dst, *mode;
-        bool ro = false;
-        int r;
-
-        if (!copy)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        dst = strchr(copy, ':');
-        if (!dst || dst == copy)
-                return moat_error_set(err, -EINVAL, "invalid mount '%s': use SRC:DST[:ro]", s);
-        *dst++ = '\0';
-        mode = strchr(dst, ':');
-        if (mode) {
-                *mode++ = '\0';
-                if (strcmp(mode, "ro") == 0)
-                        ro = true;
-                else if (strcmp(mode, "rw") != 0)
-                        return moat_error_set(err, -EINVAL, "invalid mount '%s': the mode must be ro or rw", s);
-        }
-        if (dst[0] != '/' || strstr(dst, "/../") || strcmp(dst, "/") == 0)
-                return moat_error_set(err, -EINVAL,
-                                      "invalid mount '%s': DST must be an absolute path inside the container", s);
-        r = mount_source_resolve(copy, NULL, &real, err);
-        if (r < 0)
-                return r;
-        ret->source = TAKE_PTR(real);
-        ret->destination = strdup(dst);
-        ret->read_only = ro;
-        if (!ret->destination) {
-                free(ret->source);
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        }
-        return 0;
-}
-
-int validate_env(const char *s, moat_error *err) {
-        const char *eq = strchr(s, '=');
-
-        if (!eq || eq == s)
-                return moat_error_set(err, -EINVAL, "invalid environment '%s': use -e KEY=VALUE", s);
-        if (!isalpha((unsigned char) s[0]) && s[0] != '_')
-                goto bad;
-        for (const char *p = s; p < eq; p++)
-                if (!isalnum((unsigned char) *p) && *p != '_')
-                        goto bad;
-        return 0;
-bad:
-        return moat_error_set(err, -EINVAL, "invalid environment variable name in '%.*s': use letters, digits and _",
-                              (int) (eq - s), s);
-}
-
-/* What moat puts into the environment of a run with a proxy, before the caller's -e (which
- * win): where the proxy is; with grants, where the run's CA is, for curl, OpenSSL, Python,
- * Node and git; and a placeholder where an agent expects a grant's secret. */
-static int proxy_env(const run_record *rec, char ***ret) {
-        static const char *const proxy_vars[] = { "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy" };
-        static const char *const bundle_vars[] = { "SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
-                                                   "GIT_SSL_CAINFO" };
-        _cleanup_(strv_freep) char **env = calloc(1, sizeof(char *));
-        char *kv;
-
-        if (!env)
-                return -ENOMEM;
-        if (!run_has_proxy(rec)) {
-                *ret = TAKE_PTR(env);
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(proxy_vars); i++)
-                if (asprintf(&kv, "%s=http://" PROXY_ADDRESS ":%d", proxy_vars[i], PROXY_PORT) < 0 ||
-                    strv_push(&env, kv) < 0)
-                        return -ENOMEM;
-        if (strv_push(&env, strdup("NO_PROXY=localhost,127.0.0.1,::1")) < 0 ||
-            strv_push(&env, strdup("no_proxy=localhost,127.0.0.1,::1")) < 0)
-                return -ENOMEM;
-        if (rec->n_grants > 0) {
-                for (size_t i = 0; i < ELEMENTSOF(bundle_vars); i++)
-                        if (asprintf(&kv, "%s=" RUN_TLS_MOUNT "/" RUN_TLS_BUNDLE, bundle_vars[i]) < 0 ||
-                            strv_push(&env, kv) < 0)
-                                return -ENOMEM;
-                if (strv_push(&env, strdup("NODE_EXTRA_CA_CERTS=" RUN_TLS_MOUNT "/" RUN_TLS_CA)) < 0)
-                        return -ENOMEM;
-        }
-        for (size_t i = 0; i < rec->n_grants; i++)
-                for (char **v = rec->grants[i].env; v && *v; v++)
-                        if (asprintf(&kv, "%s=" GRANT_PLACEHOLDER, *v) < 0 || strv_push(&env, kv) < 0)
-                                return -ENOMEM;
-        *ret = TAKE_PTR(env);
-        return 0;
-}
-
-/* The network policy and the grants, checked: each grant has a stored value, which the unit
- * will hand to the proxy. */
-static int plan_network(const run_options *o, run_record *rec, moat_error *err) {
-        _cleanup_free_ char *home = NULL;
-        int r;
-
-        rec->network = o->network;
-        for (char *const *p = o->allow; p && *p; p++) {
-                char *norm;
-
-                r = host_pattern_normalize(*p, &norm, err);
-                if (r < 0)
-                        return r;
-                if (strv_push(&rec->allow, norm) < 0)
-                        return moat_error_set(err, -ENOMEM, "out of memory");
-        }
-        if (o->n_grants == 0)
-                return 0;
-        if (o->network == NET_NONE)
-                return moat_error_set(err, -EINVAL, "grants need the network: use --network strict (or open) with "
-                                                    "--grant, or no grant with --network none");
-        r = run_store_default_home(o->manager, &home, err);
-        if (r < 0)
-                return r;
-        rec->grants = calloc(o->n_grants, sizeof(*rec->grants));
-        if (!rec->grants)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < o->n_grants; i++) {
-                const char *name = o->grants[i].name;
-
-                r = grant_store_stat(home, name, NULL, err);
-                if (r == -ENOENT)
-                        return moat_error_set(err, -ENOENT,
-                                              "the grant '%s' has no stored value; store it with 'moat grant add %s'%s",
-                                              name, name, o->manager == RUN_MANAGER_SYSTEM ? " as root" : "");
-                if (r < 0)
-                        return r;
-                if (grant_def_copy(&o->grants[i], &rec->grants[rec->n_grants]) < 0)
-                        return moat_error_set(err, -ENOMEM, "out of memory");
-                rec->n_grants++;
-        }
-        return 0;
-}
-
-/* The names of the container's variables, moat's and the caller's, for the record. */
-static int plan_env_keys(const run_options *o, run_record *rec) {
-        _cleanup_(strv_freep) char **ours = NULL;
-        int r;
-
-        r = proxy_env(rec, &ours);
-        if (r < 0)
-                return r;
-        rec->env_keys = calloc(1, sizeof(char *));
-        if (!rec->env_keys)
-                return -ENOMEM;
-        for (char **kv = ours; *kv; kv++)
-                if (strv_push(&rec->env_keys, strndup(*kv, strcspn(*kv, "="))) < 0)
-                        return -ENOMEM;
-        for (size_t i = 0; i < o->n_env; i++)
-                if (strv_push(&rec->env_keys, strndup(o->env[i], strcspn(o->env[i], "="))) < 0)
-                        return -ENOMEM;
-        return 0;
-}
-
-/* What keeps the host's own out of the container's reach, besides what was asked for:
- * moat's places inside a mount hidden, the workspace's git protected (mount-guard.h,
- * git-guard.h). */
-typedef struct run_guard {
-        char **hidden;          /* container paths covered by an empty read-only directory */
-        git_guard_mount *git;   /* relative to the workspace */
-        size_t n_git;
-} run_guard;
-
-static void run_guard_done(run_guard *g) {
-        strv_free(g->hidden);
-        git_guard_mounts_free(g->git, g->n_git);
-        *g = (run_guard) {};
-}
-
-/* SOURCE, mounted at DESTINATION, must not be moat's; moat's places inside it are hidden. */
-static int guard_source(const char *source, const char *destination, const char *what, char *const *protected,
-                        run_guard *g, moat_error *err) {
-        _cleanup_(strv_freep) char **inside = NULL;
-        int r;
-
-        r = mount_source_check(source, what, protected, err);
-        if (r < 0)
-                return r;
-        if (mount_source_protected_inside(source, protected, &inside) < 0)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        for (char **rel = inside; *rel; rel++) {
-                char *dst;
-
-                if (asprintf(&dst, "%s/%s", strcmp(destination, "/") == 0 ? "" : destination, *rel) < 0 ||
-                    strv_push(&g->hidden, dst) < 0)
-                        return moat_error_set(err, -ENOMEM, "out of memory");
-        }
-        return 0;
-}
-
-/* Every source the container gets from the caller, resolved, checked against moat's places. */
-static int plan_guard(const run_options *o, const run_record *rec, run_guard *g, moat_error *err) {
-        _cleanup_(strv_freep) char **protected = NULL;
-        int r;
-
-        r = moat_protected_paths(o->manager, &protected, err);
-        if (r < 0)
-                return r;
-        r = guard_source(rec->workspace, WORKSPACE_DIR, "the workspace", protected, g, err);
-        for (size_t i = 0; r >= 0 && i < rec->n_mounts; i++)
-                r = guard_source(rec->mounts[i].source, rec->mounts[i].destination, "mount source", protected, g,
-                                 err);
-        if (r < 0)
-                return r;
-        return git_guard_plan(rec->workspace, &g->git, &g->n_git, err);
-}
-
-/* The run as asked for, checked: every mistake in the input is found here, before podman or
- * systemd is asked for anything. */
-static int run_plan(const run_options *o, run_record **ret, run_guard *ret_guard, moat_error *err) {
-        _cleanup_(run_record_freep) run_record *rec = NULL;
-        struct stat st;
-        int r;
-
-        if (o->name && !run_name_valid(o->name))
-                return moat_error_set(err, -EINVAL,
-                                      "invalid run name '%s': use 1-63 of a-z, 0-9, '_', '.', '-', "
-                                      "starting with a letter or digit",
-                                      o->name);
-        for (size_t i = 0; i < o->n_env; i++) {
-                r = validate_env(o->env[i], err);
-                if (r < 0)
-                        return r;
-        }
-        rec = calloc(1, sizeof(*rec));
-        if (!rec)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        rec->mounts = calloc(o->n_mounts ?: 1, sizeof(*rec->mounts));
-        if (!rec->mounts)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < o->n_mounts; i++) {
-                r = parse_mount(o->mounts[i], &rec->mounts[i], err);
-                if (r < 0)
-                        return r;
-                rec->n_mounts++;
-        }
-        rec->workspace = realpath(o->workspace ?: ".", NULL);
-        if (!rec->workspace && errno == ENOENT && o->workspace && run_word_could_be_command(o->workspace))
-                return moat_error_set(err, -ENOENT,
-                                      "workspace '%s' does not exist; to run the command '%s', put it after '--' "
-                                      "(moat run [OPTIONS] [WORKSPACE] -- %s)",
-                                      o->workspace, o->workspace, o->workspace);
-        if (!rec->workspace)
-                return moat_error_set(err, -errno, "workspace '%s' does not exist (%s)", o->workspace ?: ".",
-                                      strerror(errno));
-        if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
-                return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
-        r = plan_guard(o, rec, ret_guard, err);
-        if (r < 0)
-                return r;
-
-        rec->image = strdup(o->image ?: RUN_DEFAULT_IMAGE);
-        if (!rec->image)
-                return moat_error_set(err, -ENOMEM, "out of memory");
-        if (o->command && o->command[0]) {
-                for (char *const *a = o->command; *a; a++)
-                        if (strv_push(&rec->command, strdup(*a)) < 0)
-                                return moat_error_set(err, -ENOMEM, "out of memory");
-        }
-        r = plan_network(o, rec, err);
-        if (r < 0)
-                return r;
-        r = plan_env_keys(o, rec);
-        if (r < 0)
-                return moat_error_set(err, r, "out of memory");
-        rec->manager = o->manager;
-        rec->interactive = o->interactive;
-        rec->tty = o->interactive && o->tty;
-        rec->keep = o->keep;
-        rec->memory_bytes = o->memory_bytes;
-        rec->cpus = o->cpus;
-        *ret = TAKE_PTR(rec);
-        return 0;
-}
 
 /* What a start takes from the system: podman, the manager and the run store. */
 typedef struct run_services {
@@ -489,7 +159,7 @@ static int add_guard_mounts(const run_sources *src, podman_mount *mounts, size_t
                 char *source, *dst;
 
                 if (asprintf(&source, "%s/%s", base, g->path) < 0 || strv_push(strings, source) < 0 ||
-                    asprintf(&dst, WORKSPACE_DIR "/%s", g->path) < 0 || strv_push(strings, dst) < 0)
+                    asprintf(&dst, RUN_WORKSPACE_DIR "/%s", g->path) < 0 || strv_push(strings, dst) < 0)
                         return -ENOMEM;
                 mounts[(*n)++] = (podman_mount) { .source = source, .destination = dst, .read_only = g->read_only };
         }
@@ -510,7 +180,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         podman_spec spec = {
                 .image = rec->image,
                 .command = rec->command,
-                .work_dir = WORKSPACE_DIR,
+                .work_dir = RUN_WORKSPACE_DIR,
                 .terminal = o->interactive && o->tty,
                 .stdin_open = o->interactive,
                 .memory_bytes = o->memory_bytes,
@@ -523,7 +193,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
                 .network = rec->network == NET_OPEN ? NULL : "none",
         };
 
-        if (proxy_env(rec, &env) < 0)
+        if (run_proxy_env(rec, &env) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         if (agent_home) {
                 char *kv;
@@ -557,7 +227,7 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         mounts = calloc(rec->n_mounts + 3 + src->guard->n_git + strv_length(src->guard->hidden), sizeof(*mounts));
         if (!mounts)
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        mounts[n++] = (podman_mount) { .source = src->mapped_workspace ?: src->workspace, .destination = WORKSPACE_DIR };
+        mounts[n++] = (podman_mount) { .source = src->mapped_workspace ?: src->workspace, .destination = RUN_WORKSPACE_DIR };
         for (size_t i = 0; i < rec->n_mounts; i++)
                 mounts[n++] = (podman_mount) {
                         .source = rec->mounts[i].source,
@@ -833,7 +503,7 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         _cleanup_close_ int lock_fd = -1, run_lock_fd = -1;
         int r;
 
-        r = run_plan(o, &rec, &guard, err);
+        r = run_plan_record(o, &rec, &guard, err);
         if (r >= 0)
                 r = run_services_open(o->manager, &s, err);
         if (r >= 0)

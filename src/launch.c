@@ -113,8 +113,7 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
         };
         int c, dashdash = argc;
 
-        l->cfg.interactive = -1;
-        l->network = -1;
+        run_plan_init(&l->p);
         /* Everything after "--" is the command, options included. */
         for (int i = 1; i < argc; i++)
                 if (strcmp(argv[i], "--") == 0) {
@@ -126,46 +125,46 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
         while ((c = getopt_long(dashdash, argv, is_provider ? ":fin:e:m:p:h" : ":fin:e:m:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'n':
-                        l->o.name = optarg;
+                        l->p.o.name = optarg;
                         break;
                 case OPT_IMAGE:
-                        l->o.image = optarg;
+                        l->p.o.image = optarg;
                         break;
                 case 'e':
-                        if (strv_push(&l->env, strdup(optarg)) < 0)
+                        if (strv_push(&l->p.env, strdup(optarg)) < 0)
                                 return cli_fail("out of memory");
                         break;
                 case 'm':
-                        if (strv_push(&l->mounts, strdup(optarg)) < 0)
+                        if (strv_push(&l->p.mounts, strdup(optarg)) < 0)
                                 return cli_fail("out of memory");
                         break;
                 case 'f':
-                        l->follow = true;
+                        l->p.follow = true;
                         break;
                 case 'i':
-                        l->interactive = l->interactive_flag = true;
+                        l->p.interactive = l->p.interactive_flag = true;
                         break;
                 case 'p':
                         if (!is_provider)
                                 return cli_fail_option('?', argv, command);
-                        l->prompt = optarg;
+                        l->p.prompt = optarg;
                         break;
                 case OPT_KEEP:
-                        l->o.keep = true;
+                        l->p.o.keep = true;
                         break;
                 case OPT_MEMORY:
-                        if (parse_memory_size(optarg, &l->o.memory_bytes) < 0)
+                        if (parse_memory_size(optarg, &l->p.o.memory_bytes) < 0)
                                 return cli_fail("invalid --memory '%s': use a size such as 512m or 2g", optarg);
-                        l->memory_flag = true;
+                        l->p.memory_flag = true;
                         break;
                 case OPT_CPUS:
-                        if (parse_cpus(optarg, &l->o.cpus) < 0)
+                        if (parse_cpus(optarg, &l->p.o.cpus) < 0)
                                 return cli_fail("invalid --cpus '%s': use a positive number such as 1.5", optarg);
-                        l->cpus_flag = true;
+                        l->p.cpus_flag = true;
                         break;
                 case OPT_NETWORK:
-                        l->network = net_mode_from_string(optarg);
-                        if (l->network < 0)
+                        l->p.network = net_mode_from_string(optarg);
+                        if (l->p.network < 0)
                                 return cli_fail("invalid --network '%s': use open, strict or none", optarg);
                         break;
                 case OPT_ALLOW: {
@@ -174,14 +173,14 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
 
                         if (host_pattern_normalize(optarg, &norm, &err) < 0)
                                 return cli_fail("%s", moat_error_message(&err));
-                        if (strv_push(&l->allow, norm) < 0)
+                        if (strv_push(&l->p.allow, norm) < 0)
                                 return cli_fail("out of memory");
                         break;
                 }
                 case OPT_GRANT:
                         if (!data_name_valid(optarg))
                                 return cli_fail("invalid grant name '%s': see 'moat grant list'", optarg);
-                        if (strv_push(&l->grant_names, strdup(optarg)) < 0)
+                        if (strv_push(&l->p.grant_names, strdup(optarg)) < 0)
                                 return cli_fail("out of memory");
                         break;
                 case 'h': {
@@ -200,148 +199,40 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                 }
         }
         if (optind < dashdash)
-                l->o.workspace = argv[optind++];
+                l->p.o.workspace = argv[optind++];
         if (optind < dashdash)
                 return cli_fail("unexpected argument '%s'; put the command after '--' (see 'moat %s --help')",
                                 argv[optind], command);
         if (dashdash + 1 < argc)
-                l->extra = argv + dashdash + 1;
-        if (cli_manager(&l->mf, &l->o.manager) < 0)
+                l->p.extra = argv + dashdash + 1;
+        if (cli_manager(&l->mf, &l->p.o.manager) < 0)
                 return cli_fail("--user and --system exclude each other");
-        if (l->follow && l->interactive)
+        if (l->p.follow && l->p.interactive)
                 return cli_fail("-f and -i exclude each other: -i already shows the output");
         return -1;
 }
 
-/* Puts LIST's entries before those already in *V (which come from flags and win). */
-static int prepend(char ***v, char *const *list) {
-        _cleanup_(strv_freep) char **merged = NULL;
-
-        for (char *const *p = list; p && *p; p++)
-                if (strv_push(&merged, strdup(*p)) < 0)
-                        return -ENOMEM;
-        for (char **p = *v; p && *p; p++)
-                if (strv_push(&merged, strdup(*p)) < 0)
-                        return -ENOMEM;
-        strv_free(*v);
-        *v = TAKE_PTR(merged);
-        return 0;
+/* The plan's warnings so far, each once. */
+static void print_warnings(run_plan *p) {
+        for (char **w = p->warnings; w && *w; w++)
+                fprintf(stderr, "moat: warning: %s\n", *w);
+        strv_free(p->warnings);
+        p->warnings = NULL;
 }
 
 int launch_apply_config(launch *l) {
         _cleanup_(moat_error_clear) moat_error err = {};
-        _cleanup_(config_approval_done) config_approval a = {};
-        _cleanup_free_ char *ws = realpath(l->o.workspace ?: ".", NULL), *home = NULL;
-        moat_config *cfg = &l->cfg;
-        int rc;
+        int r, rc;
 
-        if (!ws)
-                return -1; /* the runner says what is wrong with the workspace */
-        /* the file is the agent's to write: obeyed only as approved (config-trust.h) */
-        if (run_store_default_home(l->o.manager, &home, &err) < 0 || config_approval_load(home, ws, &a, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
-        /* a malformed file is reported as such: approved or not, it is not obeyed */
-        if (a.text && moat_config_parse(a.path, a.text, a.len, ws, cfg, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
-        if (!a.approved) {
-                rc = trust_confirm(&a, home, ws);
+        r = run_plan_load_config(&l->p, &err);
+        if (r > 0) {
+                rc = trust_confirm(&l->p.approval, l->p.home, l->p.workspace);
                 if (rc >= 0)
                         return rc;
+                r = run_plan_apply_config(&l->p, &err);
         }
-        for (char **w = cfg->warnings; w && *w; w++)
-                fprintf(stderr, "moat: warning: %s\n", *w);
-
-        if (!l->o.name)
-                l->o.name = cfg->name;
-        if (!l->o.image)
-                l->o.image = cfg->image;
-        if (!l->extra && cfg->command)
-                l->o.command = cfg->command;
-        if (!l->interactive_flag && cfg->interactive == 1 && !l->follow)
-                l->interactive = true;
-        if (!l->memory_flag && cfg->memory && parse_memory_size(cfg->memory, &l->o.memory_bytes) < 0)
-                return cli_fail("invalid container.memory '%s' in %s/moat.yaml: use a size such as 512m or 2g",
-                                cfg->memory, ws);
-        if (!l->cpus_flag && cfg->cpus && parse_cpus(cfg->cpus, &l->o.cpus) < 0)
-                return cli_fail("invalid container.cpus '%s' in %s/moat.yaml: use a positive number such as 1.5",
-                                cfg->cpus, ws);
-        if (l->network < 0 && cfg->network)
-                l->network = net_mode_from_string(cfg->network);
-        if (prepend(&l->env, cfg->env) < 0 || prepend(&l->mounts, cfg->mounts) < 0 ||
-            prepend(&l->allow, cfg->allow) < 0 || prepend(&l->grant_names, cfg->grants) < 0)
-                return cli_fail("out of memory");
-        return -1;
-}
-
-/* Adds DEF to the run's grants, once. */
-static int use_grant(launch *l, const grant_def *def) {
-        grant_def *more;
-
-        for (size_t i = 0; i < l->n_grants; i++)
-                if (strcmp(l->grants[i].name, def->name) == 0)
-                        return 0;
-        more = realloc(l->grants, (l->n_grants + 1) * sizeof(*more));
-        if (!more)
-                return -ENOMEM;
-        l->grants = more;
-        if (grant_def_copy(def, &l->grants[l->n_grants]) < 0)
-                return -ENOMEM;
-        l->n_grants++;
-        return 0;
-}
-
-static bool provider_grant_var(const provider *p, const char *var) {
-        for (size_t i = 0; i < p->n_grants; i++)
-                for (char **e = p->grants[i].env; e && *e; e++)
-                        if (strcmp(*e, var) == 0)
-                                return true;
-        return false;
-}
-
-/* Whether the run's grants reach every one of HOSTS. */
-static bool grants_cover(const launch *l, char *const *hosts) {
-        for (char *const *h = hosts; h && *h; h++) {
-                bool covered = false;
-
-                for (size_t i = 0; i < l->n_grants && !covered; i++)
-                        covered = grant_rule_for_host(&l->grants[i], *h) != NULL;
-                if (!covered)
-                        return false;
-        }
-        return true;
-}
-
-/* An agent's network: strict unless asked otherwise, its own allow list, and its grants
- * that have a stored value; a grant without one is skipped, with a warning unless it is
- * optional, and its hosts stay reachable (the agent may log in by itself).  -1 to go on. */
-static int provider_network(launch *l, const provider *p) {
-        _cleanup_free_ char *home = NULL;
-
-        if (l->network < 0)
-                l->network = NET_STRICT;
-        if (prepend(&l->allow, p->allow) < 0 || run_store_default_home(l->o.manager, &home, NULL) < 0)
-                return cli_fail("out of memory");
-        for (size_t i = 0; i < p->n_grants; i++)
-                if (grant_store_stat(home, p->grants[i].name, NULL, NULL) >= 0 && use_grant(l, &p->grants[i]) < 0)
-                        return cli_fail("out of memory");
-        for (size_t i = 0; i < p->n_grants; i++) {
-                const grant_def *g = &p->grants[i];
-                _cleanup_(strv_freep) char **hosts = NULL;
-                _cleanup_free_ char *list = NULL;
-
-                if (grant_store_stat(home, g->name, NULL, NULL) >= 0)
-                        continue;
-                if (grant_hosts(g, &hosts) < 0 || prepend(&l->allow, hosts) < 0 || !(list = strv_join(hosts, ", ")))
-                        return cli_fail("out of memory");
-                /* another stored grant may stand for the same hosts (an API key or a
-                 * subscription's token): then nothing is missing */
-                if (!g->optional && !grants_cover(l, hosts))
-                        fprintf(stderr,
-                                "moat: warning: the grant '%s' has no stored value, so the agent gets no credential "
-                                "for %s; store one with 'moat grant add %s'\n",
-                                g->name, list, g->name);
-        }
-        return -1;
+        print_warnings(&l->p);
+        return r < 0 ? cli_fail("%s", moat_error_message(&err)) : -1;
 }
 
 /* run_options.make_image for any other image podman lacks: pulled, as podman run does. */
@@ -360,62 +251,17 @@ static int make_agent_image(podman_client *c, const char *image, void *userdata,
 
 int launch_provider(launch *l, const char *name) {
         _cleanup_(moat_error_clear) moat_error err = {};
-        _cleanup_(strv_freep) char **pass = NULL, **mounts = NULL;
-        const char *home = getenv("HOME");
-        const provider *p;
-        int rc = -1;
+        int r;
 
-        if (provider_load(name, &l->agent, &err) < 0)
+        r = run_plan_add_provider(&l->p, name, &err);
+        print_warnings(&l->p);
+        if (r < 0)
                 return cli_fail("%s", moat_error_message(&err));
-        p = &l->agent;
-        for (char **w = p->warnings; w && *w; w++)
-                fprintf(stderr, "moat: warning: %s\n", *w);
-        if (!l->o.image) {
-                l->o.image = p->image;
-                /* built from its recipe when podman does not have it */
-                if (p->build.from) {
-                        l->o.make_image = make_agent_image;
-                        l->o.make_image_userdata = &l->agent;
-                }
+        /* built from its recipe when podman does not have it */
+        if (l->p.agent_image) {
+                l->p.o.make_image = make_agent_image;
+                l->p.o.make_image_userdata = &l->p.agent;
         }
-        if (provider_argv(p, l->prompt, l->extra, &l->command, &err) < 0)
-                return cli_fail("%s", moat_error_message(&err));
-        /* without a prompt, the agent is interactive */
-        if (!l->prompt && !l->follow)
-                l->interactive = true;
-        rc = provider_network(l, p);
-        if (rc >= 0)
-                return rc;
-        /* host variables pass through by name: their values go to the container spec only;
-         * never one a grant stands for, which the agent gets as a placeholder */
-        for (char **k = p->env; k && *k; k++) {
-                const char *v = getenv(*k);
-                char *kv;
-
-                if (!v || provider_grant_var(p, *k))
-                        continue;
-                if (asprintf(&kv, "%s=%s", *k, v) < 0 || strv_push(&pass, kv) < 0)
-                        return cli_fail("out of memory");
-        }
-        for (char **m = p->mounts; m && *m; m++) {
-                char *abs;
-
-                if ((*m)[0] == '~' && home && asprintf(&abs, "%s%s", home, *m + 1) >= 0)
-                        ;
-                else
-                        abs = strdup(*m);
-                if (strv_push(&mounts, abs) < 0)
-                        return cli_fail("out of memory");
-        }
-        /* the provider's fixed values, then the passed-through ones; -e wins over both */
-        if (prepend(&l->env, pass) < 0 || prepend(&l->env, p->environment) < 0 || prepend(&l->mounts, mounts) < 0)
-                return cli_fail("out of memory");
-        l->o.agent = p->name;
-        l->o.agent_uid = p->uid;
-        l->o.agent_gid = p->gid;
-        l->o.agent_home = p->home;
-        l->o.agent_seeds = p->seeds;
-        l->o.n_agent_seeds = p->n_seeds;
         return -1;
 }
 
@@ -448,44 +294,24 @@ static int follow_to_end(const run_record *rec) {
 int launch_start(launch *l) {
         _cleanup_(moat_error_clear) moat_error err = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
+        run_options *o = &l->p.o;
         int r;
 
-        l->o.env = l->env;
-        l->o.n_env = strv_length(l->env);
-        l->o.mounts = l->mounts;
-        l->o.n_mounts = strv_length(l->mounts);
-        if (l->command)
-                l->o.command = l->command;
-        else if (l->extra)
-                l->o.command = l->extra;
-        for (char **n = l->grant_names; n && *n; n++) {
-                grant_def def = {};
-
-                r = grant_find(*n, &def, &err);
-                if (r >= 0)
-                        r = use_grant(l, &def);
-                grant_def_done(&def);
-                if (r < 0)
-                        return cli_fail("%s", err.code ? moat_error_message(&err) : "out of memory");
-        }
-        l->o.network = l->network < 0 ? NET_OPEN : (net_mode) l->network;
-        l->o.allow = l->allow;
-        l->o.grants = l->grants;
-        l->o.n_grants = l->n_grants;
-
-        if (!l->o.make_image)
-                l->o.make_image = pull_missing_image;
-        if (l->o.manager == RUN_MANAGER_USER)
+        if (run_plan_resolve(&l->p, &err) < 0)
+                return cli_fail("%s", moat_error_message(&err));
+        if (!o->make_image)
+                o->make_image = pull_missing_image;
+        if (o->manager == RUN_MANAGER_USER)
                 warn_if_output_may_drop();
-        if (l->interactive)
-                return interactive_run(&l->o);
-        r = runner_start(&l->o, &rec, &err);
+        if (l->p.interactive)
+                return interactive_run(o);
+        r = runner_start(o, &rec, &err);
         /* stopped while it started: -f shows what it did, up to its end */
-        if (r == -ECANCELED && rec && l->follow)
+        if (r == -ECANCELED && rec && l->p.follow)
                 return follow_to_end(rec);
         if (r < 0)
                 return cli_fail_error(&err);
-        if (!l->follow) {
+        if (!l->p.follow) {
                 printf("Started %s (%s). Use 'moat logs %s -f' to follow output.\n", rec->name, rec->id, rec->id);
                 return 0;
         }
@@ -493,12 +319,5 @@ int launch_start(launch *l) {
 }
 
 void launch_done(launch *l) {
-        strv_free(l->env);
-        strv_free(l->mounts);
-        strv_free(l->command);
-        strv_free(l->allow);
-        strv_free(l->grant_names);
-        grant_defs_free(l->grants, l->n_grants);
-        provider_done(&l->agent);
-        moat_config_done(&l->cfg);
+        run_plan_done(&l->p);
 }

@@ -15,8 +15,8 @@ int cmd_run(int argc, char **argv) {
         if (r >= 0)
                 return r;
         /* moat.yaml may name an agent for a run given no command */
-        if (!l.extra && !l.o.command && l.cfg.agent) {
-                r = launch_provider(&l, l.cfg.agent);
+        if (!l.p.extra && !l.p.o.command && l.p.cfg.agent) {
+                r = launch_provider(&l, l.p.cfg.agent);
                 if (r >= 0)
                         return r;
         }
