@@ -211,6 +211,14 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         }
         /* the output's way to the journal first, then the container: not a byte is missed */
         r = podman_attach_open(m.socket, m.record->container_id, m.record->tty, false, &a, err);
+        /* moat run's init of the container (runner.c) was under way: once it is done (an init
+         * of ours waits for its lock, then finds it done), the attach finds nothing to do */
+        if (r == -EBUSY) {
+                moat_error_clear(err);
+                r = podman_container_init(c, m.record->container_id, err);
+                if (r >= 0)
+                        r = podman_attach_open(m.socket, m.record->container_id, m.record->tty, false, &a, err);
+        }
         if (r < 0) {
                 r = fail_start(&m, c, "cannot attach to the container", err);
                 goto out;

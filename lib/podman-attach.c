@@ -82,7 +82,10 @@ static int read_headers(podman_attach *a, moat_error *err) {
         if (status != 101 && status != 200) {
                 _cleanup_free_ char *msg = podman_reply_error_message(status, end + 4, len - (size_t) (end + 4 - buf));
 
-                return moat_error_set(err, status == 404 ? -ENOENT : -EIO, "cannot attach: %s", msg ? msg : "error");
+                /* 409: podman's attach found the container new and set about its set-up, which
+                 * someone else's init had begun meanwhile (its handler reads the state unlocked) */
+                return moat_error_set(err, status == 404 ? -ENOENT : status == 409 ? -EBUSY : -EIO, "cannot attach: %s",
+                                      msg ? msg : "error");
         }
         a->pending_len = len - (size_t) (end + 4 - buf);
         if (a->pending_len > 0) {

@@ -16,7 +16,8 @@ typedef struct podman_attach podman_attach;
 
 /* Attaches to stdout and stderr of container ID (created, not yet started, or running), and
  * to its stdin with INPUT.  TTY says whether the container has a terminal: then the output is
- * one raw stream, else it comes in frames. */
+ * one raw stream, else it comes in frames.  -EBUSY: podman found the container new and its
+ * set-up under way by another caller (an init), so it could not attach yet. */
 int podman_attach_open(const char *socket_path, const char *id, bool tty, bool input, podman_attach **ret,
                        moat_error *err);
 /* Starts exec session EXEC_ID (podman_exec_create()) and streams it as an attach does: its
