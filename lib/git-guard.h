@@ -9,12 +9,19 @@
  * read-only itself, so that it cannot be pointed at a directory the container wrote.  There
  * is no escape hatch: change hooks or config on the host.
  *
+ * .git/modules (every submodule's git directory) and, when there is one, .git/worktrees are
+ * read-only too: git inside cannot change a submodule or a linked worktree, nor add one there.
+ *
  * .git itself stays writable (git writes its lock files there), so the container can make
  * .git/commondir, which sends git to another directory's config and hooks: a run never starts
  * with one, and one made during the run is moved aside when it ends (git_guard_sweep), before
- * the user's git can read it.  Not covered: a repository the container makes inside the
- * workspace and registers in the index (a submodule), whose own config the host's
- * `git status` reads when it looks into submodules. */
+ * the user's git can read it.  The container can also make a repository of its own inside the
+ * workspace and register it in the index (a gitlink), and the host's `git status` looks into
+ * every populated submodule with that repository's config and hooks: when the run ends, each
+ * submodule's git directory the run could write (inside the workspace, not under .git/modules)
+ * keeps its config only when it holds plain keys (what git needs to read it and where it came
+ * from) and its hooks only when they are git's samples; the rest is moved aside
+ * (git_guard_sweep_submodules). */
 #pragma once
 
 #include <stdbool.h>
@@ -36,5 +43,13 @@ int git_guard_plan(const char *workspace, git_guard_mount **ret, size_t *ret_n, 
 void git_guard_mounts_free(git_guard_mount *m, size_t n);
 
 /* After a run in WORKSPACE: a .git/commondir the container made is moved aside.  1 with a
- * message saying so (or that it could not be moved), 0 when there was none. */
-int git_guard_sweep(const char *workspace, char **ret_message);
+ * message in *MESSAGES saying so (or that it could not be moved), 0 when there was none. */
+int git_guard_sweep(const char *workspace, char ***messages);
+
+/* After a run in WORKSPACE: what the run left in its submodules' git directories for the
+ * host's git to run is moved aside (above), one message each in *MESSAGES.  1 when something
+ * was found, 0 when nothing.  Uses the git command line (git-cli.h); without git, nothing. */
+int git_guard_sweep_submodules(const char *workspace, char ***messages);
+
+/* Whether the NUL-separated config key NAMES (git config --name-only -z) are all plain. */
+bool git_config_keys_plain(const char *names, size_t len);

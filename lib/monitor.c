@@ -370,10 +370,14 @@ static bool still_running(podman_client *c, const char *container_id) {
 /* Once the container can write no more, and before its end is told: what it left in the
  * workspace to steer the host's git goes aside (git-guard.h). */
 static void sweep_workspace(const run_record *rec) {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_(strv_freep) char **messages = NULL;
 
-        if (rec->workspace && git_guard_sweep(rec->workspace, &msg) > 0 && msg)
-                fprintf(stderr, "moat: warning: %s\n", msg);
+        if (!rec->workspace)
+                return;
+        (void) git_guard_sweep(rec->workspace, &messages);
+        (void) git_guard_sweep_submodules(rec->workspace, &messages);
+        for (char **m = messages; m && *m; m++)
+                fprintf(stderr, "moat: warning: %s\n", *m);
 }
 
 int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,

@@ -14,11 +14,10 @@
 
 extern char **environ;
 
-pid_t spawn_program(char *const *argv, const int *fds, size_t n_fds) {
-        posix_spawn_file_actions_t actions;
+int spawn_clean(pid_t *ret_pid, const char *path, const posix_spawn_file_actions_t *actions, char *const *argv,
+                char *const *envp) {
         posix_spawnattr_t attr;
         sigset_t none, all;
-        pid_t pid;
         int r;
 
         sigemptyset(&none);
@@ -27,15 +26,24 @@ pid_t spawn_program(char *const *argv, const int *fds, size_t n_fds) {
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setsigdefault(&attr, &all);
+        r = posix_spawn(ret_pid, path, actions, &attr, argv, envp);
+        posix_spawnattr_destroy(&attr);
+        return -r;
+}
+
+pid_t spawn_program(char *const *argv, const int *fds, size_t n_fds) {
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+        int r;
+
         posix_spawn_file_actions_init(&actions);
         for (size_t i = 0; i < n_fds; i++)
                 posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + (int) i);
-        r = posix_spawn(&pid, argv[0], &actions, &attr, argv, environ);
+        r = spawn_clean(&pid, argv[0], &actions, argv, environ);
         posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0) {
-                fprintf(stderr, "%s: cannot start %s: %s\n", program_invocation_short_name, argv[0], strerror(r));
-                return -r;
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot start %s: %s\n", program_invocation_short_name, argv[0], strerror(-r));
+                return r;
         }
         return pid;
 }

@@ -2,7 +2,12 @@
  * the relay): the child starts with an empty signal mask and default handlers. */
 #pragma once
 
+#include <spawn.h>
 #include <sys/types.h>
+
+/* posix_spawn() of PATH with an empty signal mask and default handlers: 0 or a negative errno. */
+int spawn_clean(pid_t *ret_pid, const char *path, const posix_spawn_file_actions_t *actions, char *const *argv,
+                char *const *envp);
 
 /* Starts ARGV[0] (an absolute path) with ARGV.  The child gets FDS[i] as its descriptor 3 + i
  * (other descriptors follow their close-on-exec flag).  Returns the child's PID, or a

@@ -157,6 +157,43 @@ check_git_stays_host() {
 	each_mode check_git_stays_host
 }
 
+# A submodule is a repository the host's `git status` looks into with that repository's own
+# config and hooks: .git/modules is read-only inside, and what a run plants in a repository it
+# can write (a vendored one registered in the index) is set aside when it ends.
+check_submodule_stays_host() {
+	local ws pwned g='git -c user.name=t -c user.email=t@t -c protocol.file.allow=always'
+	ws=$(workspace "$1")/subrepo
+	pwned=$(workspace "$1")/pwned-sub
+	git_repo "$1" "$ws"
+	as "$1" rm -f "$pwned".*
+	as "$1" sh -c "cd $ws && $g init -q vendored && $g -C vendored commit -q --allow-empty -m v &&
+		$g add vendored 2>/dev/null && $g init -q lib-src && $g -C lib-src commit -q --allow-empty -m l &&
+		$g submodule add -q ./lib-src lib && $g commit -q -m subs"
+	run --separate-stderr mrun "$1" -e PWNED="$pwned" -f "$ws" -- sh -c '
+		try() { if sh -c "$2" 2>/dev/null; then echo "$1 written"; else echo "$1 refused"; fi; }
+		try modules "printf \"[core]\n\tfsmonitor = touch %s.modules\n\" $PWNED >> .git/modules/lib/config"
+		try new-module "mkdir .git/modules/evil"
+		try vendored "printf \"[core]\n\tfsmonitor = touch %s.vendored\n\" $PWNED >> vendored/.git/config"
+		try hook "printf \"#!/bin/sh\ntouch %s.hook\n\" $PWNED > vendored/.git/hooks/post-checkout && chmod +x vendored/.git/hooks/post-checkout"'
+	[[ "$output" == *"modules refused"* ]] || { echo "$output $stderr" >&2; return 1; }
+	[[ "$output" == *"new-module refused"* ]]
+	[[ "$output" == *"vendored written"* ]]
+	[[ "$output" == *"hook written"* ]]
+	# set aside when the run ended, before moat run -f returned
+	as "$1" test -e "$ws/vendored/.git/config.moat-refused"
+	as "$1" test -e "$ws/vendored/.git/hooks.moat-refused/post-checkout"
+	as "$1" sh -c "cd $ws && git status >/dev/null 2>&1; git -C vendored status >/dev/null 2>&1; git -C lib status >/dev/null 2>&1" || true
+	run as "$1" sh -c "ls $pwned.* 2>/dev/null"
+	[ -z "$output" ] || { echo "ran on the host: $output" >&2; return 1; }
+	# the user's own submodule is untouched, and still works
+	as "$1" test -e "$ws/.git/modules/lib/config"
+	as "$1" git -C "$ws/lib" log --oneline -1
+	as "$1" rm -rf "$ws"
+}
+@test "a submodule's config or hooks written inside the container do not run on the host's next git" {
+	each_mode check_submodule_stays_host
+}
+
 check_planted_moat_yaml() {
 	local ws home id
 	ws=$(workspace "$1")/planted

@@ -120,17 +120,18 @@ static void test_git(void) {
         mkdir(path, 0755);
         snprintf(path, sizeof(path), "%s/.git/config", dir);
         close(open(path, O_WRONLY | O_CREAT, 0644));
-        ok(git_guard_plan(dir, &m, &n, &err) == 0 && n == 3, "a repository: .git, hooks, config");
-        ok(n == 3 && strcmp(m[0].path, ".git") == 0 && !m[0].read_only, ".git first, writable (a mount point)");
-        ok(n == 3 && strcmp(m[1].path, ".git/hooks") == 0 && m[1].read_only, "hooks read-only");
-        ok(n == 3 && strcmp(m[2].path, ".git/config") == 0 && m[2].read_only, "config read-only");
+        ok(git_guard_plan(dir, &m, &n, &err) == 0 && n == 4, "a repository: .git, hooks, config, modules");
+        ok(n == 4 && strcmp(m[0].path, ".git") == 0 && !m[0].read_only, ".git first, writable (a mount point)");
+        ok(n == 4 && strcmp(m[1].path, ".git/hooks") == 0 && m[1].read_only, "hooks read-only");
+        ok(n == 4 && strcmp(m[2].path, ".git/config") == 0 && m[2].read_only, "config read-only");
+        ok(n == 4 && strcmp(m[3].path, ".git/modules") == 0 && m[3].read_only, "submodules' git directories read-only");
         snprintf(path, sizeof(path), "%s/.git/hooks", dir);
         ok(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "a missing hooks directory is made");
         git_guard_mounts_free(m, n);
 
         snprintf(path, sizeof(path), "printf '[extensions]\\n\\tworktreeConfig = true\\n' > %s/.git/config", dir);
         ok(system(path) == 0, "the config reads config.worktree");
-        ok(git_guard_plan(dir, &m, &n, &err) == 0 && n == 4 && strcmp(m[3].path, ".git/config.worktree") == 0,
+        ok(git_guard_plan(dir, &m, &n, &err) == 0 && n == 5 && strcmp(m[4].path, ".git/config.worktree") == 0,
            "config.worktree made and read-only too");
         git_guard_mounts_free(m, n);
 
