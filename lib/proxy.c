@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "proxy-side.h"
 #include "proxy.h"
+#include "tls-ca.h"
 
 /* Connections served at once; above it a client gets 503, and the run's journal a record. */
 #define CONNECTIONS_MAX 512
@@ -151,7 +152,7 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
         proxy_timeouts_default(&p->timeouts);
         p->upstream = SSL_CTX_new(TLS_client_method());
         if (!p->upstream || !SSL_CTX_set_min_proto_version(p->upstream, TLS1_2_VERSION) ||
-            SSL_CTX_set_default_verify_paths(p->upstream) != 1 ||
+            tls_load_host_trust(p->upstream) < 0 ||
             SSL_CTX_set_alpn_protos(p->upstream, alpn, sizeof(alpn)) != 0) {
                 proxy_free(p);
                 return moat_error_set(err, -EIO, "cannot set up TLS to servers: %s",

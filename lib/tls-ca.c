@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -339,4 +340,29 @@ int tls_ca_server_ctx(tls_ca *ca, const char *host, SSL_CTX **ret, moat_error *e
 void tls_ca_set_leaf_lifetime(tls_ca *ca, long seconds, long renew_before) {
         ca->leaf_seconds = seconds;
         ca->renew_seconds = renew_before;
+}
+
+bool tls_trust_dir_hashed(const char *dir) {
+        DIR *d = dir ? opendir(dir) : NULL;
+        struct dirent *e;
+        bool hashed = false;
+
+        if (!d)
+                return false;
+        while (!hashed && (e = readdir(d))) {
+                const char *n = e->d_name;
+
+                hashed = strlen(n) >= 10 && strspn(n, "0123456789abcdef") == 8 && n[8] == '.' &&
+                         n[9 + strspn(n + 9, "0123456789")] == '\0' && n[9] != '\0';
+        }
+        closedir(d);
+        return hashed;
+}
+
+int tls_load_host_trust(SSL_CTX *ctx) {
+        const char *dir = getenv(X509_get_default_cert_dir_env()) ?: X509_get_default_cert_dir();
+
+        if (!getenv(X509_get_default_cert_file_env()) && tls_trust_dir_hashed(dir))
+                return SSL_CTX_load_verify_dir(ctx, dir) == 1 ? 0 : -EIO;
+        return SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -EIO;
 }

@@ -46,3 +46,13 @@ int tls_ca_issue_leaf(tls_ca *ca, const char *host, X509 **ret, moat_error *err)
 /* Internal, for the unit tests: leaves issued from now on last SECONDS and are issued again
  * RENEW_BEFORE seconds before they end. */
 void tls_ca_set_leaf_lifetime(tls_ca *ca, long seconds, long renew_before);
+
+/* The host's trust store for CTX, as servers are verified against it.  Looked up lazily in
+ * the hashed directory (SSL_CERT_DIR, else OpenSSL's default, which update-ca-certificates
+ * and c_rehash keep): a run's proxy then holds only the CAs its servers use, where loading
+ * the bundle file parses every one (~140 certificates, ~900 KiB of heap).  Where there is no
+ * such directory, or SSL_CERT_FILE names a file, OpenSSL's default paths (file and directory). */
+int tls_load_host_trust(SSL_CTX *ctx);
+
+/* Whether DIR holds hashed certificate links (NNNNNNNN.D, as c_rehash names them). */
+bool tls_trust_dir_hashed(const char *dir);

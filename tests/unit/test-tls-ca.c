@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -340,6 +342,66 @@ static void test_lifetime(void) {
            "a leaf near its end is replaced before it expires");
 }
 
+/* STORE's verdict on LEAF for HOST, looking certificates up as a handshake would. */
+static int verify_in(X509_STORE *store, X509 *leaf, const char *host) {
+        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        int r = -1;
+
+        if (ctx && X509_STORE_CTX_init(ctx, store, leaf, NULL) &&
+            X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx), host, 0)) {
+                X509_verify_cert(ctx);
+                r = X509_STORE_CTX_get_error(ctx);
+        }
+        X509_STORE_CTX_free(ctx);
+        return r;
+}
+
+/* The host's trust store: a hashed directory is looked up as needed, and is what counts. */
+static void test_host_trust(void) {
+        char dir[] = "/tmp/test-tls-trust-XXXXXX", path[512], cmd[600];
+        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
+        _cleanup_(X509_freep) X509 *cert = NULL, *leaf = NULL;
+        _cleanup_(SSL_CTX_freep) SSL_CTX *ctx = NULL;
+        _cleanup_free_ char *pem = NULL;
+        FILE *f;
+
+        if (!mkdtemp(dir))
+                abort();
+        ok(!tls_trust_dir_hashed(dir), "an empty directory is not a hashed store");
+        ok(!tls_trust_dir_hashed("/no/such/dir"), "nor one that is missing");
+        snprintf(path, sizeof(path), "%s/ca.pem", dir);
+        is_int(tls_ca_new("0123456789ab", (char *[]) { (char *) "api.example.com", NULL }, &ca, NULL), 0, "a CA");
+        is_int(tls_ca_cert_pem(ca, &pem, NULL), 0, "its PEM");
+        f = fopen(path, "w");
+        ok(f && fputs(pem, f) >= 0 && fclose(f) == 0, "written as a file");
+        snprintf(path, sizeof(path), "%s/1A2B3C4D.0", dir);
+        ok(symlink("ca.pem", path) == 0 && !tls_trust_dir_hashed(dir), "upper-case hex is not c_rehash's");
+        unlink(path);
+        cert = ca_cert(ca);
+        snprintf(path, sizeof(path), "%s/%08lx.0", dir, X509_subject_name_hash(cert));
+        ok(symlink("ca.pem", path) == 0 && tls_trust_dir_hashed(dir), "a hashed link makes it a store");
+
+        setenv("SSL_CERT_DIR", dir, 1);
+        unsetenv("SSL_CERT_FILE");
+        ctx = SSL_CTX_new(TLS_client_method());
+        is_int(tls_load_host_trust(ctx), 0, "the host's trust loaded");
+        is_int(tls_ca_issue_leaf(ca, "api.example.com", &leaf, NULL), 0, "a leaf of the CA");
+        is_int(verify_in(SSL_CTX_get_cert_store(ctx), leaf, "api.example.com"), X509_V_OK,
+               "a server's certificate from a CA in the directory verifies");
+        is_int(verify_in(SSL_CTX_get_cert_store(ctx), leaf, "other.example.com"), X509_V_ERR_HOSTNAME_MISMATCH,
+               "not for another name");
+        unlink(path);
+        SSL_CTX_free(ctx);
+        ctx = SSL_CTX_new(TLS_client_method());
+        is_int(tls_load_host_trust(ctx), 0, "loaded again without the CA");
+        is_int(verify_in(SSL_CTX_get_cert_store(ctx), leaf, "api.example.com"),
+               X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "a CA not in the store is not trusted");
+        unsetenv("SSL_CERT_DIR");
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "# %s failed\n", cmd);
+}
+
 int main(void) {
         test_ca_cert();
         test_leaf();
@@ -348,5 +410,6 @@ int main(void) {
         test_threads();
         test_handshake();
         test_lifetime();
+        test_host_trust();
         return tap_done();
 }
