@@ -119,6 +119,7 @@ static int remember_session(SSL *ssl, SSL_SESSION *session) {
         proxy *p = SSL_get_ex_data(ssl, proxy_index);
         const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
         struct upstream_session *slot = NULL;
+        SSL_SESSION *copy;
 
         if (!p || !host)
                 return 0;
@@ -127,9 +128,15 @@ static int remember_session(SSL *ssl, SSL_SESSION *session) {
                         slot = &p->sessions[i];
         if (!slot || (!slot->host && !(slot->host = strdup(host))))
                 return 0;
+        /* a copy: OpenSSL marks the connection's own session unresumable when the connection
+         * ends without a close_notify sent (most do: the client hangs up), and then no later
+         * connection would resume it (every request paid a full handshake and verification) */
+        copy = SSL_SESSION_dup(session);
+        if (!copy)
+                return 0;
         SSL_SESSION_free(slot->session);
-        slot->session = session;
-        return 1; /* the session is ours now */
+        slot->session = copy;
+        return 0;
 }
 
 static void resume_session(proxy *p, SSL *ssl, const char *host) {

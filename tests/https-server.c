@@ -2,6 +2,7 @@
  * line to the --log file with every header exactly as received, so tests can check what a
  * proxy injected:  <SNI or -> <METHOD> <TARGET> <name>: <value> | <name>: <value> | ...
  * GET /bytes/N sends N bytes (throughput), GET /echo-headers sends the request head back,
+ * GET /tls-resumed says "resumed" when the connection's TLS session was resumed, else "full",
  * GET /upgrade with an Upgrade field answers 101 and then "upgraded\n" in the new protocol
  * before it closes, anything else gets "ok\n".  One detached thread per connection, HTTP/1.1 keep-alive.
  * Prints "https-server: ready" once every socket listens; exits 0 on SIGTERM or SIGINT.
@@ -295,6 +296,9 @@ static int serve_request(connection *c) {
                 return 0;
         } else if (get && equals(req.target, req.target_len, "/echo-headers"))
                 r = respond(c, "200 OK", c->head, req.head_len, req.close);
+        else if (get && equals(req.target, req.target_len, "/tls-resumed"))
+                r = SSL_session_reused(c->ssl) ? respond(c, "200 OK", "resumed\n", 8, req.close)
+                                               : respond(c, "200 OK", "full\n", 5, req.close);
         else
                 r = respond(c, "200 OK", "ok\n", 3, req.close);
         if (r < 0 || req.close)

@@ -93,6 +93,20 @@ check_inject() {
 }
 @test "a grant's secret reaches the server in its header, and the container never holds it" { each_mode check_inject; }
 
+# Each request of an agent's is a connection of its own to the proxy, which makes one to the
+# server: the proxy resumes its TLS session with the server, as a browser would, rather than
+# pay a full handshake and verification for every request.
+check_upstream_resumed() {
+	store_secret "$1"
+	run --separate-stderr agent "$1" "resume-$1" \
+		'for i in 1 2 3; do curl -sS https://api.anthropic.test/tls-resumed; done'
+	[ "$status" -eq 0 ] || { echo "$output $stderr" >&2; return 1; }
+	[ "$output" = "full
+resumed
+resumed" ]
+}
+@test "the proxy resumes its TLS session with a grant's server on the next connection" { each_mode check_upstream_resumed; }
+
 # Everywhere a secret could leak to, while a run that uses it runs and after it ended.
 check_secret_nowhere() {
 	local secret id scope ws
