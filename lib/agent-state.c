@@ -297,38 +297,6 @@ int agent_state_list(const char *moat_home, agent_state_entry **ret, size_t *ret
         return 0;
 }
 
-/* Removes everything under directory DIRFD, then NAME itself from PARENT; links are removed,
- * never followed. */
-static int remove_tree_at(int parent, const char *name) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        struct dirent *de;
-        int fd, r = 0;
-
-        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno != ENOTDIR && errno != ELOOP)
-                        return -errno;
-                return unlinkat(parent, name, 0) < 0 ? -errno : 0;
-        }
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
-        while ((de = readdir(d))) {
-                int k;
-
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                k = remove_tree_at(dirfd(d), de->d_name);
-                if (k < 0 && r == 0)
-                        r = k;
-        }
-        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
-                r = -errno;
-        return r;
-}
-
 int agent_state_remove(const char *moat_home, const char *agent, const char *workspace, moat_error *err) {
         _cleanup_close_ int agent_dir = -1;
         _cleanup_free_ char *key = NULL;
@@ -342,7 +310,7 @@ int agent_state_remove(const char *moat_home, const char *agent, const char *wor
                 return moat_error_set(err, -ENOENT, "%s keeps no state for %s", agent, workspace);
         if (agent_dir < 0)
                 return moat_error_set(err, agent_dir, "cannot open the state of %s: %s", agent, strerror(-agent_dir));
-        r = remove_tree_at(agent_dir, key);
+        r = file_remove_tree_at(agent_dir, key);
         if (r < 0)
                 return moat_error_set(err, r, "cannot remove the state of %s for %s: %s", agent, workspace,
                                       strerror(-r));

@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,4 +41,39 @@ int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len) {
         *ret = TAKE_PTR(buf);
         *ret_len = done;
         return 0;
+}
+
+static inline void closedir_p(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+int file_remove_tree_at(int parent, const char *name) {
+        _cleanup_(closedir_p) DIR *d = NULL;
+        struct dirent *de;
+        int fd, r = 0;
+
+        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno != ENOTDIR && errno != ELOOP)
+                        return -errno;
+                return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+        }
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                int k;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                k = file_remove_tree_at(dirfd(d), de->d_name);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
+                r = -errno;
+        return r;
 }

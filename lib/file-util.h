@@ -7,3 +7,7 @@
  * -ENOENT when it does not exist, -EFBIG when it is not a regular file of at most MAX bytes,
  * another negative errno when it cannot be read. */
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Removes NAME under directory PARENT, and everything inside it when it is a directory;
+ * symbolic links are removed, never followed.  The first error, as a negative errno. */
+int file_remove_tree_at(int parent, const char *name);

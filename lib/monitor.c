@@ -17,6 +17,7 @@
 #include "monitor.h"
 #include "podman-attach.h"
 #include "podman.h"
+#include "run-branch.h"
 #include "runner.h"
 #include "spawn-helper.h"
 #include "time-util.h"
@@ -380,6 +381,18 @@ static void sweep_workspace(const run_record *rec) {
                 fprintf(stderr, "moat: warning: %s\n", *m);
 }
 
+/* A run on a branch of its own: the branch comes back into the user's repository before the
+ * run's end is told, so that whoever waits for the end finds it there. */
+static void fetch_branch(const run_record *rec) {
+        moat_error e = {};
+
+        if (!rec->branch || !rec->repository)
+                return;
+        if (run_branch_fetch(rec->repository, rec->workspace, rec->branch, &e) < 0)
+                fprintf(stderr, "moat: warning: %s; see 'moat branches'\n", moat_error_message(&e));
+        moat_error_clear(&e);
+}
+
 int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,
                    moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
@@ -408,6 +421,7 @@ int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], 
         if ((cut || podman_lost) && !m.record->tty)
                 lines = relay_catch_up(&m, c, relayed, lines);
         sweep_workspace(m.record);
+        fetch_branch(m.record);
 
         /* a stop helper may have recorded "stopping" meanwhile */
         if (run_store_load(m.store, id, &latest, NULL) >= 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mount-guard.h"
+#include "run-branch.h"
 #include "run-plan.h"
 #include "runner.h"
 #include "strv.h"
@@ -259,16 +260,53 @@ static int plan_guard(const run_options *o, const run_record *rec, run_guard *g,
         r = moat_protected_paths(o->manager, &protected, err);
         if (r < 0)
                 return r;
-        r = guard_source(rec->workspace, RUN_WORKSPACE_DIR, "the workspace", protected, g, err);
+        /* a run's checkout is moat's own, under MOAT_HOME, and the agent's alone: it is the one
+         * place there that a container gets, and its git is its own (run-branch.h) */
+        if (!rec->branch)
+                r = guard_source(rec->workspace, RUN_WORKSPACE_DIR, "the workspace", protected, g, err);
         for (size_t i = 0; r >= 0 && i < rec->n_mounts; i++)
                 r = guard_source(rec->mounts[i].source, rec->mounts[i].destination, "mount source", protected, g,
                                  err);
-        if (r < 0)
+        if (r < 0 || rec->branch)
                 return r;
         return git_guard_plan(rec->workspace, &g->git, &g->n_git, err);
 }
 
-int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard, moat_error *err) {
+/* With --branch: the run's workspace is its checkout, which borrows the objects of the user's
+ * repository; the container reads them at the same path, read-only. */
+static int plan_branch(const run_options *o, run_record *rec, run_branch *ret_branch, moat_error *err) {
+        _cleanup_free_ char *home = NULL;
+        run_mount *more;
+        int r;
+
+        if (o->branch_from && !o->branch)
+                return moat_error_set(err, -EINVAL, "--from needs --branch");
+        if (!o->branch)
+                return 0;
+        r = run_store_default_home(o->manager, &home, err);
+        if (r >= 0)
+                r = run_branch_plan(home, rec->workspace, o->branch, ret_branch, err);
+        if (r < 0)
+                return r;
+        free(rec->workspace);
+        rec->workspace = strdup(ret_branch->checkout);
+        rec->branch = strdup(ret_branch->name);
+        rec->repository = strdup(ret_branch->repo);
+        more = realloc(rec->mounts, (rec->n_mounts + 1) * sizeof(*more));
+        if (!more)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        rec->mounts = more;
+        more[rec->n_mounts] = (run_mount) { .source = strdup(ret_branch->objects),
+                                            .destination = strdup(ret_branch->objects), .read_only = true };
+        rec->n_mounts++;
+        if (!rec->workspace || !rec->branch || !rec->repository || !more[rec->n_mounts - 1].source ||
+            !more[rec->n_mounts - 1].destination)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
+int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard, run_branch *ret_branch,
+                    moat_error *err) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         struct stat st;
         int r;
@@ -306,7 +344,9 @@ int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard
                                       strerror(errno));
         if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
                 return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
-        r = plan_guard(o, rec, ret_guard, err);
+        r = plan_branch(o, rec, ret_branch, err);
+        if (r >= 0)
+                r = plan_guard(o, rec, ret_guard, err);
         if (r < 0)
                 return r;
 

@@ -14,6 +14,7 @@
 #include "grant.h"
 #include "net-policy.h"
 #include "podman.h"
+#include "run-branch.h"
 #include "run.h"
 #include "settings.h"
 
@@ -23,6 +24,10 @@ typedef struct run_options {
         const char *name;        /* NULL: a random free name */
         const char *image;       /* NULL: RUN_DEFAULT_IMAGE */
         const char *workspace;   /* NULL: "." */
+        /* A branch of its own (run-branch.h): the run works on a checkout of the workspace's
+         * repository on moat/BRANCH, made from BRANCH_FROM (NULL: HEAD) the first time. */
+        const char *branch;
+        const char *branch_from;
         char *const *command;    /* NULL: the image's */
         char *const *env;        /* KEY=VALUE; values go to the container spec only */
         size_t n_env;
@@ -129,9 +134,11 @@ typedef struct run_guard {
 
 void run_guard_done(run_guard *g);
 
-/* The run as O asks for it, checked into a record (state created, no id yet) and its guard:
- * every mistake in the input is found here, before podman or systemd is asked for anything. */
-int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard, moat_error *err);
+/* The run as O asks for it, checked into a record (state created, no id yet), its guard and,
+ * with o->branch, where its checkout is (run-branch.h; nothing made yet): every mistake in the
+ * input is found here, before podman or systemd is asked for anything. */
+int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard, run_branch *ret_branch,
+                    moat_error *err);
 
 /* What moat puts into the environment of REC's container before the caller's -e. */
 int run_proxy_env(const run_record *rec, char ***ret);

@@ -47,6 +47,8 @@ void run_record_free(run_record *r) {
         free(r->image);
         strv_free(r->command);
         free(r->workspace);
+        free(r->branch);
+        free(r->repository);
         strv_free(r->env_keys);
         for (size_t i = 0; i < r->n_mounts; i++) {
                 free(r->mounts[i].source);
@@ -371,7 +373,8 @@ int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
                 return -ENOMEM;
         if (add_string(o, "id", r->id) < 0 || add_string(o, "name", r->name) < 0 ||
             add_string(o, "image", r->image) < 0 || add_strv(o, "command", r->command) < 0 ||
-            add_string(o, "workspace", r->workspace) < 0 || add_strv(o, "env_keys", r->env_keys) < 0 ||
+            add_string(o, "workspace", r->workspace) < 0 || add_string(o, "branch", r->branch) < 0 ||
+            add_string(o, "repository", r->repository) < 0 || add_strv(o, "env_keys", r->env_keys) < 0 ||
             add_mounts(o, r) < 0 || add_string(o, "container_id", r->container_id) < 0 ||
             add_string(o, "unit", r->unit) < 0 ||
             add_string(o, "manager", run_manager_to_string(r->manager)) < 0 ||
@@ -689,6 +692,8 @@ int run_record_from_json(const char *json, size_t len, run_record **ret, moat_er
             (k = read_string(o, "image", &r->image, err)) < 0 ||
             (k = read_strv(o, "command", &r->command, err)) < 0 ||
             (k = read_string(o, "workspace", &r->workspace, err)) < 0 ||
+            (k = read_string(o, "branch", &r->branch, err)) < 0 ||
+            (k = read_string(o, "repository", &r->repository, err)) < 0 ||
             (k = read_strv(o, "env_keys", &r->env_keys, err)) < 0 || (k = read_mounts(o, r, err)) < 0 ||
             (k = read_bool(o, "interactive", &r->interactive, err)) < 0 ||
             (k = read_bool(o, "tty", &r->tty, err)) < 0 ||

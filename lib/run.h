@@ -55,7 +55,9 @@ typedef struct run_record {
         char *name;
         char *image;
         char **command;       /* NULL-terminated argv; NULL: the image's */
-        char *workspace;      /* absolute host path */
+        char *workspace;      /* absolute host path: with a branch, the run's checkout */
+        char *branch;         /* NAME of the run's branch moat/NAME (run-branch.h); NULL: none */
+        char *repository;     /* with a branch: the user's repository it comes back to */
         char **env_keys;      /* NULL-terminated names only: values are never recorded */
         run_mount *mounts;
         size_t n_mounts;

@@ -17,6 +17,7 @@
 #include "monitor.h"
 #include "podman.h"
 #include "podman-reply.h"
+#include "run-branch.h"
 #include "run-stop.h"
 #include "runner.h"
 #include "strv.h"
@@ -111,10 +112,33 @@ static int pick_name(run_store *store, const char *wanted, char **ret, moat_erro
 /* The run's name, id and unit.  *lock_fd stays held until the record exists, so that two
  * runs cannot take one name; the record is written at once, before the container (which may
  * take minutes on a loaded host), so that the run can be named, and stopped, from then on. */
+/* A run that has not ended and works on REC's branch: one checkout, one agent. */
+static int branch_free(run_services *s, const run_record *rec, moat_error *err) {
+        run_record **list = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!rec->branch)
+                return 0;
+        r = run_store_list(s->store, &list, &n, err);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (list[i]->branch && strcmp(list[i]->branch, rec->branch) == 0 && list[i]->repository &&
+                    strcmp(list[i]->repository, rec->repository) == 0 && !run_state_is_final(list[i]->state))
+                        r = moat_error_set(err, -EBUSY,
+                                           "the branch " RUN_BRANCH_PREFIX "%s is in use by run %s (%s), which is %s; "
+                                           "wait for it to end or choose another branch",
+                                           rec->branch, list[i]->name, list[i]->id,
+                                           run_state_to_string(list[i]->state));
+        run_records_free(list, n);
+        return r;
+}
+
 static int name_run(run_services *s, run_record *rec, const char *wanted, int *lock_fd, moat_error *err) {
         int r;
 
         r = run_store_lock(s->store, lock_fd, err);
+        if (r >= 0)
+                r = branch_free(s, rec, err);
         if (r >= 0)
                 r = pick_name(s->store, wanted, &rec->name, err);
         if (r >= 0)
@@ -500,10 +524,12 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
         _cleanup_(run_services_close) run_services s = {};
         _cleanup_(run_guard_done) run_guard guard = {};
+        _cleanup_(run_branch_done) run_branch branch = {};
         _cleanup_close_ int lock_fd = -1, run_lock_fd = -1;
+        bool checkout_made = false;
         int r;
 
-        r = run_plan_record(o, &rec, &guard, err);
+        r = run_plan_record(o, &rec, &guard, &branch, err);
         if (r >= 0)
                 r = run_services_open(o->manager, &s, err);
         if (r >= 0)
@@ -514,10 +540,18 @@ int runner_start(const run_options *o, run_record **ret, moat_error *err) {
         if (r >= 0)
                 r = run_store_create(s.store, rec, &run_lock_fd, err);
         lock_fd = safe_close(lock_fd);
+        /* the checkout, once the record holds the branch against other starts */
+        if (r >= 0 && rec->branch) {
+                r = run_branch_prepare(&branch, o->branch_from, &checkout_made, err);
+                if (r < 0)
+                        discard_run(&s, rec);
+        }
         if (r >= 0)
                 r = create_run(&s, rec, o, &guard, err);
         if (r >= 0)
                 r = launch_run(&s, &rec, o, err);
+        if (r < 0 && checkout_made && !(r == -ECANCELED && rec->state == RUN_STOPPED))
+                run_branch_discard(&branch);
         if (r == -ECANCELED && ret && rec->state == RUN_STOPPED)
                 *ret = TAKE_PTR(rec); /* a record that stays: the caller says how it ended */
         if (r < 0)

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "podman.h"
 #include "image-build.h"
+#include "run-branch.h"
 #include "runner.h"
 #include "settings.h"
 #include "unit.h"
@@ -127,7 +128,7 @@ int cmd_clean(int argc, char **argv) {
         _cleanup_(moat_error_clear) moat_error err = {};
         run_record **list = NULL;
         size_t n = 0;
-        unsigned removed = 0, containers = 0, images = 0;
+        unsigned removed = 0, containers = 0, images = 0, checkouts = 0;
         int c, rc = 0;
 
         opterr = 0;
@@ -138,7 +139,9 @@ int cmd_clean(int argc, char **argv) {
                               "\n"
                               "Remove the records of ended runs (and their kept containers),\n"
                               "containers labelled moat.run-id whose run has no live unit, and\n"
-                              "agents' images that their provider's recipe no longer names.\n"
+                              "agents' images that their provider's recipe no longer names, and\n"
+                              "the checkouts of --branch runs whose branch is merged, whose runs\n"
+                              "have ended and which hold no uncommitted work (the branch stays).\n"
                               "See moat-clean(1).\n",
                               stdout);
                         return 0;
@@ -188,5 +191,10 @@ int cmd_clean(int argc, char **argv) {
                 rc = cli_fail("%s", moat_error_message(&err));
         printf("Removed %u run%s, %u orphaned container%s and %u old agent image%s.\n", removed,
                removed == 1 ? "" : "s", containers, containers == 1 ? "" : "s", images, images == 1 ? "" : "s");
+        /* after the records: a branch whose runs are all gone is free */
+        if (rc == 0 && run_branch_clean(ctx.store, &checkouts, &err) < 0)
+                rc = cli_fail("%s", moat_error_message(&err));
+        if (checkouts > 0)
+                printf("Removed %u checkout%s of merged branches.\n", checkouts, checkouts == 1 ? "" : "s");
         return rc;
 }

@@ -24,5 +24,6 @@ int cmd_exec(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
+int cmd_branches(int argc, char **argv);
 /* Not a command: the agent PROVIDER names, or an error listing the known ones. */
 int cmd_agent(const char *provider, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "interactive.h"
 #include "build.h"
 #include "launch.h"
+#include "run-branch.h"
 #include "trust.h"
 
 /* What the agent P brings of its own: its image (or recipe), network and grants. */
@@ -80,6 +81,10 @@ static void run_usage(FILE *out, const char *command, const provider *p) {
               "                        '*.npmjs.org' (repeatable)\n"
               "      --grant NAME      a stored credential the run's proxy adds for its hosts; the\n"
               "                        container never holds it (repeatable; see 'moat grant')\n"
+              "      --branch NAME     work on a checkout of the workspace's git repository of its\n"
+              "                        own, on branch moat/NAME, brought back into the repository\n"
+              "                        when the run ends (see 'moat branches')\n"
+              "      --from REF        where a new --branch starts (default: HEAD)\n"
               "      --user            use the user manager and rootless podman (default for non-root)\n"
               "      --system          use the system manager and rootful podman (default for root)\n"
               "  -h, --help            show this help\n"
@@ -92,7 +97,8 @@ static void run_usage(FILE *out, const char *command, const provider *p) {
 }
 
 int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_provider) {
-        enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS, OPT_NETWORK, OPT_ALLOW, OPT_GRANT };
+        enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS, OPT_NETWORK, OPT_ALLOW, OPT_GRANT, OPT_BRANCH,
+               OPT_FROM };
         static const struct option options[] = {
                 { "name", required_argument, NULL, 'n' },
                 { "image", required_argument, NULL, OPT_IMAGE },
@@ -104,6 +110,8 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                 { "network", required_argument, NULL, OPT_NETWORK },
                 { "allow", required_argument, NULL, OPT_ALLOW },
                 { "grant", required_argument, NULL, OPT_GRANT },
+                { "branch", required_argument, NULL, OPT_BRANCH },
+                { "from", required_argument, NULL, OPT_FROM },
                 { "follow", no_argument, NULL, 'f' },
                 { "interactive", no_argument, NULL, 'i' },
                 { "prompt", required_argument, NULL, 'p' },
@@ -177,6 +185,16 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                                 return cli_fail("out of memory");
                         break;
                 }
+                case OPT_BRANCH:
+                        if (!run_branch_name_valid(optarg))
+                                return cli_fail("invalid branch name '%s': use 1-100 of A-Z, a-z, 0-9, '.', '_', "
+                                                "'-', starting with a letter or digit, without '..'",
+                                                optarg);
+                        l->p.o.branch = optarg;
+                        break;
+                case OPT_FROM:
+                        l->p.o.branch_from = optarg;
+                        break;
                 case OPT_GRANT:
                         if (!data_name_valid(optarg))
                                 return cli_fail("invalid grant name '%s': see 'moat grant list'", optarg);
@@ -209,6 +227,8 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                 return cli_fail("--user and --system exclude each other");
         if (l->p.follow && l->p.interactive)
                 return cli_fail("-f and -i exclude each other: -i already shows the output");
+        if (l->p.o.branch_from && !l->p.o.branch)
+                return cli_fail("--from needs --branch");
         return -1;
 }
 

@@ -20,6 +20,7 @@ const moat_command moat_commands[] = {
         { "clean", "remove ended runs, orphaned containers and old agent images", cmd_clean },
         { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
         { "build", "build an agent's image from its provider's recipe", cmd_build },
+        { "branches", "list, diff and remove the branches of runs started with --branch", cmd_branches },
         { "state", "list or remove the homes agents keep per workspace", cmd_state },
         { "trust", "approve a workspace's moat.yaml, so that runs there obey it", cmd_trust },
         { "grant", "store credentials that runs' proxies add, so containers never hold them", cmd_grant },

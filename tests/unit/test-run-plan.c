@@ -185,6 +185,7 @@ static void test_record_refuses_moat_places(void) {
         _cleanup_(moat_error_clear) moat_error err = {};
         _cleanup_(run_record_freep) run_record *rec = NULL;
         _cleanup_(run_guard_done) run_guard g = {};
+        _cleanup_(run_branch_done) run_branch b = {};
         char mount[600], link[300];
         char *mounts[] = { mount, NULL };
         run_options o = { .workspace = ws, .manager = RUN_MANAGER_USER, .mounts = mounts, .n_mounts = 1 };
@@ -192,14 +193,14 @@ static void test_record_refuses_moat_places(void) {
         snprintf(link, sizeof(link), "%s/innocent", ws);
         ok(symlink(home, link) == 0, "a link in the workspace to MOAT_HOME");
         snprintf(mount, sizeof(mount), "%s:/cache:ro", link);
-        ok(run_plan_record(&o, &rec, &g, &err) < 0 && strstr(moat_error_message(&err), "mount source"),
+        ok(run_plan_record(&o, &rec, &g, &b, &err) < 0 && strstr(moat_error_message(&err), "mount source"),
            "a mount that leads to MOAT_HOME through a link is refused");
         ok(!rec, "no record");
         unlink(link);
         moat_error_clear(&err);
 
         snprintf(mount, sizeof(mount), "/etc:/host-etc:ro");
-        is_int(run_plan_record(&o, &rec, &g, &err), 0, "an ordinary mount is planned");
+        is_int(run_plan_record(&o, &rec, &g, &b, &err), 0, "an ordinary mount is planned");
         ok(rec && rec->n_mounts == 1 && rec->mounts[0].read_only, "read-only as asked");
 }
 
