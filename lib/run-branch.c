@@ -386,16 +386,28 @@ static int make_checkout(run_branch *b, const char *start, moat_error *err) {
         return r;
 }
 
+static int prepare(run_branch *b, const char *from, bool *ret_created, moat_error *err);
+static void key_dir_prune(const run_branch *b);
+
 int run_branch_prepare(run_branch *b, const char *from, bool *ret_created, moat_error *err) {
+        int r;
+
+        *ret_created = false;
+        r = make_key_dir(b, err);
+        if (r >= 0)
+                r = prepare(b, from, ret_created, err);
+        /* a failure leaves nothing it made: the repository's directory when it is empty */
+        if (r < 0)
+                key_dir_prune(b);
+        return r;
+}
+
+static int prepare(run_branch *b, const char *from, bool *ret_created, moat_error *err) {
         _cleanup_free_ char *tip = NULL, *start = NULL, *bases = NULL;
         _cleanup_close_ int bases_fd = -1;
         struct stat st;
         int r;
 
-        *ret_created = false;
-        r = make_key_dir(b, err);
-        if (r < 0)
-                return r;
         if (lstat(b->checkout, &st) == 0) {
                 if (!S_ISDIR(st.st_mode))
                         return moat_error_set(err, -ENOTDIR, "%s is not a directory: remove it", b->checkout);
@@ -446,6 +458,15 @@ int run_branch_prepare(run_branch *b, const char *from, bool *ret_created, moat_
         return 0;
 }
 
+/* The repository's directory goes when it holds no checkout and no base. */
+static void key_dir_prune(const run_branch *b) {
+        _cleanup_close_ int fd = open(b->key_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd >= 0 && unlinkat(fd, WORKTREES_DIR, AT_REMOVEDIR) == 0 && unlinkat(fd, BASES_DIR, AT_REMOVEDIR) == 0 &&
+            unlinkat(fd, REPO_FILE, 0) == 0)
+                (void) rmdir(b->key_dir);
+}
+
 void run_branch_discard(const run_branch *b) {
         _cleanup_close_ int fd = open(b->key_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), wt = -1, bases = -1;
 
@@ -457,10 +478,7 @@ void run_branch_discard(const run_branch *b) {
         bases = openat(fd, BASES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (bases >= 0 && b->base_written)
                 (void) unlinkat(bases, b->name, 0);
-        /* the repository's directory, when this was its only checkout */
-        if (unlinkat(fd, WORKTREES_DIR, AT_REMOVEDIR) == 0 && unlinkat(fd, BASES_DIR, AT_REMOVEDIR) == 0 &&
-            unlinkat(fd, REPO_FILE, 0) == 0)
-                (void) rmdir(b->key_dir);
+        key_dir_prune(b);
 }
 
 /* Single-quoted for sh. */

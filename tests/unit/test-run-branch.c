@@ -180,6 +180,7 @@ static void test_checkout(void) {
         is_int(run_branch_plan(home, at_top("repo"), "a", &b, &err), 0, "a plan");
         is_int(run_branch_prepare(&b, "nosuchref", &created, &err), -EINVAL, "--from a ref that is not there");
         ok(!created && access(b.checkout, F_OK) < 0, "and no checkout is left");
+        ok(access(b.key_dir, F_OK) < 0, "nor the repository's directory");
         moat_error_clear(&err);
         is_int(run_branch_prepare(&b, NULL, &created, &err), 0, "a checkout");
         ok(created, "made");
