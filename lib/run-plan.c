@@ -463,6 +463,8 @@ int run_plan_apply_config(run_plan *p, moat_error *err) {
                 p->o.name = cfg->name;
         if (!p->o.image)
                 p->o.image = cfg->image;
+        if (!p->o.branch)
+                p->o.branch = cfg->branch;
         if (!p->extra && cfg->command)
                 p->o.command = cfg->command;
         if (!p->interactive_flag && cfg->interactive == 1 && !p->follow)

@@ -13,6 +13,7 @@
 #include "file-util.h"
 #include "net-policy.h"
 #include "run.h"
+#include "run-branch.h"
 #include "settings.h"
 #include "strv.h"
 #include "yaml-doc.h"
@@ -114,6 +115,7 @@ void moat_config_done(moat_config *c) {
         free(c->network);
         strv_free(c->allow);
         strv_free(c->grants);
+        free(c->branch);
         *c = (moat_config) { .interactive = -1 };
 }
 
@@ -364,6 +366,14 @@ int moat_config_parse(const char *name, const char *text, size_t len, const char
                         r = read_string(name, e, &c.image, err);
                 else if (strcmp(e->key, "agent") == 0)
                         r = read_string(name, e, &c.agent, err);
+                else if (strcmp(e->key, "branch") == 0) {
+                        r = read_string(name, e, &c.branch, err);
+                        if (r >= 0 && !run_branch_name_valid(c.branch))
+                                r = moat_error_set(err, -EINVAL,
+                                                   "%s:%u: '%s' is not a branch name: use 1-100 of A-Z, a-z, 0-9, "
+                                                   "'.', '_', '-', starting with a letter or digit, without '..'",
+                                                   name, e->line, c.branch);
+                }
                 else if (strcmp(e->key, "command") == 0)
                         r = read_list(name, e, true, &c.command, err);
                 else if (strcmp(e->key, "env") == 0)

@@ -24,6 +24,7 @@ typedef struct moat_config {
         char *network;       /* network.policy, as written */
         char **allow;        /* network.allow */
         char **grants;       /* names */
+        char *branch;        /* --branch: NAME of moat/NAME (run-branch.h) */
         char **warnings;     /* "moat.yaml:LINE: unknown key 'KEY'" ... */
 } moat_config;
 

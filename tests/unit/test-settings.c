@@ -22,12 +22,14 @@ static void test_full_config(void) {
                 "container:\n"
                 "  memory: 512m\n"
                 "  cpus: \"1.5\"\n"
-                "agent: claude\n";
+                "agent: claude\n"
+                "branch: fix-1\n";
         moat_config c = {};
         moat_error err = {};
 
         is_int(PARSE(text, &c, &err), 0, "a full moat.yaml parses");
         is_str(c.name, "my-run", "name");
+        is_str(c.branch, "fix-1", "branch");
         is_str(c.image, "localhost/img:1", "image");
         ok(c.command && strv_length(c.command) == 2 && strcmp(c.command[1], "test") == 0, "command list");
         ok(c.env && strcmp(c.env[0], "A=x y") == 0 && strcmp(c.env[1], "B=q\"uote") == 0, "env as KEY=VALUE");
@@ -98,6 +100,8 @@ static void test_errors(void) {
         check_error("name: a\n---\nname: b\n", "only one YAML document", "two documents");
         check_error("container: 5\n", "container must be a mapping", "container scalar");
         check_error("? [a]\n: b\n", "a key must be a plain name", "complex key");
+        check_error("branch: a..b\n", "moat.yaml:1: 'a..b' is not a branch name", "a bad branch name");
+        check_error("branch: ../up\n", "is not a branch name", "a branch name that is a path");
 }
 
 static void test_provider(void) {
