@@ -19,8 +19,9 @@ static void branches_usage(FILE *out) {
               "The branches moat/NAME that runs started with --branch NAME work on, each in a\n"
               "checkout of its own under MOAT_HOME.\n"
               "\n"
-              "  list        each branch: name, repository, base, its last run and that run's\n"
-              "              state, commits ahead of the base, uncommitted files in its checkout\n"
+              "  list        each branch: name, its last run (id) and that run's state, base,\n"
+              "              commits ahead of the base, uncommitted files in its checkout (-\n"
+              "              while a run uses it), repository\n"
               "  diff NAME   what moat/NAME changed against its base (fetched first)\n"
               "  fetch NAME  bring moat/NAME into its repository now (a run's end does it too)\n"
               "  rm NAME     remove the checkout (the branch stays in the repository); refused\n"
@@ -48,8 +49,7 @@ static int branches_list(cli_context *ctx) {
 
         if (run_branch_list(run_store_home(ctx->store), &list, &n, &err) < 0)
                 return cli_fail("%s", moat_error_message(&err));
-        printf("%-20s %-12s %-8s %-20s %-8s %5s %5s  %s\n", "BRANCH", "RUN", "STATE", "", "BASE", "AHEAD", "DIRTY",
-               "REPOSITORY");
+        printf("%-20s %-12s %-8s %-8s %5s %5s  %s\n", "BRANCH", "RUN", "STATE", "BASE", "AHEAD", "DIRTY", "REPOSITORY");
         for (size_t i = 0; i < n; i++) {
                 const run_branch_entry *e = &list[i];
                 _cleanup_(run_record_freep) run_record *last = NULL;
@@ -66,9 +66,8 @@ static int branches_list(cli_context *ctx) {
                         snprintf(dirty_s, sizeof(dirty_s), "%zu", dirty);
                 moat_error_clear(&err);
                 snprintf(branch, sizeof(branch), RUN_BRANCH_PREFIX "%s", e->name);
-                printf("%-20s %-12s %-8s %-20s %-8.8s %5s %5s  %s\n", branch, last ? last->id : "-",
-                       last ? run_state_to_string(last->state) : "-", last ? last->name : "", e->base ?: "-",
-                       ahead_s, dirty_s, e->repo ?: "?");
+                printf("%-20s %-12s %-8s %-8.8s %5s %5s  %s\n", branch, last ? last->id : "-",
+                       last ? run_state_to_string(last->state) : "-", e->base ?: "-", ahead_s, dirty_s, e->repo ?: "?");
         }
         run_branch_entries_free(list, n);
         return 0;
