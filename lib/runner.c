@@ -163,6 +163,7 @@ typedef struct run_sources {
         char *tls_dir;
         char *agent_home;
         char *mapped_workspace, *mapped_home;
+        char *mapped_objects; /* a branch run's: the user's objects, the last of rec->mounts */
 } run_sources;
 
 static void run_sources_done(run_sources *src) {
@@ -171,6 +172,7 @@ static void run_sources_done(run_sources *src) {
         free(src->agent_home);
         free(src->mapped_workspace);
         free(src->mapped_home);
+        free(src->mapped_objects);
 }
 
 /* The guard's mounts: the workspace's git (through the workspace as the container sees it)
@@ -254,7 +256,8 @@ static int create_container(podman_client *c, const run_record *rec, const run_o
         mounts[n++] = (podman_mount) { .source = src->mapped_workspace ?: src->workspace, .destination = RUN_WORKSPACE_DIR };
         for (size_t i = 0; i < rec->n_mounts; i++)
                 mounts[n++] = (podman_mount) {
-                        .source = rec->mounts[i].source,
+                        .source = i + 1 == rec->n_mounts && src->mapped_objects ? src->mapped_objects
+                                                                                : rec->mounts[i].source,
                         .destination = rec->mounts[i].destination,
                         .read_only = rec->mounts[i].read_only,
                 };
@@ -287,6 +290,10 @@ static int map_agent_sources(const run_record *rec, const run_options *o, run_so
         if (r >= 0)
                 r = idmap_mount_swap(rec->id, "home", src->agent_home, getuid(), getgid(), o->agent_uid,
                                      o->agent_gid, &src->mapped_home, err);
+        /* the objects the checkout borrows, readable by the agent whatever the caller's umask */
+        if (r >= 0 && rec->branch)
+                r = idmap_mount_swap(rec->id, "objects", rec->mounts[rec->n_mounts - 1].source, getuid(), getgid(),
+                                     o->agent_uid, o->agent_gid, &src->mapped_objects, err);
         return r;
 }
 
