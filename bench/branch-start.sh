@@ -44,7 +44,7 @@ for mode in root user; do
 	scope=; [ "$mode" = user ] && scope=--user
 	$how sh -c "podman stop -a -t 0 >/dev/null 2>&1
 		for _ in \$(seq 120); do [ -z \"\$(systemctl $scope list-units --plain --no-legend 'moat-*.service')\" ] && break; sleep 0.5; done
-		moat clean >/dev/null; podman rm -af >/dev/null
-		cd '$ws' && for i in \$(seq $rounds); do moat branches rm -f bench-\$i >/dev/null; done; rm -rf '$ws'"
+		cd '$ws' && for i in \$(seq $rounds); do moat branches rm -f bench-\$i >/dev/null; done
+		moat clean >/dev/null; podman rm -af >/dev/null; rm -rf '$ws'"
 done
 rm -rf "$out"
