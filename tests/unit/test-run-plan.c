@@ -91,10 +91,11 @@ static void test_config_needs_approval(void) {
         write_file(path, "image: localhost/from-yaml:1\n"
                          "env:\n  A: yaml\n  B: yaml\n"
                          "mounts: [\"/etc:/host-etc:ro\"]\n"
-                         "network:\n  policy: open\n  allow: [yaml.example.com]\n");
+                         "network:\n  policy: open\n  allow: [yaml.example.com]\n"
+                         "branch: from-yaml\n");
         plan_for(&p, NULL);
         is_int(run_plan_load_config(&p, &err), 1, "a new moat.yaml must be approved first");
-        ok(!p.o.image && p.network == -1 && !p.mounts && !p.env && !p.allow,
+        ok(!p.o.image && p.network == -1 && !p.mounts && !p.env && !p.allow && !p.o.branch,
            "an unapproved moat.yaml changes nothing in the plan");
         ok(p.approval.text && !p.approval.approved, "the approval shows the text to approve");
         is_int(config_approval_store(home, p.workspace, &p.approval, &err), 0, "approved");
@@ -110,6 +111,7 @@ static void test_config_needs_approval(void) {
            "moat.yaml's env first, so -e (later) wins");
         ok(p.mounts && strcmp(p.mounts[0], "/etc:/host-etc:ro") == 0, "its mounts");
         ok(p.allow && strcmp(p.allow[0], "yaml.example.com") == 0, "its allowed hosts");
+        is_str(p.o.branch, "from-yaml", "its branch");
         run_plan_done(&p);
 
         /* changed after approval: asked again, obeyed in nothing */
