@@ -533,6 +533,12 @@ int provider_parse(const char *name, const char *file, const char *text, size_t 
         return 0;
 }
 
+/* Frees both of provider_dirs()'s: _cleanup_free_ on the array would free the first alone. */
+static void provider_dirs_free(char *(*dirs)[2]) {
+        free((*dirs)[0]);
+        free((*dirs)[1]);
+}
+
 /* The provider directories, the user's first. */
 static int provider_dirs(char *ret[2]) {
         const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
@@ -548,7 +554,7 @@ static int provider_dirs(char *ret[2]) {
 }
 
 int provider_list(char ***ret, moat_error *err) {
-        _cleanup_free_ char *dirs[2] = {};
+        _cleanup_(provider_dirs_free) char *dirs[2] = {};
         char **names = NULL;
         size_t n = 0;
 
@@ -590,7 +596,7 @@ int provider_list(char ***ret, moat_error *err) {
 }
 
 int provider_load(const char *name, provider *ret, moat_error *err) {
-        _cleanup_free_ char *dirs[2] = {};
+        _cleanup_(provider_dirs_free) char *dirs[2] = {};
         int r;
 
         if (!data_name_valid(name))
