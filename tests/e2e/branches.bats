@@ -31,10 +31,32 @@ build_git_image() {
 	rm -rf "$root"
 }
 
+home_of() { [ "$1" = user ] && echo /home/moattest || echo /root; }
+
 setup_file() {
+	local mode home
 	build_git_image
 	sb podman import --quiet /run/moat-sandbox/git-image.tar "$GIT_IMAGE" >/dev/null
 	sbu podman import --quiet /run/moat-sandbox/git-image.tar "$GIT_IMAGE" >/dev/null
+	# an agent with git: runs its prompt as a script, as its own user (not root)
+	for mode in root user; do
+		home=$(home_of "$mode")
+		as "$mode" sh -c "mkdir -p $home/.config/moat/providers && cat >$home/.config/moat/providers/gitagent.yaml" <<-EOF
+		image: $GIT_IMAGE
+		command: [sh, -c, 'eval "\$1"', agent]
+		prompt: ["{prompt}"]
+		user: 4321:4321
+		home: /home/gitagent
+		EOF
+	done
+}
+
+teardown_file() {
+	local mode
+	for mode in root user; do
+		as "$mode" rm -f "$(home_of "$mode")/.config/moat/providers/gitagent.yaml"
+		as "$mode" rm -rf "$(moat_home "$mode")/agents/gitagent"
+	done
 }
 
 # brepo MODE NAME: a new repository with one commit, a changed file and an untracked one;
@@ -247,4 +269,37 @@ check_bad_input() {
 
 @test "bad input: one line, nothing left behind" {
 	each_mode check_bad_input
+}
+
+check_agent_branches() {
+	local mode=$1 repo co1 co2 home1 home2
+	repo=$(brepo "$mode" agent)
+	# objects only their owner reads: the agent, another uid, reads them through moat's mapping
+	as "$mode" chmod -R go-rwx "$repo/.git/objects"
+	run --separate-stderr in_repo "$mode" "$repo" moat gitagent --network none --branch ag1 -f -p \
+		'echo "uid=$(id -u)"; echo one >one.txt && git add one.txt && git commit -qm one && git log -1 --format=%s%n%an &&
+		echo mine >"$HOME/only-ag1"'
+	[ "$status" -eq 0 ] || { echo "ag1: $status $output $stderr" >&2; return 1; }
+	[ "$output" = $'uid=4321\none\nTester' ] || { echo "ag1 said: $output" >&2; return 1; }
+	run --separate-stderr in_repo "$mode" "$repo" moat gitagent --network none --branch ag2 -f -p \
+		'git log -1 --format=%s && test ! -e "$HOME/only-ag1" && echo own-home'
+	[ "$status" -eq 0 ] || { echo "ag2: $status $output $stderr" >&2; return 1; }
+	[ "$output" = $'base\nown-home' ] || { echo "ag2 said: $output" >&2; return 1; }
+	[ "$(in_repo "$mode" "$repo" git log -1 --format=%s moat/ag1)" = one ]
+	co1=$(checkout_of "$mode" ag1)
+	co2=$(checkout_of "$mode" ag2)
+	owned_by_caller "$mode" "$co1/one.txt"
+	owned_by_caller "$mode" "$co1/.git/index"
+	# the agent's state is its checkout's: two homes
+	home1=$(as "$mode" moat state path gitagent "$co1")
+	home2=$(as "$mode" moat state path gitagent "$co2")
+	[ -n "$home1" ] && [ -n "$home2" ] && [ "$home1" != "$home2" ]
+	as "$mode" test -e "$home1/only-ag1"
+	as "$mode" test ! -e "$home2/only-ag1"
+	[ "$mode" = user ] || [ -z "$(sb sh -c 'ls /run/moat/mounts; grep /run/moat/mounts /proc/self/mountinfo')" ]
+	in_repo "$mode" "$repo" moat branches rm -f ag1 ag2 >/dev/null
+}
+
+@test "agents on branches: their own uid reads the borrowed objects and commits; a home per checkout" {
+	each_mode check_agent_branches
 }
