@@ -485,6 +485,9 @@ int monitor_cleanup(const char *home, const char *id, moat_error *err) {
                 /* Nobody watches the container any more: it ends now, kept or not. */
                 (void) podman_container_kill(c, m.record->container_id, "SIGKILL", &e);
                 moat_error_clear(&e);
+                /* what the agent committed before the monitor was lost is not */
+                if (m.record->state >= RUN_RUNNING)
+                        fetch_branch(m.record);
                 if (died_of_stop_before_start(&m, code, status))
                         (void) stop_before_start(&m, c, &e);
                 else {

@@ -303,3 +303,29 @@ check_agent_branches() {
 @test "agents on branches: their own uid reads the borrowed objects and commits; a home per checkout" {
 	each_mode check_agent_branches
 }
+
+check_monitor_killed() {
+	local mode=$1 repo co id
+	repo=$(brepo "$mode" killed)
+	run in_repo "$mode" "$repo" moat run --image "$GIT_IMAGE" --branch killed -- \
+		sh -c 'echo k >k.txt && git add k.txt && git commit -qm kept && sleep 1000'
+	[ "$status" -eq 0 ] || { echo "start: $output" >&2; return 1; }
+	id=$(started_id "$output")
+	co=$(checkout_of "$mode" killed)
+	for _ in $(seq 100); do
+		[ "$(as "$mode" git -C "$co" log -1 --format=%s 2>/dev/null)" = kept ] && break
+		sleep 0.2
+	done
+	as "$mode" systemctl $(scope_flag "$mode") kill --kill-who=main --signal=SIGKILL "moat-$id.service"
+	run as "$mode" moat wait "$id"
+	[ "$status" -eq 125 ] && [[ "$output" == *"the monitor ended before the run did"* ]] ||
+		{ echo "wait: $status $output" >&2; return 1; }
+	# its end, as recorded by the unit's cleanup, comes after the branch is back
+	[ "$(in_repo "$mode" "$repo" git log -1 --format=%s moat/killed)" = kept ]
+	as "$mode" moat rm "$id" >/dev/null
+	in_repo "$mode" "$repo" moat branches rm -f killed >/dev/null
+}
+
+@test "a run whose monitor was killed still brings its branch back" {
+	each_mode check_monitor_killed
+}
