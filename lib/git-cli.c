@@ -17,7 +17,7 @@ static const char *const safety[] = {
         "-c", "core.pager=cat",       "-c", "protocol.ext.allow=never",
 };
 
-static const char *git_path(void) {
+const char *git_cli_path(void) {
         static const char *const places[] = { "/usr/bin/git", "/usr/local/bin/git", "/bin/git" };
 
         for (size_t i = 0; i < ELEMENTSOF(places); i++)
@@ -57,7 +57,7 @@ int git_capture(const char *dir, const char *const *args, char **ret, size_t *re
         posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
         /* git from the system's own places, not from whatever PATH the caller has, with our own
          * environment: no GIT_DIR or GIT_CONFIG_* of the caller's applies */
-        r = spawn_clean(&pid, git_path(), &actions, argv, (char *const *) env);
+        r = spawn_clean(&pid, git_cli_path(), &actions, argv, (char *const *) env);
         posix_spawn_file_actions_destroy(&actions);
         close(pipefd[1]);
         if (r < 0) {

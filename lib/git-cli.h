@@ -13,3 +13,6 @@
 int git_capture(const char *dir, const char *const *args, char **ret, size_t *ret_len);
 
 #define GIT_OUTPUT_MAX (16u << 20)
+
+/* The system's git: /usr/bin, /usr/local/bin or /bin, never the caller's PATH. */
+const char *git_cli_path(void);

@@ -3,15 +3,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "git-cli.h"
 #include "git-run.h"
 #include "macro.h"
+#include "spawn-helper.h"
 #include "strv.h"
 
 #define GIT_OUT_MAX (64u << 20)
@@ -84,38 +85,22 @@ static const char *last_line(char *text) {
         return line;
 }
 
-static _noreturn_ void exec_git(const char *cwd, char *const *argv, char **env, int out, int errfd) {
-        _cleanup_(strv_freep) char **full = NULL;
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        sigset_t none;
-
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
-                _exit(127);
-        if (cwd && chdir(cwd) < 0)
-                _exit(127);
-        if (strv_push(&full, strdup("git")) < 0)
-                _exit(127);
-        for (char *const *a = argv; *a; a++)
-                if (strv_push(&full, strdup(*a)) < 0)
-                        _exit(127);
-        execvpe("git", full, env);
-        _exit(127);
-}
-
 int git_run(const char *cwd, char *const *argv, char *const *env, const char *what, char **ret_out, size_t *ret_len,
             moat_error *err) {
-        _cleanup_(strv_freep) char **genv = git_environment(env);
+        _cleanup_(strv_freep) char **genv = git_environment(env), **full = NULL;
         _cleanup_close_ int out_r = -1, err_r = -1;
+        posix_spawn_file_actions_t actions;
         sink out = { .max = GIT_OUT_MAX }, errs = { .max = GIT_ERR_MAX };
         int out_p[2], err_p[2], status, r = 0;
         bool out_open = true, err_open = true;
         pid_t pid;
 
-        if (!genv)
+        if (!genv || strv_push(&full, strdup("git")) < 0 ||
+            (cwd && (strv_push(&full, strdup("-C")) < 0 || strv_push(&full, strdup(cwd)) < 0)))
                 return moat_error_set(err, -ENOMEM, "out of memory");
+        for (char *const *a = argv; *a; a++)
+                if (strv_push(&full, strdup(*a)) < 0)
+                        return moat_error_set(err, -ENOMEM, "out of memory");
         if (pipe2(out_p, O_CLOEXEC) < 0)
                 return moat_error_set(err, -errno, "%s: %s", what, strerror(errno));
         if (pipe2(err_p, O_CLOEXEC) < 0) {
@@ -126,17 +111,16 @@ int git_run(const char *cwd, char *const *argv, char *const *env, const char *wh
         }
         out_r = out_p[0];
         err_r = err_p[0];
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(out_p[1]);
-                close(err_p[1]);
-                return moat_error_set(err, r, "%s: cannot start git: %s", what, strerror(-r));
-        }
-        if (pid == 0)
-                exec_git(cwd, argv, genv, out_p[1], err_p[1]);
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, out_p[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, err_p[1], STDERR_FILENO);
+        r = spawn_clean(&pid, git_cli_path(), &actions, full, genv);
+        posix_spawn_file_actions_destroy(&actions);
         close(out_p[1]);
         close(err_p[1]);
+        if (r < 0)
+                return moat_error_set(err, r, "%s: cannot start git: %s", what, strerror(-r));
         while (out_open || err_open) {
                 struct pollfd p[2] = { { .fd = out_open ? out_r : -1, .events = POLLIN },
                                        { .fd = err_open ? err_r : -1, .events = POLLIN } };
@@ -171,8 +155,6 @@ int git_run(const char *cwd, char *const *argv, char *const *env, const char *wh
         if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
                 const char *line = last_line(errs.data);
 
-                if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !line)
-                        line = "git is not installed";
                 r = moat_error_set(err, -EIO, "%s: %s", what, line ?: "git failed");
         } else if (r >= 0 && out.truncated)
                 r = moat_error_set(err, -EFBIG, "%s: git's output is too large", what);

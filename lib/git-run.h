@@ -1,15 +1,17 @@
-/* Running the host's git for moat: the command line with its machine formats, never a shell,
- * never the caller's GIT_* environment (GIT_DIR and friends would redirect it).  Whatever the
- * repository's own config says runs nothing that moat did not ask for only when the caller
- * adds the overrides (run-branch.h does, for a run's checkout). */
+/* Running the system's git (git_cli_path(), git-cli.h) for moat's work on the user's own
+ * repository and on a run's checkout: the command line with its machine formats, never a
+ * shell, the caller's environment without any GIT_* variable (GIT_DIR and friends would
+ * redirect it) but with its HOME (the user's global config: identity, settings), and git's
+ * error as the message.  Unlike git_capture(), it adds no overrides of its own: the caller
+ * says what to disarm (run-branch.c does, for the config of a checkout the agent wrote). */
 #pragma once
 
 #include <stddef.h>
 
 #include "error.h"
 
-/* Runs `git ARGV...` (ARGV without "git", NULL-terminated) in the working directory CWD
- * (NULL: the current one) with ENV (NULL-terminated KEY=VALUE, may be NULL) added to the
+/* Runs `git [-C CWD] ARGV...` (ARGV without "git", NULL-terminated; CWD NULL: the current
+ * directory) with ENV (NULL-terminated KEY=VALUE, may be NULL) added to the
  * environment.  stdin is /dev/null; stdout is returned in *ret_out (NUL-terminated, may be
  * NULL to discard it), at most 64 MiB; stderr's last line makes the error when git fails:
  * -EIO, with WHAT ("cannot fetch ...") before it. */

@@ -373,7 +373,8 @@ static bool still_running(podman_client *c, const char *container_id) {
 static void sweep_workspace(const run_record *rec) {
         _cleanup_(strv_freep) char **messages = NULL;
 
-        if (!rec->workspace)
+        /* a run's checkout is no git of the host's: its git is the agent's (run-branch.h) */
+        if (!rec->workspace || rec->branch)
                 return;
         (void) git_guard_sweep(rec->workspace, &messages);
         (void) git_guard_sweep_submodules(rec->workspace, &messages);

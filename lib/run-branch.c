@@ -11,6 +11,7 @@
 
 #include "agent-state.h"
 #include "file-util.h"
+#include "git-cli.h"
 #include "git-run.h"
 #include "macro.h"
 #include "run-branch.h"
@@ -549,9 +550,9 @@ int run_branch_fetch(const char *repo, const char *checkout, const char *name, m
         /* upload-pack in the checkout reads its config: nothing there runs */
         if (!quoted ||
             asprintf(&upload_pack,
-                     "git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.alternateRefsCommand=true "
+                     "%s -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.alternateRefsCommand=true "
                      "-c safe.directory=%s upload-pack",
-                     quoted) < 0 ||
+                     git_cli_path(), quoted) < 0 ||
             asprintf(&refspec, "+refs/heads/" RUN_BRANCH_PREFIX "%s:refs/heads/" RUN_BRANCH_PREFIX "%s", name, name) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         {
