@@ -6,13 +6,9 @@
 
 #include <stddef.h>
 
-/* Runs `git -C DIR [safety options] ARGS...` (git from /usr/bin, /usr/local/bin or /bin) with stdin from /dev/null and stderr discarded,
- * capturing up to GIT_OUTPUT_MAX bytes of stdout into *RET (NUL-terminated, *RET_LEN bytes).
- * Returns git's exit status (0..255), or a negative errno when it could not be run (-ENOENT:
- * no git) or said more than GIT_OUTPUT_MAX (-E2BIG). */
+/* Runs `git -C DIR [those options] ARGS...` through git_run() (git-run.h), stdout into *RET
+ * (NUL-terminated, *RET_LEN bytes).  0, or a negative errno: -EIO when git failed. */
 int git_capture(const char *dir, const char *const *args, char **ret, size_t *ret_len);
-
-#define GIT_OUTPUT_MAX (16u << 20)
 
 /* The system's git: /usr/bin, /usr/local/bin or /bin, never the caller's PATH. */
 const char *git_cli_path(void);
