@@ -117,6 +117,7 @@ int journal_write_exit(const run_record *rec) {
         const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
         _cleanup_free_ char *message = NULL;
         char code[16] = "", lines[24] = "";
+        const char *reason = rec->state == RUN_STOPPED ? rec->stop_reason : NULL;
         int r;
 
         if (rec->has_exit_code)
@@ -129,8 +130,8 @@ int journal_write_exit(const run_record *rec) {
                 r = asprintf(&message, "Run %s (%s) was %s before its container started", rec->name, rec->id,
                              run_state_to_string(rec->state));
         else
-                r = asprintf(&message, "Run %s (%s) %s with code %s", rec->name, rec->id,
-                             run_state_to_string(rec->state), code);
+                r = asprintf(&message, "Run %s (%s) %s%s%s%s with code %s", rec->name, rec->id,
+                             run_state_to_string(rec->state), reason ? " (" : "", reason ?: "", reason ? ")" : "", code);
         if (r < 0)
                 return -ENOMEM;
         return sd_journal_send("MESSAGE=%s", message,
@@ -140,6 +141,7 @@ int journal_write_exit(const run_record *rec) {
                                "MOAT_STATE=%s", run_state_to_string(rec->state),
                                "MOAT_EXIT_CODE=%s", code,
                                "MOAT_LINES=%s", lines,
+                               "MOAT_STOP_REASON=%s", reason ?: "",
                                "%s=%s", unit_key, rec->unit,
                                "SYSLOG_IDENTIFIER=%s", rec->name,
                                NULL);

@@ -27,7 +27,21 @@ typedef struct monitor {
         run_record *record;
         char *socket;
         helper_lifeline proxy; /* handed to the relay, which ends the proxy before itself */
+        pid_t container_pid;   /* once known */
 } monitor;
+
+/* The container's process, for the relay's measures; 0 when podman does not say. */
+static int container_pid(monitor *m, podman_client *c) {
+        podman_container_state st = {};
+        moat_error e = {};
+        int pid = 0;
+
+        if (podman_container_inspect(c, m->record->container_id, &st, &e) >= 0)
+                pid = st.pid;
+        podman_container_state_free(&st);
+        moat_error_clear(&e);
+        return pid;
+}
 
 static int monitor_save(monitor *m, run_state state, moat_error *err) {
         if (run_state_is_final(m->record->state) || !run_state_transition_ok(m->record->state, state))
@@ -138,6 +152,7 @@ static int start_proxy(monitor *m, podman_client *c, moat_error *err) {
         if (r < 0)
                 return r;
         snprintf(pid_arg, sizeof(pid_arg), "%d", st.pid);
+        m->container_pid = st.pid;
         podman_container_state_free(&st);
         if (atoi(pid_arg) <= 1)
                 return moat_error_set(err, -ESRCH, "the container has no process to share a network with");
@@ -179,7 +194,7 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         _cleanup_(podman_attach_closep) podman_attach *a = NULL;
         monitor m = { .proxy = HELPER_LIFELINE_NONE };
-        char fd_arg[16], life_arg[16], pidfd_arg[16];
+        char fd_arg[16], life_arg[16], pidfd_arg[16], pid_arg[16];
         sigset_t set;
         int r, fd;
 
@@ -242,6 +257,8 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
                 goto out;
         }
         sd_notify(0, "READY=1\nSTATUS=Running");
+        /* the relay measures what the container uses, from its cgroup, by its process */
+        snprintf(pid_arg, sizeof(pid_arg), "%d", m.container_pid > 1 ? (int) m.container_pid : container_pid(&m, c));
 
         /* The rest of the run needs no podman client in memory: the relay takes over this
          * process, then hands the main PID to a grandchild of its own (relay_hand_over). */
@@ -251,7 +268,7 @@ int monitor_run(const char *home, const char *id, moat_error *err) {
         execv(RELAY_PATH, (char *[]) { (char *) RELAY_PATH, m.record->id, m.record->name,
                                        (char *) run_manager_to_string(m.record->manager),
                                        (char *) (m.record->tty ? "tty" : "notty"), fd_arg, life_arg, pidfd_arg,
-                                       NULL });
+                                       pid_arg, NULL });
         moat_error_set(err, -errno, "cannot run %s: %m", RELAY_PATH);
         r = fail_run(&m, c, err);
 out:
@@ -266,12 +283,19 @@ int monitor_stop(const char *home, const char *id, moat_error *err) {
         int r;
 
         r = monitor_open(home, id, &m, err);
+        /* systemd stops the unit once RuntimeMaxSec= (--timeout) has passed since it became
+         * active, which was after started_at: a stop that late is the time limit's */
+        if (r >= 0 && m.record->timeout_usec > 0 && m.record->started_at > 0 && !m.record->stop_reason &&
+            now_usec() >= m.record->started_at + m.record->timeout_usec &&
+            !(m.record->stop_reason = strdup(RUN_STOP_REASON_TIMEOUT)))
+                r = moat_error_set(err, -ENOMEM, "out of memory");
         if (r >= 0)
                 r = monitor_save(&m, RUN_STOPPING, err);
         if (r >= 0)
                 r = podman_client_new(m.socket, &c, err);
         if (r >= 0)
-                r = podman_container_stop(c, m.record->container_id, MONITOR_STOP_GRACE_SEC, err);
+                r = podman_container_stop(c, m.record->container_id,
+                                          m.record->stop_reason ? MONITOR_TIMEOUT_GRACE_SEC : MONITOR_STOP_GRACE_SEC, err);
         monitor_close(&m);
         return r;
 }
@@ -395,7 +419,7 @@ static void fetch_branch(const run_record *rec) {
 }
 
 int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,
-                   moat_error *err) {
+                   const run_resources *used, moat_error *err) {
         _cleanup_(podman_client_freep) podman_client *c = NULL;
         _cleanup_(run_record_freep) run_record *latest = NULL;
         monitor m = {};
@@ -435,6 +459,10 @@ int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], 
         m.record->has_output_lines = true;
         m.record->output_lines = lines;
         m.record->stopped_at = now_usec();
+        if (used) {
+                m.record->has_resources = true;
+                m.record->resources = *used;
+        }
         r = run_store_save(m.store, m.record, err);
         (void) journal_write_exit(m.record);
         remove_container(&m, c);

@@ -18,6 +18,8 @@
 
 /* Grace a stopped container gets between SIGTERM and SIGKILL, in seconds. */
 #define MONITOR_STOP_GRACE_SEC 10
+/* The grace when the run's time limit (--timeout) ends it: the limit is the user's bound. */
+#define MONITOR_TIMEOUT_GRACE_SEC 1
 
 /* Starts run ID of the store at HOME: attaches, starts the container, records it running
  * and execs the relay with the attach connection.  Returns only on failure, a negative errno
@@ -33,7 +35,7 @@ int monitor_stop(const char *home, const char *id, moat_error *err);
  * the number of entries, writes the end record and removes the container.  Returns the
  * container's exit code (0..255), or a negative errno (the record says failed). */
 int monitor_finish(const char *home, const char *id, const uint64_t relayed[2], uint64_t lines, bool cut,
-                   moat_error *err);
+                   const run_resources *used, moat_error *err);
 
 /* ExecStopPost: when the record is not final, the monitor ended before the run did: the
  * container is removed (stopped when --keep) and the record says failed, with

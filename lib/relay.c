@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ bool relay_feed_at_boundary(const relay_feed *f) {
 }
 
 void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f,
-                           uint64_t lines, bool cut) {
+                           uint64_t lines, bool cut, const run_resources *res) {
         snprintf(cmd->out, sizeof(cmd->out), "%" PRIu64, f->relayed[PODMAN_STREAM_STDOUT]);
         snprintf(cmd->err, sizeof(cmd->err), "%" PRIu64, f->relayed[PODMAN_STREAM_STDERR]);
         snprintf(cmd->lines, sizeof(cmd->lines), "%" PRIu64, lines);
@@ -55,6 +56,11 @@ void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const cha
         cmd->argv[5] = cmd->lines;
         cmd->argv[6] = (char *) (cut ? "cut" : "whole");
         cmd->argv[7] = NULL;
+        cmd->argv[8] = NULL;
+        if (res) {
+                run_resources_format(res, cmd->resources);
+                cmd->argv[7] = cmd->resources;
+        }
 }
 
 typedef struct relay {
@@ -63,7 +69,28 @@ typedef struct relay {
         relay_feed feed;
         pid_t stopper, finisher;
         int status; /* the finish helper's, once it ended */
+        bool probing;           /* the container's cgroup was found */
+        resource_probe probe;
+        run_resources used;     /* what it said so far */
+        uint64_t sampled;       /* when, CLOCK_MONOTONIC µs */
 } relay;
+
+/* How often the container's cgroup is read while it runs (and once more at its end). */
+#define SAMPLE_INTERVAL_USEC (1000 * 1000)
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void sample(relay *rl) {
+        if (!rl->probing)
+                return;
+        resource_probe_sample(&rl->probe, &rl->used);
+        rl->sampled = monotonic_usec();
+}
 
 /* A failed write ends the relay as a cut attach does: once the container has exited, the
  * finish helper relays the rest out of podman's log, from the piece that failed (what was
@@ -94,7 +121,9 @@ static int start_finish(relay *rl, bool cut) {
         pid_t pid;
 
         (void) journal_writer_flush(&rl->writer);
-        relay_finish_cmd_init(&cmd, MONITOR_PATH, rl->rec->id, &rl->feed, rl->writer.lines, cut);
+        sample(rl); /* the container's cgroup may be about to go: its last figures */
+        relay_finish_cmd_init(&cmd, MONITOR_PATH, rl->rec->id, &rl->feed, rl->writer.lines, cut,
+                              rl->probing ? &rl->used : NULL);
         pid = spawn_program(cmd.argv, NULL, 0);
         if (pid < 0)
                 return pid;
@@ -197,8 +226,8 @@ void relay_hand_over(void) {
         close(go);
 }
 
-int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy) {
-        relay rl = { .rec = rec, .status = 125 };
+int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy, pid_t container_pid) {
+        relay rl = { .rec = rec, .status = 125, .used = RUN_RESOURCES_UNKNOWN };
         moat_error err = {};
         sigset_t set;
         int sfd, r;
@@ -220,6 +249,8 @@ int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy) {
         if (proxy->pidfd >= 0)
                 (void) fcntl(proxy->pidfd, F_SETFD, FD_CLOEXEC);
         relay_feed_init(&rl.feed, rec->tty, to_journal, &rl);
+        rl.probing = container_pid > 1 && resource_probe_init(&rl.probe, container_pid) >= 0;
+        sample(&rl);
         r = journal_writer_init(&rl.writer, rec, 0, &err);
         if (r < 0) {
                 fprintf(stderr, "moat-relay: %s\n", moat_error_message(&err));
@@ -232,8 +263,18 @@ int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy) {
 
         while (rl.finisher >= 0 || rl.stopper > 0) {
                 struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = attach_fd, .events = POLLIN } };
+                int timeout = -1;
 
-                if (poll(p, attach_fd >= 0 ? 2 : 1, -1) < 0) {
+                if (rl.probing && attach_fd >= 0) {
+                        uint64_t now = monotonic_usec(), due = rl.sampled + SAMPLE_INTERVAL_USEC;
+
+                        if (now >= due) {
+                                sample(&rl);
+                                due = rl.sampled + SAMPLE_INTERVAL_USEC;
+                        }
+                        timeout = (int) ((due - now) / 1000) + 1;
+                }
+                if (poll(p, attach_fd >= 0 ? 2 : 1, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         fprintf(stderr, "moat-relay: poll: %m\n");
@@ -275,6 +316,7 @@ int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy) {
         if (attach_fd >= 0)
                 close(attach_fd);
         helper_lifeline_end(proxy, PROXY_END_TIMEOUT_MS);
+        resource_probe_done(&rl.probe);
         journal_writer_done(&rl.writer);
         close(sfd);
         return rl.status;

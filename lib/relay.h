@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "podman-frames.h"
+#include "resource-probe.h"
 #include "run.h"
 #include "spawn-helper.h"
 
@@ -36,15 +37,17 @@ int relay_feed_bytes(relay_feed *f, const void *data, size_t len, moat_error *er
 bool relay_feed_at_boundary(const relay_feed *f);
 
 /* The command line of the helper that finishes the run after the output ended:
- * MONITOR finish ID STDOUT-BYTES STDERR-BYTES LINES whole|cut, LINES the journal entries
- * written.  argv points into the struct and at the strings it was made from. */
+ * MONITOR finish ID STDOUT-BYTES STDERR-BYTES LINES whole|cut [RESOURCES], LINES the journal
+ * entries written, RESOURCES what the container used (run_resources_format(); none when RES
+ * is NULL).  argv points into the struct and at the strings it was made from. */
 typedef struct relay_finish_cmd {
         char out[24], err[24], lines[24];
-        char *argv[8];
+        char resources[RESOURCES_ARG_MAX];
+        char *argv[9];
 } relay_finish_cmd;
 
 void relay_finish_cmd_init(relay_finish_cmd *cmd, const char *monitor, const char *id, const relay_feed *f,
-                           uint64_t lines, bool cut);
+                           uint64_t lines, bool cut, const run_resources *res);
 
 /* Makes a fresh grandchild the unit's main process, conmon's way: the process that exec'd
  * holds in its RSS every page of libc and libsystemd that the loader touched, while a process
@@ -58,4 +61,4 @@ void relay_hand_over(void);
 /* Runs the relay of REC (id, name, manager, tty) on ATTACH_FD until the run has ended, then
  * ends the helper on PROXY (the run's proxy, or HELPER_LIFELINE_NONE) and waits for it to be
  * gone; returns the process's exit status. */
-int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy);
+int relay_run(const run_record *rec, int attach_fd, helper_lifeline *proxy, pid_t container_pid);

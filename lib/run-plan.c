@@ -16,6 +16,7 @@
 #include "run-plan.h"
 #include "runner.h"
 #include "strv.h"
+#include "time-util.h"
 
 int parse_memory_size(const char *s, int64_t *ret) {
         char *end;
@@ -53,6 +54,50 @@ int parse_memory_size(const char *s, int64_t *ret) {
         if (v < 1 || v > (double) INT64_MAX / 2)
                 return -EINVAL;
         *ret = (int64_t) v;
+        return 0;
+}
+
+int parse_duration(const char *s, uint64_t *ret_usec) {
+        static const struct {
+                const char *unit;
+                uint64_t usec;
+        } units[] = {
+                /* longest first: "ms" before "m" */
+                { "ms", 1000ULL }, { "s", USEC_PER_SEC }, { "m", 60 * USEC_PER_SEC },
+                { "h", 3600 * USEC_PER_SEC }, { "d", 86400 * USEC_PER_SEC },
+        };
+        uint64_t total = 0;
+
+        if (!s || !*s)
+                return -EINVAL;
+        while (*s) {
+                unsigned long long n;
+                uint64_t mult = 0;
+                char *end;
+
+                if (*s < '0' || *s > '9')
+                        return -EINVAL;
+                errno = 0;
+                n = strtoull(s, &end, 10);
+                if (errno != 0 || n > 1000ULL * 1000 * 1000)
+                        return -EINVAL;
+                s = end;
+                if (!*s && total == 0)
+                        mult = USEC_PER_SEC; /* a bare number: seconds, as systemd's */
+                for (size_t i = 0; i < ELEMENTSOF(units) && !mult; i++)
+                        if (strncmp(s, units[i].unit, strlen(units[i].unit)) == 0) {
+                                mult = units[i].usec;
+                                s += strlen(units[i].unit);
+                        }
+                if (!mult)
+                        return -EINVAL;
+                total += (uint64_t) n * mult;
+                if (total > RUN_TIMEOUT_MAX_USEC)
+                        return -EINVAL;
+        }
+        if (total < 1000)
+                return -EINVAL;
+        *ret_usec = total;
         return 0;
 }
 
@@ -370,6 +415,7 @@ int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard
         rec->keep = o->keep;
         rec->memory_bytes = o->memory_bytes;
         rec->cpus = o->cpus;
+        rec->timeout_usec = o->timeout_usec / 1000 * 1000; /* recorded in ms */
         *ret = TAKE_PTR(rec);
         return 0;
 }
@@ -477,6 +523,10 @@ int run_plan_apply_config(run_plan *p, moat_error *err) {
                 return moat_error_set(err, -EINVAL,
                                       "invalid container.cpus '%s' in %s/moat.yaml: use a positive number such as 1.5",
                                       cfg->cpus, p->workspace);
+        if (!p->timeout_flag && cfg->timeout && parse_duration(cfg->timeout, &p->o.timeout_usec) < 0)
+                return moat_error_set(err, -EINVAL,
+                                      "invalid container.timeout '%s' in %s/moat.yaml: use a duration such as 30m or 2h",
+                                      cfg->timeout, p->workspace);
         if (p->network < 0 && cfg->network)
                 p->network = net_mode_from_string(cfg->network);
         if (prepend(&p->env, cfg->env) < 0 || prepend(&p->mounts, cfg->mounts) < 0 ||

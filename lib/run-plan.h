@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "agent-state.h"
 #include "config-trust.h"
@@ -42,6 +43,7 @@ typedef struct run_options {
         void *userdata;
         int64_t memory_bytes;
         double cpus;
+        uint64_t timeout_usec;   /* the run is stopped after this long (RuntimeMaxSec=); 0: never */
         run_manager manager;
         net_mode network;         /* NET_OPEN unless asked */
         char *const *allow;       /* host patterns a strict run may reach, as typed */
@@ -64,6 +66,11 @@ typedef struct run_options {
 /* Parses a size such as "512m", "1g", "1.5G" or "1048576" (units b, k, m, g: powers of
  * 1024, as podman's --memory). -EINVAL for anything else. */
 int parse_memory_size(const char *s, int64_t *ret);
+
+/* Parses --timeout: "90" (seconds), "500ms", "2s", "5m", "1h", "1d" or a sum such as "1h30m";
+ * from 1 ms to a year.  -EINVAL for anything else. */
+#define RUN_TIMEOUT_MAX_USEC (366ULL * 86400 * 1000 * 1000)
+int parse_duration(const char *s, uint64_t *ret_usec);
 
 /* Parses --cpus: a positive decimal number. */
 int parse_cpus(const char *s, double *ret);
@@ -88,7 +95,7 @@ typedef struct run_plan {
         char *const *extra;     /* after "--" */
         const char *prompt;     /* -p, providers only */
         bool follow, interactive, interactive_flag;
-        bool memory_flag, cpus_flag;
+        bool memory_flag, cpus_flag, timeout_flag;
         int network;            /* -1: not given */
         char **allow;
         char **grant_names;     /* asked for: each must be defined and stored */

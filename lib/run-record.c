@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ void run_record_free(run_record *r) {
         free(r->container_id);
         free(r->unit);
         free(r->error);
+        free(r->stop_reason);
         strv_free(r->allow);
         grant_defs_free(r->grants, r->n_grants);
         free(r);
@@ -313,6 +315,10 @@ static int record_check(const run_record *r, moat_error *err) {
         if (r->has_output_lines && r->output_lines > JSON_INT_MAX)
                 return moat_error_set(err, -EINVAL, "invalid run record %s: %" PRIu64 " lines of output are out of range",
                                       r->id, r->output_lines);
+        if (r->timeout_usec / 1000 > JSON_INT_MAX / 1000)
+                return moat_error_set(err, -EINVAL, "invalid run record %s: time limit out of range", r->id);
+        if (r->stop_reason && strcmp(r->stop_reason, RUN_STOP_REASON_TIMEOUT) != 0)
+                return moat_error_set(err, -EINVAL, "invalid run record %s: unknown stop reason", r->id);
         if (r->created_at > TIMESTAMP_MAX || r->started_at > TIMESTAMP_MAX || r->stopped_at > TIMESTAMP_MAX)
                 return moat_error_set(err, -EINVAL, "invalid run record %s: a time is past the year 9999", r->id);
         if (r->n_mounts > 0 && !r->mounts)
@@ -359,6 +365,41 @@ static int add_grants(cJSON *o, const run_record *r) {
         return 0;
 }
 
+static const struct resource_field {
+        const char *key;
+        size_t offset;
+} resource_fields[] = {
+        { "cpu_usec", offsetof(run_resources, cpu_usec) },
+        { "memory_peak_bytes", offsetof(run_resources, memory_peak_bytes) },
+        { "io_read_bytes", offsetof(run_resources, io_read_bytes) },
+        { "io_write_bytes", offsetof(run_resources, io_write_bytes) },
+        { "tasks_peak", offsetof(run_resources, tasks_peak) },
+};
+
+static uint64_t *resource_at(run_resources *res, size_t i) {
+        return (uint64_t *) ((char *) res + resource_fields[i].offset);
+}
+
+/* "resources": {"cpu_usec": N, ...}, null for what was not measured; null before the end. */
+static int add_resources(cJSON *o, const run_record *r) {
+        run_resources res = r->resources;
+        cJSON *ro;
+
+        if (!r->has_resources)
+                return cJSON_AddNullToObject(o, "resources") ? 0 : -ENOMEM;
+        ro = cJSON_AddObjectToObject(o, "resources");
+        if (!ro)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(resource_fields); i++) {
+                uint64_t v = *resource_at(&res, i);
+
+                if (v == RUN_RESOURCE_UNKNOWN || v > JSON_INT_MAX ? !cJSON_AddNullToObject(ro, resource_fields[i].key)
+                                                                  : add_int(ro, resource_fields[i].key, (int64_t) v) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
         _cleanup_(cJSON_Deletep) cJSON *o = NULL;
         char *json;
@@ -391,7 +432,8 @@ int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
                                  : !cJSON_AddNullToObject(o, "output_lines")) ||
             add_string(o, "error", r->error) < 0 ||
             add_string(o, "network", net_mode_to_string(r->network)) < 0 || add_strv(o, "allow", r->allow) < 0 ||
-            add_grants(o, r) < 0)
+            add_grants(o, r) < 0 || add_int(o, "timeout_ms", (int64_t) (r->timeout_usec / 1000)) < 0 ||
+            add_string(o, "stop_reason", r->stop_reason) < 0 || add_resources(o, r) < 0)
                 return -ENOMEM;
 
         json = cJSON_Print(o);
@@ -602,6 +644,41 @@ static int read_numbers(const cJSON *o, run_record *r, moat_error *err) {
         return 0;
 }
 
+/* timeout_ms, stop_reason and resources (issue 25). */
+static int read_accounting(const cJSON *o, run_record *r, moat_error *err) {
+        const cJSON *item, *ro;
+        long long v;
+        int k;
+
+        item = field_get(o, "timeout_ms");
+        if (item) {
+                if (!json_get_int(item, 0, JSON_INT_MAX / 1000, &v))
+                        return wrong_type("timeout_ms", "an integer from 0", err);
+                r->timeout_usec = (uint64_t) v * 1000;
+        }
+        k = read_string(o, "stop_reason", &r->stop_reason, err);
+        if (k < 0)
+                return k;
+        if (r->stop_reason && strcmp(r->stop_reason, RUN_STOP_REASON_TIMEOUT) != 0)
+                return wrong_type("stop_reason", "\"timeout\" or null", err);
+        ro = field_get(o, "resources");
+        if (!ro)
+                return 0;
+        if (!cJSON_IsObject(ro))
+                return wrong_type("resources", "an object or null", err);
+        r->has_resources = true;
+        r->resources = RUN_RESOURCES_UNKNOWN;
+        for (size_t i = 0; i < ELEMENTSOF(resource_fields); i++) {
+                item = field_get(ro, resource_fields[i].key);
+                if (!item)
+                        continue;
+                if (!json_get_int(item, 0, JSON_INT_MAX, &v))
+                        return wrong_type(resource_fields[i].key, "an integer from 0, or null", err);
+                *resource_at(&r->resources, i) = (uint64_t) v;
+        }
+        return 0;
+}
+
 static int read_rule(const cJSON *item, grant_rule *rule, moat_error *err) {
         const cJSON *header = cJSON_GetObjectItemCaseSensitive(item, "header"),
                     *value = cJSON_GetObjectItemCaseSensitive(item, "value");
@@ -701,7 +778,8 @@ int run_record_from_json(const char *json, size_t len, run_record **ret, moat_er
             (k = read_timestamp(o, "created_at", &r->created_at, err)) < 0 ||
             (k = read_timestamp(o, "started_at", &r->started_at, err)) < 0 ||
             (k = read_timestamp(o, "stopped_at", &r->stopped_at, err)) < 0 ||
-            (k = read_string(o, "error", &r->error, err)) < 0 || (k = read_network(o, r, err)) < 0)
+            (k = read_string(o, "error", &r->error, err)) < 0 || (k = read_network(o, r, err)) < 0 ||
+            (k = read_accounting(o, r, err)) < 0)
                 return k;
 
         *ret = TAKE_PTR(r);

@@ -50,6 +50,23 @@ typedef struct run_mount {
         bool read_only;
 } run_mount;
 
+/* What the kernel measured of a run's container (its cgroup) and of the run's own unit,
+ * recorded once the run ends; RUN_RESOURCE_UNKNOWN where nothing could be measured. */
+#define RUN_RESOURCE_UNKNOWN UINT64_MAX
+typedef struct run_resources {
+        uint64_t cpu_usec;          /* user + system CPU time */
+        uint64_t memory_peak_bytes; /* the highest memory use seen */
+        uint64_t io_read_bytes, io_write_bytes;
+        uint64_t tasks_peak;        /* the most processes and threads at once that were seen */
+} run_resources;
+
+#define RUN_RESOURCES_UNKNOWN                                                                                   \
+        ((run_resources) { RUN_RESOURCE_UNKNOWN, RUN_RESOURCE_UNKNOWN, RUN_RESOURCE_UNKNOWN, RUN_RESOURCE_UNKNOWN, \
+                           RUN_RESOURCE_UNKNOWN })
+
+/* The reason a stopped run records when its --timeout ended it. */
+#define RUN_STOP_REASON_TIMEOUT "timeout"
+
 typedef struct run_record {
         char id[RUN_ID_LEN + 1];
         char *name;
@@ -83,6 +100,10 @@ typedef struct run_record {
         bool has_output_lines;
         uint64_t output_lines;
         char *error;          /* why a run failed */
+        uint64_t timeout_usec; /* RuntimeMaxSec= of the unit; 0: none */
+        char *stop_reason;    /* a stopped run: "timeout" when its time limit ended it; NULL */
+        bool has_resources;   /* what was measured of the run once it ended */
+        run_resources resources;
 } run_record;
 
 void run_record_free(run_record *r);

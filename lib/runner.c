@@ -365,6 +365,7 @@ static int start_unit(run_services *s, const run_record *rec, char **ret_job_res
                 .environment = environment,
                 /* the container's grace, then time for the monitor to record and clean up */
                 .timeout_stop_usec = (MONITOR_STOP_GRACE_SEC + 20) * USEC_PER_SEC,
+                .runtime_max_usec = rec->timeout_usec,
         };
 
         if (asprintf(&description, "moat run %s (%s)", rec->name, rec->id) < 0 ||

@@ -106,6 +106,7 @@ void moat_config_done(moat_config *c) {
         free(c->name);
         free(c->image);
         free(c->memory);
+        free(c->timeout);
         free(c->cpus);
         free(c->agent);
         strv_free(c->command);
@@ -389,6 +390,8 @@ int moat_config_parse(const char *name, const char *text, size_t len, const char
                                         r = read_string(name, k, &c.memory, err);
                                 else if (strcmp(k->key, "cpus") == 0)
                                         r = read_string(name, k, &c.cpus, err);
+                                else if (strcmp(k->key, "timeout") == 0)
+                                        r = read_string(name, k, &c.timeout, err);
                                 else if (warn_unknown(name, k, &c.warnings) < 0)
                                         r = moat_error_set(err, -ENOMEM, "out of memory");
                         }

@@ -20,6 +20,7 @@ typedef struct moat_config {
         int interactive;     /* -1: not given */
         char *memory;        /* as written: parse_memory_size() reads it */
         char *cpus;
+        char *timeout;       /* as written: parse_duration() reads it */
         char *agent;         /* a provider's name */
         char *network;       /* network.policy, as written */
         char **allow;        /* network.allow */

@@ -150,6 +150,11 @@ static int append_properties(sd_bus_message *m, const unit_spec *spec) {
                 if (r < 0)
                         return r;
         }
+        if (spec->runtime_max_usec > 0) {
+                r = sd_bus_message_append(m, "(sv)", "RuntimeMaxUSec", "t", spec->runtime_max_usec);
+                if (r < 0)
+                        return r;
+        }
         if (spec->environment) {
                 r = sd_bus_message_open_container(m, 'r', "sv");
                 if (r >= 0)

@@ -33,6 +33,7 @@ typedef struct unit_spec {
         const unit_credential *credentials;
         size_t n_credentials;
         uint64_t timeout_stop_usec;
+        uint64_t runtime_max_usec; /* RuntimeMaxSec=: systemd stops the unit after it; 0: never */
 } unit_spec;
 
 /* Creates the unit as Type=notify and waits for its start job, which completes once the main

@@ -93,7 +93,7 @@ run_record *cli_resolve(cli_context *ctx, const char *run) {
 }
 
 int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, int exit_code, const char *error,
-                   uint64_t dropped, bool status_line) {
+                   const char *stop_reason, uint64_t dropped, bool status_line) {
         const char *lead = status_line ? "Run" : "moat: run";
         char lost[96] = "";
         int status;
@@ -112,14 +112,17 @@ int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, i
                         return exit_code;
                 return EXIT_MOAT_ERROR;
         }
+        if (state != RUN_STOPPED)
+                stop_reason = NULL;
         if (!has_exit_code) {
-                fprintf(stderr, "%s %s (%s) was %s before its container started\n", lead, rec->name, rec->id,
-                        run_state_to_string(state));
+                fprintf(stderr, "%s %s (%s) was %s%s%s%s before its container started\n", lead, rec->name, rec->id,
+                        run_state_to_string(state), stop_reason ? " (" : "", stop_reason ?: "", stop_reason ? ")" : "");
                 return EXIT_MOAT_ERROR;
         }
         status = exit_code & 0xff;
         if (status_line)
-                fprintf(stderr, "Run %s (%s) %s with code %d%s\n", rec->name, rec->id, run_state_to_string(state),
+                fprintf(stderr, "Run %s (%s) %s%s%s%s with code %d%s\n", rec->name, rec->id,
+                        run_state_to_string(state), stop_reason ? " (" : "", stop_reason ?: "", stop_reason ? ")" : "",
                         exit_code, lost);
         return status;
 }

@@ -71,6 +71,7 @@ run_record *cli_resolve(cli_context *ctx, const char *run);
  * container started.  A run that failed because its command could not be run has podman's
  * code for that (126 or 127). */
 int cli_report_end(const run_record *rec, run_state state, bool has_exit_code, int exit_code, const char *error,
+                   const char *stop_reason,
                    uint64_t dropped, bool status_line);
 
 /* Blocks until *REC's run has ended (its record is final) and leaves that record in *REC;

@@ -121,6 +121,7 @@ static int on_idle(void *userdata) {
 
 void follow_end_done(follow_end *e) {
         free(e->error);
+        free(e->stop_reason);
         *e = (follow_end) {};
 }
 
@@ -187,6 +188,12 @@ int follow_run(const run_record *rec, const follow_options *o, follow_end *ret_e
                 else
                         r = end_from_record(store, rec, o, &je, &end);
                 end.dropped = je.seq.dropped;
+                if (r >= 0 && end.known && end.state == RUN_STOPPED) {
+                        _cleanup_(run_record_freep) run_record *now = NULL;
+
+                        if (run_store_load(store, rec->id, &now, NULL) >= 0)
+                                end.stop_reason = TAKE_PTR(now->stop_reason);
+                }
         }
         if (fflush(stdout) == EOF || r == -EPIPE) {
                 follow_end_done(&end);

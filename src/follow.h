@@ -21,6 +21,7 @@ typedef struct follow_end {
         bool has_exit_code;
         int exit_code;
         char *error;         /* a failed run's reason, from the run record */
+        char *stop_reason;   /* a stopped run's, from the run record: "timeout" or NULL */
         uint64_t dropped;    /* lines of output that journald dropped */
 } follow_end;
 

@@ -84,5 +84,5 @@ int interactive_run(run_options *o) {
                 return r; /* moat goes; the run stays, as with -f */
         if (cli_wait_end(&ctx, &rec) != 0)
                 return EXIT_MOAT_ERROR;
-        return cli_report_end(rec, rec->state, rec->has_exit_code, rec->exit_code, rec->error, 0, true);
+        return cli_report_end(rec, rec->state, rec->has_exit_code, rec->exit_code, rec->error, rec->stop_reason, 0, true);
 }

@@ -75,6 +75,7 @@ static void run_usage(FILE *out, const char *command, const provider *p) {
               "      --keep            keep the container after the run ends\n"
               "      --memory SIZE     memory limit, e.g. 512m, 2g\n"
               "      --cpus N          CPU limit, e.g. 1.5\n"
+              "      --timeout DURATION  stop the run after DURATION, e.g. 90s, 30m, 2h\n"
               "      --network POLICY  open (the default for moat run), strict (only the proxy:\n"
               "                        grants' hosts and --allow; the default for agents) or none\n"
               "      --allow HOST      a host a strict run may reach, e.g. github.com or\n"
@@ -98,7 +99,7 @@ static void run_usage(FILE *out, const char *command, const provider *p) {
 
 int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_provider) {
         enum { OPT_IMAGE = OPT_OWN, OPT_KEEP, OPT_MEMORY, OPT_CPUS, OPT_NETWORK, OPT_ALLOW, OPT_GRANT, OPT_BRANCH,
-               OPT_FROM };
+               OPT_FROM, OPT_TIMEOUT };
         static const struct option options[] = {
                 { "name", required_argument, NULL, 'n' },
                 { "image", required_argument, NULL, OPT_IMAGE },
@@ -107,6 +108,7 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                 { "keep", no_argument, NULL, OPT_KEEP },
                 { "memory", required_argument, NULL, OPT_MEMORY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "network", required_argument, NULL, OPT_NETWORK },
                 { "allow", required_argument, NULL, OPT_ALLOW },
                 { "grant", required_argument, NULL, OPT_GRANT },
@@ -169,6 +171,11 @@ int launch_parse(launch *l, int argc, char **argv, const char *command, bool is_
                         if (parse_cpus(optarg, &l->p.o.cpus) < 0)
                                 return cli_fail("invalid --cpus '%s': use a positive number such as 1.5", optarg);
                         l->p.cpus_flag = true;
+                        break;
+                case OPT_TIMEOUT:
+                        if (parse_duration(optarg, &l->p.o.timeout_usec) < 0)
+                                return cli_fail("invalid --timeout '%s': use a duration such as 90s, 30m or 2h", optarg);
+                        l->p.timeout_flag = true;
                         break;
                 case OPT_NETWORK:
                         l->p.network = net_mode_from_string(optarg);
@@ -308,7 +315,8 @@ static int follow_to_end(const run_record *rec) {
                 return cli_fail("run %s (%s) ended, and neither the journal nor its record says how; see "
                                 "'journalctl%s -u %s'",
                                 rec->name, rec->id, rec->manager == RUN_MANAGER_USER ? " --user" : "", rec->unit);
-        return cli_report_end(rec, end.state, end.has_exit_code, end.exit_code, end.error, end.dropped, true);
+        return cli_report_end(rec, end.state, end.has_exit_code, end.exit_code, end.error, end.stop_reason, end.dropped,
+                              true);
 }
 
 int launch_start(launch *l) {

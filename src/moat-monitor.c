@@ -1,7 +1,7 @@
 /* moat-monitor: a run's podman side, started by systemd and by the relay, never by hand.
  *   run ID                  the unit's main process until the container runs (then the relay)
  *   stop ID                 the relay's helper on SIGTERM/SIGINT
- *   finish ID OUT ERR LINES whole|cut   the relay's helper once the output ended
+ *   finish ID OUT ERR LINES whole|cut [RESOURCES]   the relay's helper once the output ended
  *   cleanup ID              the unit's ExecStopPost
  * The run store is $MOAT_HOME, which moat puts into the unit's environment. */
 #include "config.h"
@@ -15,10 +15,11 @@
 
 #include "monitor.h"
 #include "podman.h"
+#include "resource-probe.h"
 
 static int usage(void) {
         fputs("usage: moat-monitor run|stop|cleanup RUN-ID\n"
-              "       moat-monitor finish RUN-ID STDOUT-BYTES STDERR-BYTES LINES whole|cut\n"
+              "       moat-monitor finish RUN-ID STDOUT-BYTES STDERR-BYTES LINES whole|cut [RESOURCES]\n"
               "(started by systemd and moat-relay for moat)\n",
               stderr);
         return 2;
@@ -56,6 +57,7 @@ int main(int argc, char **argv) {
         _cleanup_(moat_error_clear) moat_error err = {};
         const char *home = getenv("MOAT_HOME");
         uint64_t relayed[2], lines;
+        run_resources used = RUN_RESOURCES_UNKNOWN;
         int r;
 
         if (argc < 3 || !run_id_valid(argv[2]))
@@ -74,10 +76,12 @@ int main(int argc, char **argv) {
                 r = monitor_stop(home, argv[2], &err);
         else if (argc == 3 && strcmp(argv[1], "cleanup") == 0)
                 r = monitor_cleanup(home, argv[2], &err);
-        else if (argc == 7 && strcmp(argv[1], "finish") == 0 && parse_count(argv[3], &relayed[0]) &&
+        else if ((argc == 7 || (argc == 8 && run_resources_parse(argv[7], &used) >= 0)) &&
+                 strcmp(argv[1], "finish") == 0 && parse_count(argv[3], &relayed[0]) &&
                  parse_count(argv[4], &relayed[1]) && parse_count(argv[5], &lines) &&
                  (strcmp(argv[6], "whole") == 0 || strcmp(argv[6], "cut") == 0))
-                r = monitor_finish(home, argv[2], relayed, lines, strcmp(argv[6], "cut") == 0, &err);
+                r = monitor_finish(home, argv[2], relayed, lines, strcmp(argv[6], "cut") == 0,
+                                   argc == 8 ? &used : NULL, &err);
         else
                 return usage();
         if (r < 0) {

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,14 @@ int main(int argc, char **argv) {
         run_record rec = {};
         _cleanup_free_ char *unit = NULL;
         helper_lifeline proxy = HELPER_LIFELINE_NONE;
+        long container_pid = 0;
         int fd;
 
-        if (argc != 8 || !run_id_valid(argv[1]) || !run_name_valid(argv[2]) ||
+        if (argc != 9 || !run_id_valid(argv[1]) || !run_name_valid(argv[2]) ||
             run_manager_from_string(argv[3], &rec.manager) < 0 ||
             (strcmp(argv[4], "tty") != 0 && strcmp(argv[4], "notty") != 0)) {
                 fputs("usage: moat-relay RUN-ID NAME user|system tty|notty ATTACH-FD PROXY-LIFELINE-FD PROXY-PIDFD "
-                      "(started by moat-monitor)\n",
+                      "CONTAINER-PID (started by moat-monitor)\n",
                       stderr);
                 return 2;
         }
@@ -47,6 +49,7 @@ int main(int argc, char **argv) {
                 fputs("moat-relay: ATTACH-FD must be an open descriptor above 2, the proxy's ones too or -1\n", stderr);
                 return 2;
         }
+        container_pid = strtol(argv[8], NULL, 10); /* 0: unknown, nothing is measured */
         snprintf(rec.id, sizeof(rec.id), "%s", argv[1]);
         unit = run_unit_name(rec.id);
         if (!unit) {
@@ -58,5 +61,5 @@ int main(int argc, char **argv) {
         rec.tty = strcmp(argv[4], "tty") == 0;
         rec.state = RUN_RUNNING;
         relay_hand_over();
-        return relay_run(&rec, fd, &proxy);
+        return relay_run(&rec, fd, &proxy, container_pid > 1 && container_pid < INT32_MAX ? (pid_t) container_pid : 0);
 }

@@ -42,5 +42,5 @@ int cmd_wait(int argc, char **argv) {
         if (cli_wait_end(&ctx, &rec) != 0)
                 return EXIT_MOAT_ERROR;
 
-        return cli_report_end(rec, rec->state, rec->has_exit_code, rec->exit_code, rec->error, 0, false);
+        return cli_report_end(rec, rec->state, rec->has_exit_code, rec->exit_code, rec->error, rec->stop_reason, 0, false);
 }

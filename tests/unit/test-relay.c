@@ -121,7 +121,7 @@ static void test_finish_argv(void) {
         relay_feed_init(&f, false, collect, &s);
         (void) relay_feed_bytes(&f, buf, frame(buf, 2, "12345"), NULL);
         (void) relay_feed_bytes(&f, buf, frame(buf, 1, "abc"), NULL);
-        relay_finish_cmd_init(&cmd, "/x/moat-monitor", "0123456789ab", &f, 18446744073709551615ULL, true);
+        relay_finish_cmd_init(&cmd, "/x/moat-monitor", "0123456789ab", &f, 18446744073709551615ULL, true, NULL);
         ok(argv[7] == NULL, "argv is NULL-terminated");
         is_int((int) strv_length(argv), 7, "seven arguments");
         is_str(argv[0], "/x/moat-monitor", "the monitor");
@@ -131,9 +131,12 @@ static void test_finish_argv(void) {
         is_str(argv[4], "5", "stderr bytes");
         is_str(argv[5], "18446744073709551615", "journal entries written, to the last digit");
         is_str(argv[6], "cut", "cut");
-        relay_finish_cmd_init(&cmd, "m", "0123456789ab", &f, 0, false);
+        relay_finish_cmd_init(&cmd, "m", "0123456789ab", &f, 0, false,
+                              &(run_resources) { 2000000, 104857600, RUN_RESOURCE_UNKNOWN, 0, 3 });
         is_str(argv[5], "0", "no entries");
         is_str(argv[6], "whole", "whole when the stream ended at a boundary");
+        is_str(argv[7], "2000000,104857600,-,0,3", "what the container used, unknown as -");
+        ok(argv[8] == NULL, "argv is NULL-terminated after them");
 }
 
 int main(void) {
