@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
 
 #include "http-proxy.h"
 #include "proxy-route.h"
@@ -156,7 +157,111 @@ struct http_rewriter {
         bool resp_interim, resp_switch, resume;
         bool waiting;   /* an upgrade request went out: its answer decides what follows */
         buf held;       /* client bytes after it, meanwhile */
+        /* the request log (o.exchange): one per request in queue[], same order */
+        struct exchange *ex;
+        size_t ex_cap;
+        uint32_t next_seq;      /* the request being read is ex[] with this seq, while there */
+        bool resp_complete;     /* an answer ended: the response parser paused there */
+        char resp_field[20];    /* the answer's header being read, if short */
+        size_t resp_field_len;
+        bool resp_field_long;
 };
+
+typedef struct exchange {
+        uint32_t seq;
+        uint8_t method;
+        int status;
+        uint64_t up, down, started;
+        usage_api api;
+        usage_parser *usage;
+        char path[HTTP_PATH_MAX + 1];
+} exchange;
+
+static bool observing(const http_rewriter *rw) {
+        return rw->o.exchange != NULL;
+}
+
+/* Whether answers are read: to know where each ends. */
+static bool reading_answers(const http_rewriter *rw) {
+        return rw->o.authority_host || observing(rw);
+}
+
+static uint64_t clock_now(const http_rewriter *rw) {
+        return rw->o.clock ? rw->o.clock(rw->userdata) : 0;
+}
+
+/* The path of a request target (origin or absolute form), without query or fragment, each
+ * byte outside printable ASCII as '?', cut at HTTP_PATH_MAX. */
+static void target_path(const char *url, size_t n, char out[static HTTP_PATH_MAX + 1]) {
+        struct http_parser_url u;
+        size_t len = 0;
+
+        http_parser_url_init(&u);
+        if (n > 0 && url[0] != '/' && http_parser_parse_url(url, n, 0, &u) == 0) {
+                if (u.field_set & (1 << UF_PATH)) {
+                        url += u.field_data[UF_PATH].off;
+                        n = u.field_data[UF_PATH].len;
+                } else
+                        url = "/", n = 1;
+        }
+        for (size_t i = 0; i < n && len < HTTP_PATH_MAX && url[i] != '?' && url[i] != '#'; i++)
+                out[len++] = url[i] > 0x20 && url[i] < 0x7f ? url[i] : '?';
+        out[len] = '\0';
+}
+
+static exchange *exchange_push(http_rewriter *rw, const http_parser *p) {
+        exchange *x;
+
+        if (rw->n_queue == rw->ex_cap) {
+                size_t cap = rw->ex_cap ? rw->ex_cap * 2 : 2;
+                exchange *e = realloc(rw->ex, cap * sizeof(*e));
+
+                if (!e)
+                        return NULL;
+                rw->ex = e;
+                rw->ex_cap = cap;
+        }
+        x = &rw->ex[rw->n_queue];
+        *x = (exchange) { .seq = ++rw->next_seq, .method = (uint8_t) p->method, .started = clock_now(rw) };
+        target_path(rw->url.data, rw->url.len, x->path);
+        if (rw->o.usage) {
+                x->api = usage_api_for_request(http_method_str((enum http_method) p->method), x->path);
+                if (x->api != USAGE_API_NONE && !(x->usage = usage_parser_new(x->api, x->path)))
+                        return NULL;
+        }
+        return x;
+}
+
+/* The exchange of the oldest request, its answer ended (or not to come): told, and gone. */
+static void exchange_pop(http_rewriter *rw) {
+        exchange *x = &rw->ex[0];
+        usage_tokens tokens = {};
+        http_exchange e = {
+                .method = http_method_str((enum http_method) x->method),
+                .path = x->path,
+                .status = x->status,
+                .bytes_up = x->up,
+                .bytes_down = x->down,
+                .started = x->started,
+                .ended = clock_now(rw),
+                .api = x->api,
+        };
+
+        if (x->usage) {
+                usage_parser_finish(x->usage, &tokens);
+                usage_parser_free(x->usage);
+                e.usage = &tokens;
+        }
+        rw->o.exchange(&e, rw->userdata);
+        memmove(rw->ex, rw->ex + 1, (rw->n_queue - 1) * sizeof(*rw->ex));
+}
+
+/* The request being read, while its exchange is queued. */
+static exchange *current_request(http_rewriter *rw) {
+        if (!observing(rw) || rw->n_queue == 0 || rw->ex[rw->n_queue - 1].seq != rw->next_seq)
+                return NULL;
+        return &rw->ex[rw->n_queue - 1];
+}
 
 enum {
         REQUEST_HEAD = 1 << 0,    /* its response has no body */
@@ -221,7 +326,11 @@ static int fail(http_rewriter *rw, int r) {
 }
 
 static int emit(http_rewriter *rw, const char *data, size_t len) {
+        exchange *x = current_request(rw);
         int r = len > 0 ? rw->out(data, len, rw->userdata) : 0;
+
+        if (x)
+                x->up += len;
 
         return r < 0 ? fail(rw, r) : 0;
 }
@@ -231,6 +340,7 @@ static int on_message_begin(http_parser *p) {
 
         rw->url.len = rw->fields.len = rw->name.len = rw->value.len = 0;
         rw->in_value = rw->in_body = rw->last_chunk = false;
+        rw->next_seq++; /* no exchange has this seq until its head is whole */
         rw->n_host = 0;
         rw->host_wrong = false;
         return 0;
@@ -326,7 +436,7 @@ static int on_headers_complete(http_parser *p) {
         rw->in_body = true;
         if (rw->o.authority_host && !request_for_host(rw, p))
                 return fail(rw, -EPERM);
-        if (rw->o.authority_host && rw->n_queue == HTTP_PIPELINE_MAX)
+        if (reading_answers(rw) && rw->n_queue == HTTP_PIPELINE_MAX)
                 return fail(rw, -E2BIG);
         snprintf(version, sizeof(version), " HTTP/%u.%u\r\n", p->http_major, p->http_minor);
         r = buf_adds(&head, http_method_str((enum http_method) p->method));
@@ -352,14 +462,17 @@ static int on_headers_complete(http_parser *p) {
         if (r >= 0)
                 r = buf_adds(&head, "\r\n");
         rw->fields.len = 0;
+        /* queued before its head goes out: an answer can only come after it */
+        if (r >= 0 && observing(rw) && !exchange_push(rw, p))
+                r = -ENOMEM;
+        if (r >= 0 && reading_answers(rw))
+                rw->queue[rw->n_queue++] = (uint8_t) ((p->method == HTTP_HEAD ? REQUEST_HEAD : 0) |
+                                                      (p->upgrade ? REQUEST_UPGRADE : 0));
         if (r >= 0)
                 r = emit(rw, head.data, head.len) < 0 ? rw->error : 0;
         free(head.data);
         if (r < 0)
                 return fail(rw, r);
-        if (rw->o.authority_host)
-                rw->queue[rw->n_queue++] = (uint8_t) ((p->method == HTTP_HEAD ? REQUEST_HEAD : 0) |
-                                                      (p->upgrade ? REQUEST_UPGRADE : 0));
         return 0;
 }
 
@@ -446,6 +559,9 @@ void http_rewriter_free(http_rewriter *rw) {
         free(rw->name.data);
         free(rw->value.data);
         free(rw->held.data);
+        for (size_t i = 0; rw->ex && i < rw->n_queue; i++)
+                usage_parser_free(rw->ex[i].usage);
+        free(rw->ex);
         free(rw);
 }
 
@@ -483,6 +599,48 @@ int http_rewriter_feed(http_rewriter *rw, const char *data, size_t len) {
         return 0;
 }
 
+static int resp_on_message_begin(http_parser *p) {
+        http_rewriter *rw = p->data;
+
+        rw->resp_field_len = 0;
+        rw->resp_field_long = false;
+        return 0;
+}
+
+/* The answer's Content-Encoding, the one header the usage parser needs to know of. */
+static int resp_on_header_field(http_parser *p, const char *at, size_t len) {
+        http_rewriter *rw = p->data;
+
+        if (rw->resp_field_len == SIZE_MAX) /* a value was read: a new field begins */
+                rw->resp_field_len = 0, rw->resp_field_long = false;
+        if (rw->resp_field_len + len >= sizeof(rw->resp_field))
+                rw->resp_field_long = true;
+        else {
+                memcpy(rw->resp_field + rw->resp_field_len, at, len);
+                rw->resp_field_len += len;
+        }
+        return 0;
+}
+
+static int resp_on_header_value(http_parser *p, const char *at, size_t len) {
+        http_rewriter *rw = p->data;
+
+        if (rw->resp_field_len != SIZE_MAX && !rw->resp_field_long && rw->resp_field_len == 16 &&
+            strncasecmp(rw->resp_field, "content-encoding", 16) == 0 && rw->n_queue > 0 && observing(rw) &&
+            rw->ex[0].usage && !(len >= 8 && strncasecmp(at, "identity", 8) == 0) && len > 0)
+                usage_parser_encoded(rw->ex[0].usage);
+        rw->resp_field_len = SIZE_MAX;
+        return 0;
+}
+
+static int resp_on_body(http_parser *p, const char *at, size_t len) {
+        http_rewriter *rw = p->data;
+
+        if (!rw->resp_interim && observing(rw) && rw->n_queue > 0 && rw->ex[0].usage)
+                usage_parser_feed(rw->ex[0].usage, at, len);
+        return 0;
+}
+
 static int resp_on_headers_complete(http_parser *p) {
         http_rewriter *rw = p->data;
 
@@ -491,6 +649,8 @@ static int resp_on_headers_complete(http_parser *p) {
                 return 0;
         if (rw->n_queue == 0)
                 return fail(rw, -EBADMSG); /* an answer to no request */
+        if (observing(rw))
+                rw->ex[0].status = (int) p->status_code;
         if (p->status_code == 101) {
                 if (!(rw->queue[0] & REQUEST_UPGRADE))
                         return fail(rw, -EBADMSG);
@@ -509,26 +669,75 @@ static int resp_on_message_complete(http_parser *p) {
         /* an upgrade the server did not take: the connection goes on as HTTP, inspected */
         if (rw->queue[0] & REQUEST_UPGRADE)
                 rw->resume = true;
+        if (observing(rw)) {
+                /* told once the bytes that ended it are counted: http_rewriter_response() */
+                rw->resp_complete = true;
+                http_parser_pause(p, 1);
+                return 0;
+        }
         memmove(rw->queue, rw->queue + 1, --rw->n_queue);
         return 0;
 }
 
 static const http_parser_settings response_settings = {
+        .on_message_begin = resp_on_message_begin,
+        .on_header_field = resp_on_header_field,
+        .on_header_value = resp_on_header_value,
         .on_headers_complete = resp_on_headers_complete,
+        .on_body = resp_on_body,
         .on_message_complete = resp_on_message_complete,
 };
+
+/* An answer ended: its exchange is told, its request leaves the queue. */
+static void answer_done(http_rewriter *rw) {
+        exchange_pop(rw);
+        memmove(rw->queue, rw->queue + 1, --rw->n_queue);
+}
+
+void http_rewriter_end(http_rewriter *rw) {
+        if (!observing(rw) || rw->n_queue == 0)
+                return;
+        /* an answer that ends with the connection ends now */
+        if (!rw->upgraded && !rw->error && HTTP_PARSER_ERRNO(&rw->resp) == HPE_OK) {
+                rw->resp_complete = false;
+                (void) http_parser_execute(&rw->resp, &response_settings, NULL, 0);
+                if (rw->resp_complete)
+                        answer_done(rw);
+        }
+        while (rw->n_queue > 0)
+                answer_done(rw);
+}
 
 int http_rewriter_response(http_rewriter *rw, const char *data, size_t len) {
         _cleanup_free_ char *held = NULL;
         size_t n, held_len;
 
-        if (!rw->o.authority_host || rw->upgraded || len == 0)
+        if (!reading_answers(rw) || rw->upgraded || len == 0)
                 return 0;
-        n = http_parser_execute(&rw->resp, &response_settings, data, len);
+        for (;;) {
+                rw->resp_complete = false;
+                n = http_parser_execute(&rw->resp, &response_settings, data, len);
+                if (observing(rw) && rw->n_queue > 0)
+                        rw->ex[0].down += n;
+                if (rw->resp_complete) {
+                        /* paused where an answer ended: the rest is the next one's */
+                        answer_done(rw);
+                        http_parser_pause(&rw->resp, 0);
+                        data += n;
+                        len -= n;
+                        if (len > 0 && !rw->error && !rw->resp_switch)
+                                continue;
+                        n = len = 0;
+                }
+                break;
+        }
         if (rw->resp_switch) {
                 /* 101: from here on both ways are the upgraded protocol's */
                 rw->upgraded = true;
                 rw->waiting = false;
+                if (observing(rw))
+                        while (rw->n_queue > 0)
+                                answer_done(rw);
                 return rw->held.len > 0 ? rw->out(rw->held.data, rw->held.len, rw->userdata) : 0;
         }
         if (rw->error)

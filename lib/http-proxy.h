@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "usage.h"
 
 /* The longest request head the proxy takes (a header block, as http_parser's default). */
 #define HTTP_HEAD_MAX (64 * 1024)
@@ -29,6 +30,20 @@ void proxy_request_done(proxy_request *r);
  * longer than HTTP_HEAD_MAX, an origin-form or https:// target. */
 int proxy_request_parse(const char *buf, size_t len, proxy_request *ret, moat_error *err);
 
+/* One request and its answer, as the request log records it: never a header value, a query or
+ * a body. */
+#define HTTP_PATH_MAX 256
+typedef struct http_exchange {
+        const char *method;
+        const char *path;          /* printable, without query or fragment, cut at HTTP_PATH_MAX */
+        int status;                /* the final answer's; 0 when none came */
+        uint64_t bytes_up;         /* the request as it went out: head and body */
+        uint64_t bytes_down;       /* the answer as it came: head and body */
+        uint64_t started, ended;   /* the clock's */
+        const usage_tokens *usage; /* a model API's request (and options.usage): its tokens */
+        usage_api api;
+} http_exchange;
+
 typedef struct http_rewrite_options {
         const char *inject_name;  /* a header set on every request (any of that name removed); */
         const char *inject_value; /* NULL: none */
@@ -40,6 +55,12 @@ typedef struct http_rewrite_options {
          * which the caller passes to http_rewriter_response(). */
         const char *authority_host;
         uint16_t authority_port;
+        /* The request log: each exchange once its answer has ended, or once the connection
+         * did (http_rewriter_end()), with the clock's times; the server's bytes must then be
+         * passed to http_rewriter_response().  NULL: none. */
+        void (*exchange)(const http_exchange *x, void *userdata);
+        uint64_t (*clock)(void *userdata);
+        bool usage;               /* read the token usage of model APIs' answers (usage.h) */
 } http_rewrite_options;
 
 /* Where the rewritten bytes go; a negative return stops the feed and is returned. */
@@ -61,11 +82,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(http_rewriter *, http_rewriter_free);
  * host: nothing of it went out, and nothing will. */
 int http_rewriter_feed(http_rewriter *rw, const char *data, size_t len);
 
-/* With authority_host: the server's bytes, as the caller passes them on to the client, read
+/* With authority_host or exchange: the server's bytes, as the caller passes them on to the client, read
  * for where each answer ends: a 101 to an upgrade turns the connection into a tunnel (the held
  * bytes go out as they are), any other answer to it resumes the inspection of what was held.
  * 0, -EBADMSG for bytes that are not HTTP answers, or what feeding the held bytes returns. */
 int http_rewriter_response(http_rewriter *rw, const char *data, size_t len);
+
+/* The connection ended: every exchange still open is told, as far as it went. */
+void http_rewriter_end(http_rewriter *rw);
 
 /* Requests that went out and have no final answer yet. */
 size_t http_rewriter_outstanding(const http_rewriter *rw);

@@ -1,12 +1,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "journal.h"
+#include "macro.h"
 #include "proxy-confine.h"
 #include "strv.h"
 
@@ -70,9 +72,11 @@ static bool entry_trusted(sd_journal *j, const journal_source *src) {
         bool has_unit = field(j, "_SYSTEMD_UNIT", NULL), has_user_unit = field(j, "_SYSTEMD_USER_UNIT", NULL);
 
         /* A system run's proxy gives up root (lib/proxy-confine.h) and writes as nobody: its
-         * refusals are the run's only from the run's own unit, which journald names. */
+         * records are the run's only from the run's own unit, which journald names. */
         if (src->proxy_uid[0] && field_is(j, "_UID", src->proxy_uid))
-                return field_is(j, "MOAT_EVENT", "network-denied") && field_is(j, "_SYSTEMD_UNIT", src->unit);
+                return (field_is(j, "MOAT_EVENT", "network-denied") || field_is(j, "MOAT_EVENT", "request") ||
+                        field_is(j, "MOAT_EVENT", "tunnel")) &&
+                       field_is(j, "_SYSTEMD_UNIT", src->unit);
         if (!field_is(j, "_UID", src->uid))
                 return false;
         if (has_unit && !field_is(j, "_SYSTEMD_UNIT", src->manager_unit ?: src->unit))
@@ -139,8 +143,65 @@ static int read_end(sd_journal *j, const journal_read_options *o, journal_end *e
                 end->has_exit_code = true;
         }
         /* -n 0 shows no old lines: missing ones before the first new one are not its to tell */
-        if (field_u64(j, "MOAT_LINES", &lines) && (o->tail != 0 || end->seq.next != 0))
+        if (!o->event && field_u64(j, "MOAT_LINES", &lines) && (o->tail != 0 || end->seq.next != 0))
                 return report_gap(o, line_seq_end(&end->seq, lines));
+        return 0;
+}
+
+/* A field's value as a string, cut to fit; "" when missing. */
+static void field_copy(sd_journal *j, const char *name, char *buf, size_t size) {
+        size_t len;
+        const char *v = field(j, name, &len);
+
+        if (!v)
+                len = 0;
+        if (len >= size)
+                len = size - 1;
+        if (len)
+                memcpy(buf, v, len);
+        buf[len] = '\0';
+}
+
+/* A record of the run's proxy, into EV: 0, or -EBADMSG for one that is none. */
+static int read_event(sd_journal *j, journal_event *ev) {
+        char buf[128];
+        uint64_t v;
+
+        *ev = (journal_event) {};
+        if (field_is(j, "MOAT_EVENT", "request"))
+                ev->kind = JOURNAL_EVENT_REQUEST;
+        else if (field_is(j, "MOAT_EVENT", "tunnel"))
+                ev->kind = JOURNAL_EVENT_TUNNEL;
+        else if (field_is(j, "MOAT_EVENT", "network-denied"))
+                ev->kind = JOURNAL_EVENT_DENIED;
+        else
+                return -EBADMSG;
+        (void) sd_journal_get_realtime_usec(j, &ev->realtime);
+        field_copy(j, "MOAT_HOST", ev->host, sizeof(ev->host));
+        field_copy(j, "MOAT_METHOD", ev->method, sizeof(ev->method));
+        field_copy(j, "MOAT_PATH", ev->path, sizeof(ev->path));
+        if (field_u64(j, "MOAT_PORT", &v) && v <= 65535)
+                ev->port = (unsigned) v;
+        if (field_u64(j, "MOAT_STATUS", &v) && v <= 999)
+                ev->status = (int) v;
+        (void) field_u64(j, "MOAT_BYTES_UP", &ev->bytes_up);
+        (void) field_u64(j, "MOAT_BYTES_DOWN", &ev->bytes_down);
+        (void) field_u64(j, "MOAT_DURATION_USEC", &ev->duration_usec);
+        field_copy(j, "MOAT_API", buf, sizeof(buf));
+        ev->api = usage_api_from_string(buf);
+        if (ev->api != USAGE_API_NONE && field_is(j, "MOAT_USAGE", "known")) {
+                unsigned long long in, out, cr, cw;
+
+                field_copy(j, "MOAT_TOKENS", buf, sizeof(buf));
+                if (sscanf(buf, "%llu %llu %llu %llu", &in, &out, &cr, &cw) == 4) {
+                        ev->usage.known = true;
+                        ev->usage.input = in;
+                        ev->usage.output = out;
+                        ev->usage.cache_read = cr;
+                        ev->usage.cache_write = cw;
+                        field_copy(j, "MOAT_MODEL", ev->usage.model, sizeof(ev->usage.model));
+                }
+        }
         return 0;
 }
 
@@ -159,6 +220,11 @@ static int handle_entry(sd_journal *j, const journal_source *src, const journal_
         if (field_is(j, "MOAT_EVENT", "exit")) {
                 r = read_end(j, o, end);
                 return r < 0 ? r : 1;
+        }
+        if (o->event) {
+                journal_event ev;
+
+                return read_event(j, &ev) < 0 ? 0 : o->event(&ev, o->userdata);
         }
         if (field_is(j, "MOAT_EVENT", "network-denied")) {
                 char host[256];
@@ -217,6 +283,9 @@ static int seek_tail_lines(sd_journal *j, const journal_source *src, long tail) 
         return 0;
 }
 
+static const char *const proxy_events[] = { "MOAT_EVENT=request", "MOAT_EVENT=tunnel", "MOAT_EVENT=network-denied",
+                                            "MOAT_EVENT=exit" };
+
 int journal_read_run(const run_record *rec, const journal_read_options *o, journal_end *ret_end, moat_error *err) {
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         journal_source src;
@@ -235,6 +304,9 @@ int journal_read_run(const run_record *rec, const journal_read_options *o, journ
         if (r < 0)
                 return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
         r = add_source_match(j, &src);
+        /* the proxy's records and the end alone: a run's output can be long */
+        for (size_t i = 0; o->event && r >= 0 && i < ELEMENTSOF(proxy_events); i++)
+                r = sd_journal_add_match(j, proxy_events[i], 0);
         if (r < 0)
                 return moat_error_set(err, r, "cannot read the journal: %s", strerror(-r));
         if (o->follow) {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "macro.h"
 
 #define MESSAGE_PREFIX "MESSAGE="
 
@@ -176,4 +178,119 @@ int journal_write_proxy_busy(const run_record *rec, unsigned n, unsigned max) {
                                "%s=%s", unit_key, rec->unit,
                                "SYSLOG_IDENTIFIER=%s", rec->name,
                                NULL);
+}
+
+/* A field of a record being made: "NAME=value" into F's next slot. */
+typedef struct fields {
+        struct iovec iov[24];
+        char *text[24];
+        size_t n;
+} fields;
+
+static int field_add(fields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int field_add(fields *f, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        if (f->n == ELEMENTSOF(f->iov))
+                return -E2BIG;
+        va_start(ap, fmt);
+        r = vasprintf(&f->text[f->n], fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        f->iov[f->n] = (struct iovec) { .iov_base = f->text[f->n], .iov_len = (size_t) r };
+        f->n++;
+        return 0;
+}
+
+static void fields_done(fields *f) {
+        for (size_t i = 0; i < f->n; i++)
+                free(f->text[i]);
+        f->n = 0;
+}
+
+/* What every record of the run's proxy carries: the run, the event, the unit, the name. */
+static int fields_begin(fields *f, const run_record *rec, const char *event) {
+        int r = field_add(f, "MOAT_RUN_ID=%s", rec->id);
+
+        if (r >= 0)
+                r = field_add(f, "MOAT_EVENT=%s", event);
+        if (r >= 0)
+                r = field_add(f, "%s=%s", rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT",
+                              rec->unit);
+        if (r >= 0)
+                r = field_add(f, "SYSLOG_IDENTIFIER=%s", rec->name);
+        if (r >= 0)
+                r = field_add(f, "PRIORITY=6");
+        return r;
+}
+
+static int fields_send(fields *f, int r) {
+        if (r >= 0)
+                r = sd_journal_sendv(f->iov, (int) f->n);
+        fields_done(f);
+        return r;
+}
+
+int journal_write_request(const run_record *rec, const journal_request *q) {
+        fields f = {};
+        int r;
+
+        r = fields_begin(&f, rec, "request");
+        if (r >= 0)
+                r = field_add(&f, "MESSAGE=%s %s%s -> %d (%" PRIu64 " bytes up, %" PRIu64 " down, %" PRIu64 " ms)",
+                              q->method, q->host, q->path, q->status, q->bytes_up, q->bytes_down,
+                              q->duration_usec / 1000);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_HOST=%s", q->host);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_PORT=%u", q->port);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_METHOD=%s", q->method);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_PATH=%s", q->path);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_STATUS=%d", q->status);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_BYTES_UP=%" PRIu64, q->bytes_up);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_BYTES_DOWN=%" PRIu64, q->bytes_down);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_DURATION_USEC=%" PRIu64, q->duration_usec);
+        if (r >= 0 && q->api && q->usage) {
+                const usage_tokens *u = q->usage;
+
+                r = field_add(&f, "MOAT_API=%s", q->api);
+                if (r >= 0)
+                        r = field_add(&f, "MOAT_USAGE=%s", u->known ? "known" : "unknown");
+                if (r >= 0 && u->model[0])
+                        r = field_add(&f, "MOAT_MODEL=%s", u->model);
+                if (r >= 0 && u->known)
+                        r = field_add(&f, "MOAT_TOKENS=%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64, u->input,
+                                      u->output, u->cache_read, u->cache_write);
+        }
+        return fields_send(&f, r);
+}
+
+int journal_write_tunnel(const run_record *rec, const char *host, unsigned port, uint64_t up, uint64_t down,
+                         uint64_t duration_usec) {
+        fields f = {};
+        int r;
+
+        r = fields_begin(&f, rec, "tunnel");
+        if (r >= 0)
+                r = field_add(&f, "MESSAGE=Tunnel to %s:%u (%" PRIu64 " bytes up, %" PRIu64 " down, %" PRIu64 " ms)", host,
+                              port, up, down, duration_usec / 1000);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_HOST=%s", host);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_PORT=%u", port);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_BYTES_UP=%" PRIu64, up);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_BYTES_DOWN=%" PRIu64, down);
+        if (r >= 0)
+                r = field_add(&f, "MOAT_DURATION_USEC=%" PRIu64, duration_usec);
+        return fields_send(&f, r);
 }

@@ -22,6 +22,7 @@
 #include "line-seq.h"
 #include "podman-frames.h"
 #include "run.h"
+#include "usage.h"
 
 typedef struct journal_writer {
         const run_record *rec;
@@ -55,6 +56,29 @@ int journal_write_network_denied(const run_record *rec, const char *host);
  * MOAT_EVENT=proxy-busy, MOAT_REFUSED. */
 int journal_write_proxy_busy(const run_record *rec, unsigned n, unsigned max);
 
+/* One request the run's proxy saw inside an intercepted (or plain http://) connection:
+ * MOAT_EVENT=request with MOAT_HOST, MOAT_PORT, MOAT_METHOD, MOAT_PATH (never the query),
+ * MOAT_STATUS (0: no answer), MOAT_BYTES_UP, MOAT_BYTES_DOWN, MOAT_DURATION_USEC; for a model
+ * API's request also MOAT_API, MOAT_USAGE (known or unknown), MOAT_MODEL and MOAT_TOKENS
+ * ("INPUT OUTPUT CACHE-READ CACHE-WRITE").  Never a header value or a body. */
+typedef struct journal_request {
+        const char *host;
+        unsigned port;
+        const char *method;
+        const char *path;
+        int status;
+        uint64_t bytes_up, bytes_down, duration_usec;
+        const char *api;            /* NULL: not a model API's request */
+        const usage_tokens *usage;  /* with api */
+} journal_request;
+
+int journal_write_request(const run_record *rec, const journal_request *q);
+
+/* A tunnel the proxy passed unread, once it ended: MOAT_EVENT=tunnel, MOAT_HOST, MOAT_PORT,
+ * MOAT_BYTES_UP, MOAT_BYTES_DOWN, MOAT_DURATION_USEC. */
+int journal_write_tunnel(const run_record *rec, const char *host, unsigned port, uint64_t up, uint64_t down,
+                         uint64_t duration_usec);
+
 typedef struct journal_line {
         bool is_stderr;
         bool partial;       /* no newline followed it */
@@ -71,6 +95,26 @@ typedef struct journal_end {
         line_seq seq;       /* the numbered entries met, and how many were found missing */
 } journal_end;
 
+/* A record of the run's proxy, as `moat trace` and `moat usage` read it. */
+typedef enum journal_event_kind {
+        JOURNAL_EVENT_REQUEST,
+        JOURNAL_EVENT_TUNNEL,
+        JOURNAL_EVENT_DENIED,
+} journal_event_kind;
+
+typedef struct journal_event {
+        journal_event_kind kind;
+        uint64_t realtime;          /* microseconds since the epoch */
+        char host[256];
+        unsigned port;
+        char method[24];
+        char path[260];
+        int status;
+        uint64_t bytes_up, bytes_down, duration_usec;
+        usage_api api;              /* USAGE_API_NONE: not a model API's request */
+        usage_tokens usage;         /* with api: known or not */
+} journal_event;
+
 typedef struct journal_read_options {
         bool follow;           /* until the end record */
         long tail;             /* the last N lines only; < 0: all */
@@ -81,6 +125,9 @@ typedef struct journal_read_options {
         int (*gap)(uint64_t missing, void *userdata);
         /* Called, in place, for each connection the run's proxy refused. */
         int (*denied)(const char *host, void *userdata);
+        /* Called with each record of the run's proxy (request, tunnel, refusal); with it, the
+         * read skips output (LINE may be NULL) and reads the proxy's records alone. */
+        int (*event)(const journal_event *ev, void *userdata);
         /* Called about every 250 ms while following with nothing new; a positive return ends
          * the follow (e.g. the run ended without an end record), negative fails it. */
         int (*idle)(void *userdata);

@@ -91,6 +91,7 @@ struct connection {
         proxy_side down, up;      /* the client's end, the server's */
         sd_event_source *down_io, *up_io, *timer;
         uint64_t since, active;   /* when the phase began; the last byte relayed */
+        uint64_t since_open;      /* when it was accepted */
         proxy_phase armed;        /* the phase the timer was set for */
         char *head;               /* what the client sent before its route was known */
         size_t head_len, head_cap;
@@ -105,6 +106,8 @@ struct connection {
         http_rewriter *rw;
         char *inject_value;
         bool misdirected;         /* a request named another host: 421 once the rest is answered */
+        bool relayed;             /* it reached RELAY: a tunnel's record is due at its end */
+        uint64_t tunnel_up, tunnel_down; /* a tunnel's bytes each way */
         int failed;               /* KIND_INJECT: the server could not be had, answered at the request */
         moat_error failure;
 };
@@ -439,6 +442,32 @@ static void dial_next(connection *c) {
         upstream_failed(c, err.code, &err);
 }
 
+static uint64_t connection_clock(void *userdata) {
+        connection *c = userdata;
+
+        return now(c->p);
+}
+
+/* The request log: one record per request of an intercepted or plain connection. */
+static void log_exchange(const http_exchange *x, void *userdata) {
+        connection *c = userdata;
+        journal_request q = {
+                .host = c->route.host,
+                .port = c->req.port,
+                .method = x->method,
+                .path = x->path,
+                .status = x->status,
+                .bytes_up = x->bytes_up,
+                .bytes_down = x->bytes_down,
+                .duration_usec = x->ended > x->started ? x->ended - x->started : 0,
+                /* an answer that is not a success used no tokens to count */
+                .api = x->usage && x->status / 100 == 2 ? usage_api_to_string(x->api) : NULL,
+                .usage = x->usage,
+        };
+
+        (void) journal_write_request(c->p->rec, &q);
+}
+
 static int to_upstream(const char *data, size_t len, void *userdata) {
         connection *c = userdata;
 
@@ -448,7 +477,8 @@ static int to_upstream(const char *data, size_t len, void *userdata) {
 /* The server's socket is connected: what the kind of connection does with it. */
 static void upstream_connected(connection *c) {
         static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-        static const http_rewrite_options plain = { .origin_form = true, .one_request = true };
+        const http_rewrite_options plain = { .origin_form = true, .one_request = true, .exchange = log_exchange,
+                                             .clock = connection_clock };
         const char *host = c->route.host;
         size_t rest = c->head_len - c->req.head_len;
 
@@ -461,8 +491,11 @@ static void upstream_connected(connection *c) {
                 if (proxy_side_send(&c->down, established, sizeof(established) - 1) < 0 ||
                     proxy_side_queue(&c->up, c->head + c->req.head_len, rest) < 0)
                         connection_enter(c, PROXY_EVENT_ABORT);
-                else
+                else {
+                        c->relayed = true;
+                        c->tunnel_up += rest;
                         connection_enter(c, PROXY_EVENT_READY);
+                }
                 break;
         case KIND_PLAIN:
                 if (http_rewriter_new(&plain, to_upstream, c, &c->rw) < 0 ||
@@ -553,6 +586,12 @@ static void connection_free(connection *c) {
 
         if (c->lookup)
                 lookup_abandon(p, c->lookup);
+        /* the request log: what is still open ends with the connection */
+        if (c->rw)
+                http_rewriter_end(c->rw);
+        if (c->kind == KIND_TUNNEL && c->relayed)
+                (void) journal_write_tunnel(p->rec, c->route.host, c->req.port, c->tunnel_up, c->tunnel_down,
+                                            now(p) - c->since_open);
         c->down_io = sd_event_source_disable_unref(c->down_io);
         c->up_io = sd_event_source_disable_unref(c->up_io);
         c->timer = sd_event_source_disable_unref(c->timer);
@@ -599,7 +638,8 @@ static void inject_begin(connection *c) {
         _cleanup_(moat_error_clear) moat_error err = {};
         const proxy_secret *secret = secret_of(c->p, c->route.grant->name);
         http_rewrite_options o = { .inject_name = c->route.rule->header, .authority_host = c->route.host,
-                                   .authority_port = c->req.port };
+                                   .authority_port = c->req.port, .exchange = log_exchange,
+                                   .clock = connection_clock, .usage = true };
 
         if (c->head_len != c->req.head_len) {
                 connection_answer(c, 400, "Bad Request", "moat: wait for the proxy's answer to CONNECT before TLS\n");
@@ -766,9 +806,10 @@ static bool relay_up(connection *c, bool *moved) {
                 if (n < 0)
                         return false;
                 *moved = true;
-                if (c->kind == KIND_TUNNEL)
+                if (c->kind == KIND_TUNNEL) {
+                        c->tunnel_up += (uint64_t) n;
                         r = proxy_side_send(&c->up, scratch, (size_t) n);
-                else {
+                } else {
                         r = http_rewriter_feed(c->rw, scratch, (size_t) n);
                         if (r == -EPERM) {
                                 c->misdirected = true;
@@ -800,7 +841,10 @@ static bool relay_down(connection *c, bool *moved) {
                                 c->misdirected = true;
                                 r = 0;
                         }
-                }
+                } else if (r >= 0 && c->kind == KIND_PLAIN)
+                        (void) http_rewriter_response(c->rw, scratch, (size_t) n); /* for the log only */
+                else if (c->kind == KIND_TUNNEL)
+                        c->tunnel_down += (uint64_t) n;
                 if (r < 0)
                         return false;
         }
@@ -990,7 +1034,7 @@ static int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
         *c = (connection) { .p = p, .down = PROXY_SIDE_INIT, .up = PROXY_SIDE_INIT, .refusing = refusing,
                             .armed = PROXY_PHASE_CLOSED, .since = now(p) };
         c->down.fd = fd;
-        c->active = c->since;
+        c->active = c->since_open = c->since;
         r = sd_event_add_io(p->event, &c->down_io, fd, EPOLLIN, on_client_io, c);
         if (r >= 0)
                 r = sd_event_add_time(p->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 10 * 1000, on_deadline, c);

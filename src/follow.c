@@ -98,6 +98,12 @@ static void handle_interrupts(follower *f) {
         }
 }
 
+static int forward_event(const journal_event *ev, void *userdata) {
+        follower *f = userdata;
+
+        return f->o->event(ev, f->o->userdata);
+}
+
 /* Between entries: stdout is flushed, Ctrl+C handled, and now and then the record looked at,
  * so that a run that ended without an end record cannot keep us waiting. */
 static int on_idle(void *userdata) {
@@ -134,7 +140,7 @@ static int end_from_record(run_store *store, const run_record *rec, const follow
 
         if (run_store_load(store, rec->id, &now, NULL) < 0 || !run_state_is_final(now->state))
                 return 0;
-        if (now->has_output_lines && (o->tail != 0 || je->seq.next != 0)) {
+        if (!o->event && now->has_output_lines && (o->tail != 0 || je->seq.next != 0)) {
                 r = print_gap(line_seq_end(&je->seq, now->output_lines), NULL);
                 if (r < 0)
                         return r;
@@ -170,6 +176,10 @@ int follow_run(const run_record *rec, const follow_options *o, follow_end *ret_e
 
         if (!o->follow)
                 setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+        if (o->event) {
+                ro.event = forward_event;
+                ro.denied = NULL;
+        }
         if (run_store_default_home(rec->manager, &home, &err) < 0 || run_store_open(home, &store, &err) < 0 ||
             (o->follow && unit_bus_open(rec->manager, &bus, &err) < 0))
                 return cli_fail("%s", moat_error_message(&err));

@@ -12,6 +12,9 @@ typedef struct follow_options {
         bool timestamps;
         /* run -f: Ctrl+C stops the run (a second one kills its container) */
         bool stop_on_interrupt;
+        /* moat trace: the records of the run's proxy instead of its output */
+        int (*event)(const journal_event *ev, void *userdata);
+        void *userdata;
 } follow_options;
 
 /* How a run ended, as far as its journal and its record tell. */

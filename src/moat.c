@@ -12,6 +12,7 @@ const moat_command moat_commands[] = {
         { "run", "start a command in a new container, as a systemd unit", cmd_run },
         { "exec", "run a command in a running run's container", cmd_exec },
         { "logs", "print a run's output from the journal", cmd_logs },
+        { "trace", "print where a run connected: its requests, tunnels and refusals", cmd_trace },
         { "stop", "stop runs", cmd_stop },
         { "wait", "wait for a run to end; exit with its code", cmd_wait },
         { "list", "list runs", cmd_list },

@@ -42,6 +42,17 @@ small JSON answer that keeps the client from retrying; anything unknown gets
 404 JSON.  The WebSocket attempt of Codex (GET /v1/responses with
 Upgrade: websocket) gets 426 Upgrade Required (see FINDINGS for why).
 
+Token usage (moat's request log, issue 25): every model answer carries a usage block,
+10 in / 8 out by default.  A query parameter fake_usage=IN,OUT,CACHE_READ,CACHE_WRITE sets
+the numbers as moat counts them (input without the cached part; the APIs' own fields are
+derived from them: OpenAI's and Gemini's input includes the cached tokens, they have no
+cache writes); fake_usage=malformed sends a usage block that is not JSON, fake_usage=truncated
+cuts the reply inside its usage block and closes the connection.  OpenAI Chat Completions
+(POST /v1/chat/completions, streamed with stream_options.include_usage) is answered too.
+The log says what was sent as "usage_sent" ({input, output, cache_read, cache_write} or the
+mode), and the bytes of each exchange as they crossed the wire: "req_bytes" (request line,
+headers and body as received) and "resp_bytes" (status line, headers and body as sent).
+
 Claude Code's /api/claude_code/settings gets 404 with a request-id header (= "no
 remote managed settings"); every response carries a request-id header.
 
@@ -177,6 +188,35 @@ def shell_write_command(path, content):
 # ---------------------------------------------------------------- handler
 
 
+class Counting:
+    """A file object that counts the bytes that go through it."""
+
+    def __init__(self, f):
+        self.f = f
+        self.n = 0
+
+    def read(self, *a):
+        d = self.f.read(*a)
+        self.n += len(d)
+        return d
+
+    def readline(self, *a):
+        d = self.f.readline(*a)
+        self.n += len(d)
+        return d
+
+    def write(self, d):
+        self.n += len(d)
+        return self.f.write(d)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+class Truncate(Exception):
+    """The reply was cut on purpose (fake_usage=truncated): close the connection."""
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-model-api/1"
@@ -185,6 +225,71 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # silence stderr access log
         pass
+
+    def setup(self):
+        super().setup()
+        self.rfile = Counting(self.rfile)
+        self.wfile = Counting(self.wfile)
+
+    def handle_one_request(self):
+        # each exchange's bytes from its request line on
+        self.rfile.n = 0
+        self.wfile.n = 0
+        super().handle_one_request()
+
+    # -- usage (fake_usage=IN,OUT,CACHE_READ,CACHE_WRITE | malformed | truncated)
+    def fake_usage(self):
+        q = self.path.split("?", 1)[1] if "?" in self.path else ""
+        for kv in q.split("&"):
+            k, _, v = kv.partition("=")
+            if k == "fake_usage":
+                if v in ("malformed", "truncated"):
+                    self.usage_sent = v
+                    return v
+                try:
+                    n = [int(x) for x in v.split(",")]
+                    if len(n) == 4:
+                        u = {"input": n[0], "output": n[1], "cache_read": n[2], "cache_write": n[3]}
+                        self.usage_sent = u
+                        return u
+                except ValueError:
+                    pass
+        u = {"input": 10, "output": 8, "cache_read": 0, "cache_write": 0}
+        self.usage_sent = u
+        return u
+
+    def send_raw_json(self, status, data, length=None):
+        """A JSON reply whose body is DATA as given (malformed on purpose); LENGTH may say more."""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length if length is not None else len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+        self.status = status
+        if length is not None and length > len(data):
+            raise Truncate()
+
+    def usage_json(self, obj, usage):
+        """OBJ (a whole reply whose usage block is last) as sent for USAGE's mode."""
+        if isinstance(usage, dict):
+            return self.send_json(200, obj)
+        data = json.dumps(obj).encode()
+        cut = data.rfind(b'"usage') if b'"usage' in data else len(data) - 2
+        if usage == "malformed":
+            return self.send_raw_json(200, data[:cut] + b'"usage": {"input_tokens": 1O, "output_tokens": }}')
+        return self.send_raw_json(200, data[:cut + 12], length=len(data))
+
+    def usage_event(self, event, obj, usage):
+        """The stream's last event, the one with the usage, as sent for USAGE's mode."""
+        if isinstance(usage, dict):
+            return self.sse(event, obj)
+        text = json.dumps(obj)
+        head = ("event: %s\n" % event) if event else ""
+        if usage == "malformed":
+            return self.chunk(head + "data: " + text[:len(text) // 2] + "}}}\n\n")
+        self.chunk(head + "data: " + text[:len(text) // 2])
+        raise Truncate()
 
     # -- plumbing
     def read_body(self):
@@ -322,6 +427,7 @@ class Handler(BaseHTTPRequestHandler):
         self.status = None
         self.route = None
         self.answer = None
+        self.usage_sent = None
         rid = next_id()
         raw = b""
         err = None
@@ -360,6 +466,8 @@ class Handler(BaseHTTPRequestHandler):
                 if not isinstance(body, dict) and is_model_path(self.path):
                     body = {}
                 self.dispatch(body)
+        except Truncate:
+            self.close_connection = True
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
             self.close_connection = True
         except Exception as e:
@@ -374,6 +482,10 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         entry["status"] = self.status
         entry["route"] = self.route
+        entry["req_bytes"] = self.rfile.n
+        entry["resp_bytes"] = self.wfile.n
+        if self.usage_sent is not None:
+            entry["usage_sent"] = self.usage_sent
         if self.answer is not None:
             entry["answer"] = self.answer
         entry["id"] = rid
@@ -454,6 +566,8 @@ class Handler(BaseHTTPRequestHandler):
         # ---------------- OpenAI
         if m == "POST" and path in ("/v1/responses", "/responses", "/backend-api/codex/responses"):
             return self.openai_responses(body or {})
+        if m == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            return self.openai_chat(body or {})
         if m == "POST" and path in ("/v1/responses/compact", "/responses/compact"):
             self.route = "openai-compact"
             return self.send_json(200, {"output": []})
@@ -523,17 +637,18 @@ class Handler(BaseHTTPRequestHandler):
             text += " wrote=%s" % wr[0]
         self.answer = text if tool_use is None else "tool_use Bash"
         msg_id = "msg_fake%s" % uuid.uuid4().hex[:20]
-        usage_in = {"input_tokens": 10, "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0, "output_tokens": 1}
+        fu = self.fake_usage()
+        n = fu if isinstance(fu, dict) else {"input": 10, "output": 8, "cache_read": 0, "cache_write": 0}
+        usage_in = {"input_tokens": n["input"], "cache_creation_input_tokens": n["cache_write"],
+                    "cache_read_input_tokens": n["cache_read"], "output_tokens": 1}
         stop = "tool_use" if tool_use else "end_turn"
         if not body.get("stream"):
             content = [tool_use] if tool_use else [{"type": "text", "text": text}]
-            return self.send_json(200, {
+            return self.usage_json({
                 "id": msg_id, "type": "message", "role": "assistant", "model": model,
                 "content": content, "stop_reason": stop, "stop_sequence": None,
-                "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0,
-                          "cache_read_input_tokens": 0, "output_tokens": 8}},
-                {"request-id": "req_fake%s" % uuid.uuid4().hex[:16]})
+                "usage": {"input_tokens": n["input"], "cache_creation_input_tokens": n["cache_write"],
+                          "cache_read_input_tokens": n["cache_read"], "output_tokens": n["output"]}}, fu)
         self.start_sse({"request-id": "req_fake%s" % uuid.uuid4().hex[:16]})
         self.sse("message_start", {"type": "message_start", "message": {
             "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
@@ -551,9 +666,9 @@ class Handler(BaseHTTPRequestHandler):
             self.sse("content_block_delta", {"type": "content_block_delta", "index": 0,
                                              "delta": {"type": "text_delta", "text": text}})
         self.sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-        self.sse("message_delta", {"type": "message_delta",
-                                   "delta": {"stop_reason": stop, "stop_sequence": None},
-                                   "usage": {"output_tokens": 8}})
+        self.usage_event("message_delta", {"type": "message_delta",
+                                           "delta": {"stop_reason": stop, "stop_sequence": None},
+                                           "usage": {"output_tokens": n["output"]}}, fu)
         self.sse("message_stop", {"type": "message_stop"})
         self.end_chunks()
 
@@ -620,14 +735,17 @@ class Handler(BaseHTTPRequestHandler):
             item = {"type": "message", "id": item_id, "role": "assistant", "status": "completed",
                     "content": [{"type": "output_text", "text": text, "annotations": []}]}
             self.answer = text
-        usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
-                 "output_tokens": 8, "output_tokens_details": {"reasoning_tokens": 0},
-                 "total_tokens": 18}
+        fu = self.fake_usage()
+        n = fu if isinstance(fu, dict) else {"input": 10, "output": 8, "cache_read": 0, "cache_write": 0}
+        usage = {"input_tokens": n["input"] + n["cache_read"],
+                 "input_tokens_details": {"cached_tokens": n["cache_read"]},
+                 "output_tokens": n["output"], "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": n["input"] + n["cache_read"] + n["output"]}
         base = {"id": resp_id, "object": "response", "created_at": created, "model": model,
                 "status": "in_progress", "output": []}
         done = dict(base, status="completed", output=[item], usage=usage)
         if not body.get("stream"):
-            return self.send_json(200, done)
+            return self.usage_json(done, fu)
         self.start_sse({"x-request-id": "req_fake%s" % uuid.uuid4().hex[:16]})
         seq = [0]
 
@@ -663,7 +781,8 @@ class Handler(BaseHTTPRequestHandler):
             ev("response.content_part.done", {"output_index": 0, "item_id": item_id,
                                               "content_index": 0, "part": item["content"][0]})
             ev("response.output_item.done", {"output_index": 0, "item": item})
-        ev("response.completed", {"response": done})
+        done_ev = {"type": "response.completed", "sequence_number": seq[0], "response": done}
+        self.usage_event("response.completed", done_ev, fu)
         self.end_chunks()
 
     # ---------------------------------------------------------------- Gemini
@@ -710,24 +829,56 @@ class Handler(BaseHTTPRequestHandler):
                     text += " wrote=%s" % wr[0]
                     parts = [{"text": text}]
                 self.answer = text
+        fu = self.fake_usage()
+        n = fu if isinstance(fu, dict) else {"input": 10, "output": 8, "cache_read": 0, "cache_write": 0}
         resp = {"candidates": [{"content": {"parts": parts, "role": "model"},
                                 "finishReason": "STOP", "index": 0}],
-                "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 8,
-                                  "totalTokenCount": 18},
-                "modelVersion": model, "responseId": "fake%s" % uuid.uuid4().hex[:16]}
+                "modelVersion": model, "responseId": "fake%s" % uuid.uuid4().hex[:16],
+                "usageMetadata": {"promptTokenCount": n["input"] + n["cache_read"],
+                                  "cachedContentTokenCount": n["cache_read"],
+                                  "candidatesTokenCount": n["output"],
+                                  "totalTokenCount": n["input"] + n["cache_read"] + n["output"]}}
         if not stream:
-            return self.send_json(200, resp)
+            return self.usage_json(resp, fu)
         if not alt_sse:
             # streamGenerateContent without alt=sse: a JSON array
             return self.send_json(200, [resp])
         self.start_sse()
-        self.sse(None, resp)
+        first = {"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"}, "index": 0}],
+                 "modelVersion": model,
+                 "usageMetadata": {"promptTokenCount": n["input"] + n["cache_read"], "totalTokenCount": 0}}
+        self.sse(None, first)
+        self.usage_event(None, resp, fu)
+        self.end_chunks()
+
+    # ---------------------------------------------------------------- OpenAI Chat
+    def openai_chat(self, body):
+        self.route = "openai-chat"
+        model = body.get("model") or "gpt-fake"
+        text = "FAKE-OPENAI-CHAT-ANSWER"
+        self.answer = text
+        fu = self.fake_usage()
+        n = fu if isinstance(fu, dict) else {"input": 10, "output": 8, "cache_read": 0, "cache_write": 0}
+        usage = {"prompt_tokens": n["input"] + n["cache_read"], "completion_tokens": n["output"],
+                 "total_tokens": n["input"] + n["cache_read"] + n["output"],
+                 "prompt_tokens_details": {"cached_tokens": n["cache_read"]}}
+        cid = "chatcmpl-fake%s" % uuid.uuid4().hex[:16]
+        base = {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model}
+        if not body.get("stream"):
+            return self.usage_json(dict(base, choices=[{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": text}}], usage=usage), fu)
+        self.start_sse()
+        chunk = dict(base, object="chat.completion.chunk")
+        self.sse(None, dict(chunk, choices=[{"index": 0, "delta": {"role": "assistant", "content": text}}]))
+        self.sse(None, dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+        self.usage_event(None, dict(chunk, choices=[], usage=usage), fu)
+        self.chunk("data: [DONE]\n\n")
         self.end_chunks()
 
 
 def is_model_path(path):
     p = path.split("?", 1)[0]
-    return p.startswith("/v1/messages") or p.endswith("/responses") or \
+    return p.startswith("/v1/messages") or p.endswith("/responses") or p.endswith("/chat/completions") or \
         re.match(r"^/v1[a-z0-9]*/models/[^/]+:", p) is not None
 
 

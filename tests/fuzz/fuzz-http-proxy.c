@@ -45,12 +45,21 @@ static int rewrite_with(const http_rewrite_options *o, const char *data, size_t 
         /* the same bytes read as the server's answers: whatever they are, no crash */
         if (r >= 0)
                 (void) http_rewriter_response(rw, data, size);
+        http_rewriter_end(rw); /* the request log's end: every exchange told once */
         http_rewriter_free(rw);
         return r;
 }
 
+/* The request log's callback: whatever it is told is printable and bounded. */
+static void check_exchange(const http_exchange *x, void *userdata) {
+        (void) userdata;
+        if (strlen(x->path) > HTTP_PATH_MAX || strchr(x->path, '?') || strchr(x->path, ' '))
+                abort();
+}
+
 static int rewrite(const char *data, size_t size, size_t split, sink *out) {
-        static const http_rewrite_options o = { .inject_name = "x-api-key", .inject_value = "SECRET" };
+        static const http_rewrite_options o = { .inject_name = "x-api-key", .inject_value = "SECRET",
+                                                .exchange = check_exchange, .usage = true };
 
         return rewrite_with(&o, data, size, split, out);
 }

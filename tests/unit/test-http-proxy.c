@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,7 +371,142 @@ static void test_upgrade_refused(void) {
         free(s.data);
 }
 
+/* The request log: what each exchange reports, in order. */
+typedef struct log {
+        char lines[8][512];
+        size_t n;
+        uint64_t clock;
+} log;
+
+static void log_exchange(const http_exchange *x, void *userdata) {
+        log *l = userdata;
+
+        if (l->n < 8)
+                snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%s %s %d %llu %llu %llu%s%s %s %llu/%llu/%llu/%llu",
+                         x->method, x->path, x->status, (unsigned long long) x->bytes_up,
+                         (unsigned long long) x->bytes_down, (unsigned long long) (x->ended - x->started),
+                         x->usage ? " " : "", x->usage ? usage_api_to_string(x->api) : "",
+                         x->usage && x->usage->known ? x->usage->model : "-",
+                         (unsigned long long) (x->usage ? x->usage->input : 0),
+                         (unsigned long long) (x->usage ? x->usage->output : 0),
+                         (unsigned long long) (x->usage ? x->usage->cache_read : 0),
+                         (unsigned long long) (x->usage ? x->usage->cache_write : 0));
+}
+
+static uint64_t log_clock(void *userdata) {
+        (void) userdata;
+        return 0;
+}
+
+typedef struct logged {
+        sink s;
+        log l;
+} logged;
+
+static int logged_collect(const char *data, size_t len, void *userdata) {
+        logged *lg = userdata;
+
+        return collect(data, len, &lg->s);
+}
+
+static void logged_exchange(const http_exchange *x, void *userdata) {
+        log_exchange(x, &((logged *) userdata)->l);
+}
+
+static void test_exchanges(void) {
+        static const char req[] = "POST /v1/messages?beta=true&key=SECRET HTTP/1.1\r\nHost: api.test\r\n"
+                                  "x-api-key: placeholder\r\nContent-Length: 2\r\n\r\n{}"
+                                  "GET /plain/p%20ath#frag HTTP/1.1\r\nHost: api.test\r\n\r\n"
+                                  "HEAD /h HTTP/1.1\r\nHost: api.test\r\n\r\n";
+        static const char sse[] = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":7}}\n\n";
+        static const char start[] = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m1\","
+                                    "\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":3,\"output_tokens\":1}}}\n\n";
+        http_rewrite_options o = { .inject_name = "x-api-key", .inject_value = "sk-secret",
+                                   .authority_host = "api.test", .authority_port = 443,
+                                   .exchange = logged_exchange, .clock = log_clock, .usage = true };
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        logged lg = {};
+        char *answer;
+        size_t up_first;
+        int n;
+
+        ok(http_rewriter_new(&o, logged_collect, &lg, &rw) == 0, "a rewriter with a request log");
+        is_int(feed_str(rw, req), 0, "three requests pipelined");
+        is_int((int) lg.l.n, 0, "nothing told before the answers");
+        up_first = (size_t) (strstr(lg.s.data, "GET /plain") - lg.s.data);
+        n = asprintf(&answer, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "%zx\r\n%s\r\n%zx\r\n%s\r\n0\r\n\r\n"
+                              "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno!"
+                              "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+                     strlen(start), start, strlen(sse), sse);
+        if (n < 0)
+                abort();
+        /* a byte at a time, as slow servers send */
+        {
+                int r = 0;
+
+                for (int i = 0; i < n && r == 0; i++)
+                        r = http_rewriter_response(rw, answer + i, 1);
+                is_int(r, 0, "the answers, a byte at a time");
+        }
+        is_int((int) lg.l.n, 3, "three exchanges told");
+        {
+                char want[512];
+                size_t first_down = (size_t) (strstr(answer, "HTTP/1.1 404") - answer);
+
+                snprintf(want, sizeof(want), "POST /v1/messages 200 %zu %zu 0 anthropic m1 5/7/3/0", up_first, first_down);
+                is_str(lg.l.lines[0], want, "the first: no query, its bytes each way, its usage");
+        }
+        ok(strncmp(lg.l.lines[1], "GET /plain/p%20ath 404 ", 23) == 0 && strstr(lg.l.lines[1], " 41 0") == NULL,
+           "the second: no fragment, its status: %s", lg.l.lines[1]);
+        ok(strncmp(lg.l.lines[2], "HEAD /h 200 ", 12) == 0, "the third, HEAD, without a body: %s", lg.l.lines[2]);
+        ok(!strstr(lg.s.data, "SECRET") || strstr(lg.l.lines[0], "SECRET") == NULL, "no query in the log");
+        free(answer);
+        free(lg.s.data);
+}
+
+static void test_exchange_cut(void) {
+        static const char req[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: api.test\r\nContent-Length: 0\r\n\r\n"
+                                  "GET /never HTTP/1.1\r\nHost: api.test\r\n\r\n";
+        static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"usage\":{\"prompt_tokens\":1,";
+        http_rewrite_options o = { .authority_host = "api.test", .authority_port = 443,
+                                   .exchange = logged_exchange, .usage = true };
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        logged lg = {};
+
+        ok(http_rewriter_new(&o, logged_collect, &lg, &rw) == 0, "a rewriter with a request log");
+        is_int(feed_str(rw, req), 0, "two requests");
+        is_int(answer_str(rw, answer), 0, "half an answer");
+        http_rewriter_end(rw);
+        is_int((int) lg.l.n, 2, "both told at the connection's end");
+        ok(strncmp(lg.l.lines[0], "POST /v1/chat/completions 200 ", 30) == 0 && strstr(lg.l.lines[0], " openai-chat - 0/0/0/0"),
+           "the cut answer: its status, usage unknown: %s", lg.l.lines[0]);
+        ok(strncmp(lg.l.lines[1], "GET /never 0 ", 13) == 0, "the unanswered: status 0: %s", lg.l.lines[1]);
+        http_rewriter_end(rw);
+        is_int((int) lg.l.n, 2, "told once");
+        free(lg.s.data);
+}
+
+static void test_exchange_plain(void) {
+        static const char req[] = "GET http://plain.test/x?q=1 HTTP/1.1\r\nHost: plain.test\r\n\r\n";
+        static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        http_rewrite_options o = { .origin_form = true, .one_request = true, .exchange = logged_exchange };
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        logged lg = {};
+
+        ok(http_rewriter_new(&o, logged_collect, &lg, &rw) == 0, "a plain rewriter with a request log");
+        is_int(feed_str(rw, req), 0, "a plain request");
+        is_int(answer_str(rw, answer), 0, "its answer");
+        is_int((int) lg.l.n, 1, "told");
+        ok(strncmp(lg.l.lines[0], "GET /x 200 ", 11) == 0, "the path of an absolute target: %s", lg.l.lines[0]);
+        ok(strstr(lg.l.lines[0], " 40 0") != NULL, "the answer's 40 bytes: %s", lg.l.lines[0]);
+        free(lg.s.data);
+}
+
 int main(void) {
+        test_exchanges();
+        test_exchange_cut();
+        test_exchange_plain();
         test_connect();
         test_absolute_form();
         test_https_as_plain_http();
