@@ -416,6 +416,8 @@ int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard
         rec->memory_bytes = o->memory_bytes;
         rec->cpus = o->cpus;
         rec->timeout_usec = o->timeout_usec / 1000 * 1000; /* recorded in ms */
+        if (o->agent && data_name_valid(o->agent) && !(rec->agent = strdup(o->agent)))
+                return moat_error_set(err, -ENOMEM, "out of memory");
         *ret = TAKE_PTR(rec);
         return 0;
 }

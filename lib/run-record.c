@@ -60,6 +60,7 @@ void run_record_free(run_record *r) {
         free(r->unit);
         free(r->error);
         free(r->stop_reason);
+        free(r->agent);
         strv_free(r->allow);
         grant_defs_free(r->grants, r->n_grants);
         free(r);
@@ -319,6 +320,9 @@ static int record_check(const run_record *r, moat_error *err) {
                 return moat_error_set(err, -EINVAL, "invalid run record %s: time limit out of range", r->id);
         if (r->stop_reason && strcmp(r->stop_reason, RUN_STOP_REASON_TIMEOUT) != 0)
                 return moat_error_set(err, -EINVAL, "invalid run record %s: unknown stop reason", r->id);
+        if (r->agent && !data_name_valid(r->agent))
+                return moat_error_set(err, -EINVAL, "invalid run record %s: '%s' is not a provider's name", r->id,
+                                      r->agent);
         if (r->created_at > TIMESTAMP_MAX || r->started_at > TIMESTAMP_MAX || r->stopped_at > TIMESTAMP_MAX)
                 return moat_error_set(err, -EINVAL, "invalid run record %s: a time is past the year 9999", r->id);
         if (r->n_mounts > 0 && !r->mounts)
@@ -433,7 +437,8 @@ int run_record_to_json(const run_record *r, char **ret_json, moat_error *err) {
             add_string(o, "error", r->error) < 0 ||
             add_string(o, "network", net_mode_to_string(r->network)) < 0 || add_strv(o, "allow", r->allow) < 0 ||
             add_grants(o, r) < 0 || add_int(o, "timeout_ms", (int64_t) (r->timeout_usec / 1000)) < 0 ||
-            add_string(o, "stop_reason", r->stop_reason) < 0 || add_resources(o, r) < 0)
+            add_string(o, "stop_reason", r->stop_reason) < 0 || add_resources(o, r) < 0 ||
+            add_string(o, "agent", r->agent) < 0)
                 return -ENOMEM;
 
         json = cJSON_Print(o);
@@ -661,6 +666,11 @@ static int read_accounting(const cJSON *o, run_record *r, moat_error *err) {
                 return k;
         if (r->stop_reason && strcmp(r->stop_reason, RUN_STOP_REASON_TIMEOUT) != 0)
                 return wrong_type("stop_reason", "\"timeout\" or null", err);
+        k = read_string(o, "agent", &r->agent, err);
+        if (k < 0)
+                return k;
+        if (r->agent && !data_name_valid(r->agent))
+                return wrong_type("agent", "a provider's name or null", err);
         ro = field_get(o, "resources");
         if (!ro)
                 return 0;

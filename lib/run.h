@@ -102,6 +102,7 @@ typedef struct run_record {
         char *error;          /* why a run failed */
         uint64_t timeout_usec; /* RuntimeMaxSec= of the unit; 0: none */
         char *stop_reason;    /* a stopped run: "timeout" when its time limit ended it; NULL */
+        char *agent;          /* the provider an agent's run was started for (moat claude); NULL */
         bool has_resources;   /* what was measured of the run once it ended */
         run_resources resources;
 } run_record;

@@ -12,6 +12,7 @@ extern const moat_command moat_commands[];
 int cmd_run(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_usage(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -11,6 +11,8 @@
 #include "json-util.h"
 #include "strv.h"
 #include "podman.h"
+#include "price-table.h"
+#include "usage-report.h"
 #include "unit.h"
 
 /* The live part: the unit's ActiveState and, when it still exists, the container's state. */
@@ -52,6 +54,52 @@ static void add_denied_hosts(cJSON *obj, const run_record *rec) {
         a = cJSON_AddArrayToObject(obj, "network_denied");
         for (char **h = hosts; a && *h; h++)
                 cJSON_AddItemToArray(a, cJSON_CreateString(*h));
+}
+
+/* The run's token usage at model APIs, summed from its proxy's request records, with an
+ * estimated cost where the price table prices every model it used. */
+static void add_usage(cJSON *obj, const run_record *rec, const char *home) {
+        usage_report rep = {};
+        price_table prices = {};
+        usage_row all;
+        double cost = 0;
+        bool priced = true;
+        cJSON *u, *models;
+
+        if (!run_has_proxy(rec) || usage_report_add_run(&rep, rec, NULL) < 0) {
+                cJSON_AddNullToObject(obj, "usage");
+                usage_report_done(&rep);
+                return;
+        }
+        (void) price_table_load(home, &prices, NULL);
+        usage_report_total(&rep, &all);
+        u = cJSON_AddObjectToObject(obj, "usage");
+        if (u) {
+                cJSON_AddNumberToObject(u, "requests", (double) all.requests);
+                cJSON_AddNumberToObject(u, "unknown", (double) all.unknown);
+                cJSON_AddNumberToObject(u, "input_tokens", (double) all.input);
+                cJSON_AddNumberToObject(u, "output_tokens", (double) all.output);
+                cJSON_AddNumberToObject(u, "cache_read_tokens", (double) all.cache_read);
+                cJSON_AddNumberToObject(u, "cache_write_tokens", (double) all.cache_write);
+                models = cJSON_AddArrayToObject(u, "models");
+                for (size_t i = 0; i < rep.n; i++) {
+                        double c = usage_row_cost(&rep.rows[i], &prices);
+
+                        if (rep.rows[i].model[0] && models)
+                                cJSON_AddItemToArray(models, cJSON_CreateString(rep.rows[i].model));
+                        if (c >= 0)
+                                cost += c;
+                        else if (rep.rows[i].requests > rep.rows[i].unknown)
+                                priced = false;
+                }
+                if (priced && prices.source) {
+                        cJSON_AddNumberToObject(u, "cost", cost);
+                        cJSON_AddStringToObject(u, "currency", prices.currency);
+                } else
+                        cJSON_AddNullToObject(u, "cost");
+        }
+        usage_report_done(&rep);
+        price_table_done(&prices);
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -103,6 +151,7 @@ int cmd_inspect(int argc, char **argv) {
                 return cli_fail("out of memory");
         add_live_state(obj, rec);
         add_denied_hosts(obj, rec);
+        add_usage(obj, rec, run_store_home(ctx.store));
 
         if (as_json) {
                 out = cJSON_Print(obj);

@@ -13,6 +13,7 @@ const moat_command moat_commands[] = {
         { "exec", "run a command in a running run's container", cmd_exec },
         { "logs", "print a run's output from the journal", cmd_logs },
         { "trace", "print where a run connected: its requests, tunnels and refusals", cmd_trace },
+        { "usage", "sum the tokens runs' agents used, per agent and model, with a cost", cmd_usage },
         { "stop", "stop runs", cmd_stop },
         { "wait", "wait for a run to end; exit with its code", cmd_wait },
         { "list", "list runs", cmd_list },

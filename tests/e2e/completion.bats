@@ -26,7 +26,9 @@ check_completion() {
 	run complete_words "$1" bu
 	[ "$output" = build ]
 	run complete_words "$1" tr
-	[ "$output" = trust ]
+	[ "$output" = "$(printf 'trace\ntrust')" ]
+	run complete_words "$1" us
+	[ "$output" = usage ]
 	run complete_words "$1" build co
 	[ "$output" = codex ]
 	run complete_words "$1" build --no
