@@ -34,6 +34,25 @@ time_in() {
 		awk '{ printf "%.3f\n", $1 / 1000 }'
 }
 
+# grant_run HOW WS GRANT HOST NAME: an open run of the curl image, sleeping, with GRANT (defined
+# by a provider file benchagent.yaml, its value stored) injected for HOST; prints its id.
+grant_run() {
+	local how=$1 ws=$2 grant=$3 host=$4 name=$5
+	$how sh -c "mkdir -p $ws \"\$HOME/.config/moat/providers\" && cat >\"\$HOME/.config/moat/providers/benchagent.yaml\"" <<-EOF
+	image: localhost/moat-curl:latest
+	command: [sh, -c]
+	grants:
+	  $grant:
+	    env: [BENCH_API_KEY]
+	    inject:
+	      - hosts: [$host]
+	        header: x-api-key
+	EOF
+	$how sh -c "printf sk-bench-value | moat grant add $grant" >/dev/null
+	$how moat run --image localhost/moat-curl:latest --grant "$grant" -n "$name" "$ws" -- sleep 3600 |
+		sed -n 's/^Started .* (\([0-9a-f]*\)).*/\1/p'
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # report NAME A_LABEL A_FILE B_LABEL B_FILE: medians and the ratio A/B.

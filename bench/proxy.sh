@@ -26,19 +26,7 @@ mkdir -p "$out"
 for mode in root user; do
 	how=sb; [ "$mode" = user ] && how=sbu
 	ws=/tmp/bench-ws; [ "$mode" = user ] && ws=/home/moattest/bench-ws
-	$how sh -c "mkdir -p $ws \"\$HOME/.config/moat/providers\" && cat >\"\$HOME/.config/moat/providers/benchagent.yaml\"" <<-'EOF'
-	image: localhost/moat-curl:latest
-	command: [sh, -c]
-	grants:
-	  benchapi:
-	    env: [BENCH_API_KEY]
-	    inject:
-	      - hosts: [api.anthropic.test]
-	        header: x-api-key
-	EOF
-	$how sh -c 'printf sk-bench-value | moat grant add benchapi' >/dev/null
-	id=$($how moat run --image "$image" --grant benchapi -n "bench-proxy-$mode" "$ws" -- sleep 3600 |
-		sed -n 's/^Started .* (\([0-9a-f]*\)).*/\1/p')
+	id=$(grant_run "$how" "$ws" benchapi api.anthropic.test "bench-proxy-$mode")
 	cid=$($how podman ps -q --no-trunc --filter "label=moat.run-id=$id")
 
 	# one curl per request: a fresh connection (and TLS handshake) each time, both ways.  Both

@@ -293,6 +293,16 @@ void resource_probe_sample(const resource_probe *p, run_resources *acc) {
         }
 }
 
+uint64_t resource_probe_memory_now(const resource_probe *p) {
+        uint64_t v, rss = 0, cpu = 0, procs = 0;
+
+        if (read_number(p->v2, "memory.current", &v) || read_number(p->memory, "memory.usage_in_bytes", &v))
+                return v;
+        if (p->own)
+                proc_figures(p->own, "cgroup.procs", &rss, &cpu, &procs);
+        return procs > 0 ? rss : RUN_RESOURCE_UNKNOWN;
+}
+
 int resource_probe_init(resource_probe *p, pid_t pid) {
         char path[64], text[4096];
         int n;

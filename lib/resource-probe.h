@@ -37,6 +37,10 @@ void resource_probe_done(resource_probe *p);
  * earlier one (each only grows); a figure that cannot be read leaves ACC's as it was. */
 void resource_probe_sample(const resource_probe *p, run_resources *acc);
 
+/* The memory the container uses now (bytes), from the same sources; RUN_RESOURCE_UNKNOWN
+ * when none says. */
+uint64_t resource_probe_memory_now(const resource_probe *p);
+
 /* The figures as one argument ("CPU,MEMORY,READ,WRITE,TASKS", "-" for unknown), both ways. */
 #define RESOURCES_ARG_MAX 112
 void run_resources_format(const run_resources *r, char buf[static RESOURCES_ARG_MAX]);

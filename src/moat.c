@@ -18,6 +18,7 @@ const moat_command moat_commands[] = {
         { "wait", "wait for a run to end; exit with its code", cmd_wait },
         { "list", "list runs", cmd_list },
         { "inspect", "show a run's record and live state", cmd_inspect },
+        { "top", "show what running runs use now: CPU, memory, tasks, IO", cmd_top },
         { "rm", "remove ended runs", cmd_rm },
         { "clean", "remove ended runs, orphaned containers and old agent images", cmd_clean },
         { "providers", "list the agents moat can run (moat claude, moat codex, ...)", cmd_providers },
