@@ -268,6 +268,16 @@ enum {
         REQUEST_UPGRADE = 1 << 1, /* a 101 answer makes the connection a tunnel */
 };
 
+/* Whether the request being read is one to a model API whose usage is read (o.usage). */
+static bool usage_request(const http_rewriter *rw) {
+        char path[HTTP_PATH_MAX + 1];
+
+        if (!rw->o.usage || rw->in_body)
+                return false;
+        target_path(rw->url.data, rw->url.len, path);
+        return usage_api_for_request(http_method_str((enum http_method) rw->parser.method), path) != USAGE_API_NONE;
+}
+
 static bool is_dropped(const http_rewriter *rw, const char *name, size_t len) {
         static const char *const hop[] = { "proxy-authorization", "proxy-connection" };
 
@@ -278,6 +288,10 @@ static bool is_dropped(const http_rewriter *rw, const char *name, size_t len) {
                 return true;
         if (rw->o.one_request && ((len == 10 && strncasecmp(name, "connection", 10) == 0) ||
                                   (len == 10 && strncasecmp(name, "keep-alive", 10) == 0)))
+                return true;
+        /* a compressed answer's usage cannot be read (no decompressor here): a model API's
+         * answer comes as it is, whatever the client accepts */
+        if (len == 15 && strncasecmp(name, "accept-encoding", 15) == 0 && usage_request(rw))
                 return true;
         return false;
 }

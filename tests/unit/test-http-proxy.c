@@ -503,7 +503,28 @@ static void test_exchange_plain(void) {
         free(lg.s.data);
 }
 
+/* A model API's answer must come uncompressed for its usage to be read. */
+static void test_model_request_uncompressed(void) {
+        static const char req[] = "POST /v1/messages?beta=true HTTP/1.1\r\nHost: api.test\r\nAccept-Encoding: gzip, br\r\n"
+                                  "Content-Length: 0\r\n\r\n"
+                                  "GET /v1/models HTTP/1.1\r\nHost: api.test\r\nAccept-Encoding: gzip\r\n\r\n";
+        http_rewrite_options o = { .authority_host = "api.test", .authority_port = 443,
+                                   .exchange = logged_exchange, .usage = true };
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        logged lg = {};
+        char *second;
+
+        ok(http_rewriter_new(&o, logged_collect, &lg, &rw) == 0, "a rewriter reading usage");
+        is_int(feed_str(rw, req), 0, "a model request and another");
+        second = lg.s.data ? strstr(lg.s.data, "GET /v1/models") : NULL;
+        ok(second && !memmem(lg.s.data, (size_t) (second - lg.s.data), "Accept-Encoding", 15),
+           "the model request goes without Accept-Encoding");
+        ok(second && strstr(second, "Accept-Encoding: gzip\r\n"), "the other keeps it");
+        free(lg.s.data);
+}
+
 int main(void) {
+        test_model_request_uncompressed();
         test_exchanges();
         test_exchange_cut();
         test_exchange_plain();
