@@ -89,6 +89,7 @@ struct usage_parser {
         int mode;
         bool given_up;      /* compressed, too long, malformed: unknown, whatever comes */
         bool final;         /* the reply's last word on usage was read */
+        bool finished;      /* Gemini: a candidate's finishReason was seen */
         usage_tokens acc;
         growing body;       /* MODE_JSON: the whole reply */
         growing line;       /* MODE_SSE: the line being read */
@@ -225,9 +226,10 @@ static void openai(usage_parser *u, const cJSON *o) {
 static void gemini(usage_parser *u, const cJSON *o) {
         const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "usageMetadata"), *c;
         uint64_t prompt = 0, candidates = 0, cached = 0, thoughts = 0;
-        bool finished = u->mode == MODE_JSON;
 
         take_model(u, o, "modelVersion");
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "candidates"))
+                u->finished |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finishReason"));
         if (!cJSON_IsObject(meta) || !count_of(meta, "promptTokenCount", &prompt))
                 return;
         (void) count_of(meta, "candidatesTokenCount", &candidates);
@@ -239,9 +241,9 @@ static void gemini(usage_parser *u, const cJSON *o) {
         u->acc.output = candidates + thoughts;
         u->acc.cache_read = cached;
         u->acc.cache_write = 0;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o, "candidates"))
-                finished |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finishReason"));
-        u->final = finished;
+        /* a whole reply's figures are its last; a stream's once a candidate finished, even
+         * when its usage came in a chunk after that one */
+        u->final = u->mode == MODE_JSON || u->finished;
 }
 
 static void apply(usage_parser *u, const cJSON *o) {
@@ -263,8 +265,8 @@ static void apply(usage_parser *u, const cJSON *o) {
         }
 }
 
-/* A streamed event's data, whole.  Only one that speaks of usage is parsed: the text of the
- * answer streams in many more, which need no parser. */
+/* A streamed event's data, whole.  Only one that speaks of usage (or, for Gemini, of the
+ * answer's end) is parsed: the text of the answer streams in many more, which need none. */
 static void sse_event(usage_parser *u) {
         cJSON *o;
 
@@ -274,7 +276,8 @@ static void sse_event(usage_parser *u) {
                 u->data.len = 0;
                 return;
         }
-        if (u->data.len == 0 || !strstr(u->data.data, "sage")) {
+        if (u->data.len == 0 ||
+            (!strstr(u->data.data, "sage") && !(u->api == USAGE_API_GEMINI && strstr(u->data.data, "finishReason")))) {
                 u->data.len = 0;
                 return;
         }

@@ -163,6 +163,10 @@ static void test_gemini(void) {
                3, 0, "Gemini stream as a JSON array");
         expect(USAGE_API_GEMINI, "/v1beta/models/gemini-2.5-pro:streamGenerateContent", sse, "gemini-2.5-pro", 5, 7, 3,
                0, "Gemini SSE");
+        expect(USAGE_API_GEMINI, "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+               "data: {\"candidates\":[{\"finishReason\":\"STOP\"}]}\n\n"
+               "data: {\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":7}}\n\n",
+               "gemini-2.5-pro", 8, 7, 0, 0, "Gemini SSE, the usage after the finish");
         expect_unknown(USAGE_API_GEMINI, "/v1beta/models/g:streamGenerateContent",
                        "data: {\"usageMetadata\":{\"promptTokenCount\":8}}\n\n", "Gemini SSE cut before its end");
         free(array);
