@@ -162,6 +162,17 @@ static void field_copy(sd_journal *j, const char *name, char *buf, size_t size) 
         buf[len] = '\0';
 }
 
+/* Why a network-denied record's connection was refused; records from before reasons were
+ * written were refused by the policy, the one reason there was. */
+static net_refusal read_reason(sd_journal *j) {
+        char reason[32] = "";
+        net_refusal why;
+
+        field_copy(j, "MOAT_REASON", reason, sizeof(reason));
+        why = net_refusal_from_string(reason[0] ? reason : NULL);
+        return why < 0 ? NET_REFUSED_POLICY : why;
+}
+
 /* A record of the run's proxy, into EV: 0, or -EBADMSG for one that is none. */
 static int read_event(sd_journal *j, journal_event *ev) {
         char buf[128];
@@ -172,9 +183,10 @@ static int read_event(sd_journal *j, journal_event *ev) {
                 ev->kind = JOURNAL_EVENT_REQUEST;
         else if (field_is(j, "MOAT_EVENT", "tunnel"))
                 ev->kind = JOURNAL_EVENT_TUNNEL;
-        else if (field_is(j, "MOAT_EVENT", "network-denied"))
+        else if (field_is(j, "MOAT_EVENT", "network-denied")) {
                 ev->kind = JOURNAL_EVENT_DENIED;
-        else
+                ev->reason = read_reason(j);
+        } else
                 return -EBADMSG;
         (void) sd_journal_get_realtime_usec(j, &ev->realtime);
         field_copy(j, "MOAT_HOST", ev->host, sizeof(ev->host));
@@ -234,7 +246,7 @@ static int handle_entry(sd_journal *j, const journal_source *src, const journal_
                         return 0;
                 memcpy(host, v, len);
                 host[len] = '\0';
-                return o->denied(host, o->userdata);
+                return o->denied(host, read_reason(j), o->userdata);
         }
         stream = field(j, "MOAT_STREAM", &len);
         if (!stream)

@@ -149,18 +149,20 @@ int journal_write_exit(const run_record *rec) {
                                NULL);
 }
 
-int journal_write_network_denied(const run_record *rec, const char *host) {
+int journal_write_network_denied(const run_record *rec, const char *host, net_refusal why) {
         const char *unit_key = rec->manager == RUN_MANAGER_USER ? "USER_UNIT" : "OBJECT_SYSTEMD_UNIT";
         _cleanup_free_ char *text = NULL;
 
-        /* journalctl -u shows this line: it says how to allow the host, as the 403 does */
-        if (net_denial_text(host, rec->network, &text) < 0)
+        /* journalctl -u shows this line: it says why, and how to allow a host the policy refused,
+         * as the container's answer does */
+        if (net_refusal_text(host, rec->network, why, &text) < 0)
                 return -ENOMEM;
         return sd_journal_send("MESSAGE=Refused a connection: %s", text,
                                "PRIORITY=4",
                                "MOAT_RUN_ID=%s", rec->id,
                                "MOAT_EVENT=network-denied",
                                "MOAT_HOST=%s", host,
+                               "MOAT_REASON=%s", net_refusal_to_string(why),
                                "%s=%s", unit_key, rec->unit,
                                "SYSLOG_IDENTIFIER=%s", rec->name,
                                NULL);

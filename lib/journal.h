@@ -49,8 +49,9 @@ int journal_writer_flush(journal_writer *w);
 /* The end record: the run's state and exit code, after everything else. */
 int journal_write_exit(const run_record *rec);
 
-/* The run's proxy refused a connection to HOST: MOAT_EVENT=network-denied, MOAT_HOST. */
-int journal_write_network_denied(const run_record *rec, const char *host);
+/* The run's proxy refused a connection to HOST for WHY: MOAT_EVENT=network-denied, MOAT_HOST,
+ * MOAT_REASON. */
+int journal_write_network_denied(const run_record *rec, const char *host, net_refusal why);
 
 /* The run's proxy answered N connections 503, being at its limit of MAX at once:
  * MOAT_EVENT=proxy-busy, MOAT_REFUSED. */
@@ -113,6 +114,7 @@ typedef struct journal_event {
         uint64_t bytes_up, bytes_down, duration_usec;
         usage_api api;              /* USAGE_API_NONE: not a model API's request */
         usage_tokens usage;         /* with api: known or not */
+        net_refusal reason;         /* JOURNAL_EVENT_DENIED: why */
 } journal_event;
 
 typedef struct journal_read_options {
@@ -124,7 +126,7 @@ typedef struct journal_read_options {
          * them): before the line after them, or at the end record. */
         int (*gap)(uint64_t missing, void *userdata);
         /* Called, in place, for each connection the run's proxy refused. */
-        int (*denied)(const char *host, void *userdata);
+        int (*denied)(const char *host, net_refusal why, void *userdata);
         /* Called with each record of the run's proxy (request, tunnel, refusal); with it, the
          * read skips output (LINE may be NULL) and reads the proxy's records alone. */
         int (*event)(const journal_event *ev, void *userdata);

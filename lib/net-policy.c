@@ -139,6 +139,47 @@ bool host_allowed(char *const *patterns, const char *host) {
         return false;
 }
 
+static const char *const net_refusal_names[_NET_REFUSAL_MAX] = {
+        [NET_REFUSED_POLICY] = "policy",
+        [NET_REFUSED_HOST_ITSELF] = "host-itself",
+        [NET_REFUSED_MISDIRECTED] = "misdirected",
+};
+
+const char *net_refusal_to_string(net_refusal r) {
+        return r >= 0 && r < _NET_REFUSAL_MAX ? net_refusal_names[r] : NULL;
+}
+
+net_refusal net_refusal_from_string(const char *s) {
+        if (!s)
+                return NET_REFUSED_POLICY;
+        for (int r = 0; r < _NET_REFUSAL_MAX; r++)
+                if (strcmp(s, net_refusal_names[r]) == 0)
+                        return (net_refusal) r;
+        return _NET_REFUSAL_INVALID;
+}
+
+int net_refusal_text(const char *host, net_mode mode, net_refusal why, char **ret) {
+        int r;
+
+        switch (why) {
+        case NET_REFUSED_HOST_ITSELF:
+                r = asprintf(ret,
+                             "%s is this host itself (a loopback, link-local or own address): the proxy does not "
+                             "dial the host's own services",
+                             host);
+                break;
+        case NET_REFUSED_MISDIRECTED:
+                r = asprintf(ret,
+                             "a request named %s on a connection that carries another host's credential: "
+                             "refused with 421, the credential goes only to its host",
+                             host);
+                break;
+        default:
+                return net_denial_text(host, mode, ret);
+        }
+        return r < 0 ? -ENOMEM : 0;
+}
+
 int net_denial_text(const char *host, net_mode mode, char **ret) {
         _cleanup_free_ char *norm = NULL;
         int r;
@@ -149,7 +190,7 @@ int net_denial_text(const char *host, net_mode mode, char **ret) {
                              "under network: allow: in moat.yaml",
                              norm, net_mode_to_string(mode), norm);
         else
-                r = asprintf(ret, "'%s' is not a host name; a %s run reaches hosts by name only, through its proxy",
-                             host, net_mode_to_string(mode));
+                r = asprintf(ret, "'%s' is not a host name; %s %s run reaches hosts by name only, through its proxy",
+                             host, mode == NET_OPEN ? "an" : "a", net_mode_to_string(mode));
         return r < 0 ? -ENOMEM : 0;
 }

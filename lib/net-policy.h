@@ -40,6 +40,25 @@ int host_name_normalize(const char *name, char **ret);
  * no host name.  -ENOMEM. */
 int net_denial_text(const char *host, net_mode mode, char **ret);
 
+/* Why the proxy refused a connection (MOAT_REASON of its network-denied record): the run's
+ * policy; the host itself (the name resolved to a loopback, link-local or own address); a
+ * request on a connection intercepted for a grant's host that named another host (421). */
+typedef enum net_refusal {
+        NET_REFUSED_POLICY,
+        NET_REFUSED_HOST_ITSELF,
+        NET_REFUSED_MISDIRECTED,
+        _NET_REFUSAL_MAX,
+        _NET_REFUSAL_INVALID = -1,
+} net_refusal;
+
+const char *net_refusal_to_string(net_refusal r);
+/* NET_REFUSED_POLICY for NULL (a record written before reasons were): that was the only one. */
+net_refusal net_refusal_from_string(const char *s);
+
+/* What a refusal of HOST for WHY says in the journal and on the terminal (no "moat: ", no
+ * newline); for NET_REFUSED_POLICY it is net_denial_text().  -ENOMEM. */
+int net_refusal_text(const char *host, net_mode mode, net_refusal why, char **ret);
+
 /* Checks an allow pattern and returns it normalized; err names what is wrong with it. */
 int host_pattern_normalize(const char *pattern, char **ret, moat_error *err);
 

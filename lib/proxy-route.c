@@ -214,10 +214,9 @@ bool proxy_local_allowed(const run_record *rec, const char *host) {
 }
 
 int proxy_local_denial_text(const char *host, char **ret) {
-        return asprintf(ret,
-                        "moat: %s is this host itself (a loopback, link-local or own address): the proxy does "
-                        "not dial the host's own services\n",
-                        proxy_host_printable(host) ? host : "?") < 0
-                       ? -ENOMEM
-                       : 0;
+        _cleanup_free_ char *text = NULL;
+
+        if (net_refusal_text(proxy_host_printable(host) ? host : "?", NET_OPEN, NET_REFUSED_HOST_ITSELF, &text) < 0)
+                return -ENOMEM;
+        return asprintf(ret, "moat: %s\n", text) < 0 ? -ENOMEM : 0;
 }

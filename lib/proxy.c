@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -19,6 +18,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "host-addrs.h"
 #include "http-proxy.h"
 #include "journal.h"
 #include "proxy-side.h"
@@ -44,6 +44,7 @@ struct proxy {
         size_t n_secrets;
         tls_ca *ca;
         SSL_CTX *upstream; /* verifies servers against the host's trust store */
+        host_addrs *own;   /* which the proxy does not dial */
         proxy_timeouts timeouts;
         sd_event *event;
         sd_event_source *listener, *accept_retry, *busy_timer;
@@ -160,6 +161,10 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
         p->n_secrets = n_secrets;
         p->ca = ca;
         proxy_timeouts_default(&p->timeouts);
+        if (host_addrs_new(&p->own) < 0) {
+                proxy_free(p);
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        }
         p->upstream = SSL_CTX_new(TLS_client_method());
         if (!p->upstream || !SSL_CTX_set_min_proto_version(p->upstream, TLS1_2_VERSION) ||
             tls_load_host_trust(p->upstream) < 0 ||
@@ -193,6 +198,7 @@ void proxy_free(proxy *p) {
         free(p->secrets);
         tls_ca_free(p->ca);
         SSL_CTX_free(p->upstream);
+        host_addrs_free(p->own);
         for (size_t i = 0; i < ELEMENTSOF(p->sessions); i++) {
                 free(p->sessions[i].host);
                 SSL_SESSION_free(p->sessions[i].session);
@@ -215,19 +221,11 @@ static void no_delay(int fd) {
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Whether the proxy may dial A: not the host itself (proxy_address_refused()), unless the
- * user allowed HOST by its exact name.  The host's addresses are read at each connection:
- * podman adds and removes some as containers come and go. */
-static bool address_dialable(const proxy *p, const char *host, const struct addrinfo *a, struct ifaddrs *own) {
-        const struct sockaddr *list[64];
-        size_t n = 0;
-
-        if (proxy_local_allowed(p->rec, host))
-                return true;
-        for (struct ifaddrs *i = own; i && n < ELEMENTSOF(list); i = i->ifa_next)
-                if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
-                        list[n++] = i->ifa_addr;
-        return !proxy_address_refused(a->ai_addr, list, n);
+/* Whether the proxy may dial A: not the host itself (proxy_address_refused(), OWN its N_OWN
+ * addresses), unless the user allowed HOST by its exact name. */
+static bool address_dialable(const proxy *p, const char *host, const struct addrinfo *a,
+                             const struct sockaddr *const *own, size_t n_own) {
+        return proxy_local_allowed(p->rec, host) || !proxy_address_refused(a->ai_addr, own, n_own);
 }
 
 static uint64_t now(const proxy *p) {
@@ -283,7 +281,7 @@ static void deny(connection *c, const char *host) {
                 connection_answer(c, 403, "Forbidden", body);
         else
                 connection_enter(c, PROXY_EVENT_ABORT);
-        (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
+        (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?", NET_REFUSED_POLICY);
 }
 
 /* No server for the route's host: 403 and a record when it is the host itself, else 502. */
@@ -296,7 +294,8 @@ static void answer_upstream_failed(connection *c, int r, const moat_error *err) 
                         connection_answer(c, 403, "Forbidden", body);
                 else
                         connection_enter(c, PROXY_EVENT_ABORT);
-                (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?");
+                (void) journal_write_network_denied(c->p->rec, proxy_host_printable(host) ? host : "?",
+                                                    NET_REFUSED_HOST_ITSELF);
         } else
                 connection_answer_error(c, r == -ETIMEDOUT ? 504 : 502,
                                         r == -ETIMEDOUT ? "Gateway Timeout" : "Bad Gateway", err);
@@ -325,7 +324,8 @@ static void answer_misdirected(connection *c) {
         _cleanup_free_ char *body = NULL;
         const char *named = NULL, *why = http_rewriter_refusal(c->rw, &named);
 
-        (void) journal_write_network_denied(c->p->rec, named && proxy_host_printable(named) ? named : "?");
+        (void) journal_write_network_denied(c->p->rec, named && proxy_host_printable(named) ? named : "?",
+                                            NET_REFUSED_MISDIRECTED);
         if (proxy_misdirected_text(c->route.host, why ?: "it named another host", &body) >= 0)
                 connection_answer(c, 421, "Misdirected Request", body);
         else
@@ -397,10 +397,13 @@ static int lookup_start(connection *c) {
  * the ones dialled, so that a name cannot resolve to another in between. */
 static void dial_next(connection *c) {
         _cleanup_(moat_error_clear) moat_error err = {};
-        struct ifaddrs *own = NULL;
+        const struct sockaddr *const *own;
+        size_t n_own;
+        int r;
 
-        if (getifaddrs(&own) < 0) {
-                moat_error_set(&err, -errno, "cannot read the host's addresses: %m");
+        r = host_addrs_get(c->p->own, &own, &n_own);
+        if (r < 0) {
+                moat_error_set(&err, r, "cannot read the host's addresses: %s", strerror(-r));
                 upstream_failed(c, err.code, &err);
                 return;
         }
@@ -409,7 +412,7 @@ static void dial_next(connection *c) {
                 int fd;
 
                 c->next_addr = a->ai_next;
-                if (!address_dialable(c->p, c->route.host, a, own))
+                if (!address_dialable(c->p, c->route.host, a, own, n_own))
                         continue;
                 fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
                 if (fd < 0) {
@@ -430,10 +433,8 @@ static void dial_next(connection *c) {
                 c->up.fd = fd;
                 c->up.writable = false; /* writable once connected */
                 c->connecting = true;
-                freeifaddrs(own);
                 return;
         }
-        freeifaddrs(own);
         if (c->dial_error == -EACCES)
                 moat_error_set(&err, -EACCES, "%s is this host itself", c->route.host);
         else

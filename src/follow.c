@@ -62,14 +62,14 @@ static int print_gap(uint64_t missing, void *userdata) {
         return 0;
 }
 
-static int print_denied(const char *host, void *userdata) {
+static int print_denied(const char *host, net_refusal why, void *userdata) {
         follower *f = userdata;
         _cleanup_free_ char *text = NULL;
 
         if (fflush(stdout) == EOF)
                 return -EPIPE;
-        /* how to allow it, as the container's 403 says */
-        if (net_denial_text(host, f->rec->network, &text) < 0)
+        /* why, and how to allow a host the policy refused, as the container's answer says */
+        if (net_refusal_text(host, f->rec->network, why, &text) < 0)
                 return -ENOMEM;
         fprintf(stderr, "moat: the run's proxy refused a connection: %s\n", text);
         return 0;

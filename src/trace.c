@@ -45,6 +45,8 @@ static int print_json(const journal_event *ev) {
         cJSON_AddStringToObject(o, "host", ev->host);
         if (ev->kind != JOURNAL_EVENT_DENIED)
                 cJSON_AddNumberToObject(o, "port", ev->port);
+        else
+                cJSON_AddStringToObject(o, "reason", net_refusal_to_string(ev->reason));
         if (ev->kind == JOURNAL_EVENT_REQUEST) {
                 cJSON_AddStringToObject(o, "method", ev->method);
                 cJSON_AddStringToObject(o, "path", ev->path);
@@ -111,7 +113,8 @@ static void print_text(trace_output *t, const journal_event *ev) {
                 snprintf(target, sizeof(target), "%s:%u", ev->host, ev->port);
                 printf("%-24s %-7s %-6s %-40s %6s %10s %10s %8s\n", when, "tunnel", "-", target, status, up, down, ms);
         } else
-                printf("%-24s %-7s %-6s %-40s %6s %10s %10s %8s\n", when, "denied", "-", ev->host, "-", "-", "-", "-");
+                printf("%-24s %-7s %-6s %-40s %6s %10s %10s %8s %s\n", when, "denied", "-", ev->host, "-", "-", "-", "-",
+                       net_refusal_to_string(ev->reason));
 }
 
 static int on_event(const journal_event *ev, void *userdata) {

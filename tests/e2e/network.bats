@@ -394,6 +394,7 @@ check_host_tricks() {
 	run as "$1" journalctl $(scope_flag "$1") MOAT_RUN_ID="$id" MOAT_EVENT=network-denied -o export
 	[[ "$output" == *"MOAT_HOST=evil.test"* ]]
 	[[ "$output" == *"MOAT_HOST=other.test"* ]]
+	[[ "$output" == *"MOAT_REASON=misdirected"* && "$output" != *"MOAT_REASON=policy"* ]]
 	as "$1" moat rm "$id"
 }
 @test "a credential goes only to its host: other Hosts, targets, CONNECTs inside get 421; upgrades; a wrong name gets 502" { each_mode check_host_tricks; }
@@ -444,6 +445,37 @@ check_never_the_host() {
 	as "$1" moat rm "own-open-$1" "own-strict-$1"
 }
 @test "the proxy never dials the host itself: loopback, its own addresses, names that resolve there get 403" { each_mode check_never_the_host; }
+
+# The proxy keeps the host's addresses between connections: one the host gains while a run
+# goes on is refused from the next connection on (gained-MODE.loop.test names it in the sandbox).
+check_gained_host_address() {
+	local ws id addr
+	ws=$(workspace "$1")
+	addr=10.98.7.$([ "$1" = root ] && echo 1 || echo 2)
+	as "$1" rm -f "$ws/.primed" "$ws/.added"
+	# the first connection makes the proxy read the host's addresses
+	run as "$1" moat run --image "$CURL_IMAGE" --network strict --allow '*.loop.test' -n "gained-$1" "$ws" -- sh -c "
+		c() { env -u NO_PROXY -u no_proxy curl -sS -o /dev/null -w '%{http_connect}' \"\$@\" 2>/dev/null; echo \" rc=\$?\"; }
+		c https://x.loop.test:8443/g1
+		touch .primed
+		while [ ! -e .added ]; do sleep 0.1; done
+		c https://gained-$1.loop.test:8443/g2"
+	[ "$status" -eq 0 ] || { echo "run: $output" >&2; return 1; }
+	id=$(started_id "$output")
+	for _ in $(seq 300); do as "$1" test -e "$ws/.primed" && break; sleep 0.1; done
+	sb ip addr add "$addr/32" dev lo || { as "$1" moat stop "$id"; return 1; }
+	as "$1" touch "$ws/.added"
+	run as "$1" moat wait "$id"
+	sb ip addr del "$addr/32" dev lo
+	run as "$1" moat logs "$id"
+	[[ "$output" == *"403 rc=56"*"gained-$1.loop.test is this host itself"*"403 rc=56"* ]] || { echo "logs: $output" >&2; return 1; }
+	run as "$1" journalctl $(scope_flag "$1") MOAT_RUN_ID="$id" MOAT_EVENT=network-denied -o export
+	[[ "$output" == *"MOAT_HOST=gained-$1.loop.test"* && "$output" == *"MOAT_REASON=host-itself"* ]] ||
+		{ echo "journal: $output" >&2; return 1; }
+	[[ "$output" != *"MOAT_REASON=policy"* ]] || { echo "a refusal blamed on the policy: $output" >&2; return 1; }
+	as "$1" moat rm "$id"
+}
+@test "an address the host gains during a run is refused from the next connection on" { each_mode check_gained_host_address; }
 
 check_proxy_unprivileged() {
 	local id pid status

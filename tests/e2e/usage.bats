@@ -119,7 +119,7 @@ check_trace() {
 	# the tunnel, as the test server saw it, and the refusal
 	grep -q "^allowed.test GET /tunnelled-$1 " "$HTTPS_LOG"
 	grep -q '"event":"tunnel","host":"allowed.test","port":443,"bytes_up":[1-9][0-9]*,"bytes_down":[1-9]' "$tmp"
-	grep -q '"event":"denied","host":"denied.test"' "$tmp"
+	grep -q '"event":"denied","host":"denied.test","reason":"policy"' "$tmp"
 	# in order: three requests, the tunnel, the refusal
 	run python3 -c 'import json,sys; print(" ".join(json.loads(l)["event"] for l in open(sys.argv[1])))' "$tmp"
 	[ "$output" = "request request request tunnel denied" ]
@@ -128,6 +128,7 @@ check_trace() {
 	[ "${#lines[@]}" -eq 6 ]
 	[[ "${lines[1]}" =~ request\ +POST\ +api.anthropic.com/v1/messages\ +200\  ]]
 	[[ "${lines[3]}" =~ request\ +GET\ +api.anthropic.com/no/such/path\ +404\  ]]
+	[[ "${lines[5]}" =~ denied\ .*denied.test\ .*\ policy$ ]]
 	# no secret and no query string in any record, anywhere
 	[[ "$(cat "$tmp")$output" != *"$secret"* && "$(cat "$tmp")$output" != *"$q"* ]]
 	out=$(sb sh -c "journalctl -o export | grep -ac '$q'" || true)

@@ -118,7 +118,7 @@ static void test_matching(void) {
 }
 
 static void test_denial_text(void) {
-        _cleanup_free_ char *name = NULL, *addr = NULL;
+        _cleanup_free_ char *name = NULL, *addr = NULL, *open_addr = NULL;
 
         ok(net_denial_text("Denied.Test.", NET_STRICT, &name) == 0, "a name's refusal");
         is_str(name,
@@ -128,10 +128,33 @@ static void test_denial_text(void) {
         ok(net_denial_text("10.0.0.1", NET_STRICT, &addr) == 0, "an address's refusal");
         is_str(addr, "'10.0.0.1' is not a host name; a strict run reaches hosts by name only, through its proxy",
                "an address cannot be allowed: it says so");
+        ok(net_denial_text("10.0.0.1", NET_OPEN, &open_addr) == 0, "an address's refusal in an open run");
+        is_str(open_addr, "'10.0.0.1' is not a host name; an open run reaches hosts by name only, through its proxy",
+               "the open mode is spoken of with its article");
+}
+
+static void test_refusal_text(void) {
+        _cleanup_free_ char *policy = NULL, *itself = NULL, *misdirected = NULL, *plain = NULL;
+
+        ok(net_refusal_text("denied.test", NET_STRICT, NET_REFUSED_POLICY, &policy) == 0 &&
+                   net_denial_text("denied.test", NET_STRICT, &plain) == 0 && strcmp(policy, plain) == 0,
+           "the policy's refusal says how to allow the host");
+        ok(net_refusal_text("x.loop.test", NET_STRICT, NET_REFUSED_HOST_ITSELF, &itself) == 0, "the host itself");
+        contains(itself, "x.loop.test is this host itself", "it says the name is the host itself");
+        ok(itself && !strstr(itself, "--allow"), "and does not say to allow it: that is not why");
+        ok(net_refusal_text("evil.test", NET_OPEN, NET_REFUSED_MISDIRECTED, &misdirected) == 0, "a misdirected request");
+        contains(misdirected, "named evil.test", "it names the host the request named");
+        contains(misdirected, "421", "and what it got");
+        ok(misdirected && !strstr(misdirected, "--allow"), "no allowing helps it");
+        for (int r = 0; r < _NET_REFUSAL_MAX; r++)
+                is_int(net_refusal_from_string(net_refusal_to_string((net_refusal) r)), r, "reason %d round-trips", r);
+        is_int(net_refusal_from_string(NULL), NET_REFUSED_POLICY, "a record without a reason was the policy's");
+        is_int(net_refusal_from_string("bogus"), _NET_REFUSAL_INVALID, "an unknown reason is none");
 }
 
 int main(void) {
         test_denial_text();
+        test_refusal_text();
         test_modes();
         test_host_names();
         test_patterns();
