@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/err.h>
 #include <stdlib.h>
@@ -119,7 +120,60 @@ static ssize_t side_write(proxy_side *s, const char *data, size_t len) {
         return -errno;
 }
 
+/* Sends what waits in the pipe: 0 all gone, -EAGAIN some left, < 0 an error. */
+static int flush_pipe(proxy_side *s) {
+        while (s->piped > 0) {
+                ssize_t n = splice(s->pipe_r, NULL, s->fd, NULL, s->piped, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        s->writable = false;
+                        return -EAGAIN;
+                }
+                if (n <= 0)
+                        return n < 0 ? -errno : -EPIPE;
+                s->piped -= (size_t) n;
+        }
+        return 0;
+}
+
+int proxy_side_splice(proxy_side *to, proxy_side *from) {
+        ssize_t n;
+
+        if (to->ssl || from->ssl || to->out_len > 0 || to->piped > 0)
+                return -EOPNOTSUPP;
+        if (to->pipe_r < 0) {
+                int p[2];
+
+                if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                        return errno == EMFILE || errno == ENFILE ? -EOPNOTSUPP : -errno;
+                to->pipe_r = p[0];
+                to->pipe_w = p[1];
+        }
+        do
+                n = splice(from->fd, NULL, to->pipe_w, NULL, PROXY_SIDE_OUT_MAX * 2, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+                to->piped = (size_t) n;
+                return n > INT_MAX ? INT_MAX : (int) n;
+        }
+        if (n == 0) {
+                from->eof = true;
+                return 0;
+        }
+        if (errno == EAGAIN) {
+                from->readable = false; /* the pipe was empty: it is the socket that had nothing */
+                return -EAGAIN;
+        }
+        return errno == EINVAL ? -EOPNOTSUPP : -errno;
+}
+
 int proxy_side_flush(proxy_side *s) {
+        int r = flush_pipe(s);
+
+        if (r < 0)
+                return r;
         while (s->out_len > 0) {
                 ssize_t n = side_write(s, s->out + s->out_start, s->out_len);
 
@@ -138,7 +192,7 @@ int proxy_side_flush(proxy_side *s) {
 int proxy_side_send(proxy_side *s, const char *data, size_t len) {
         int r;
 
-        if (s->out_len == 0 && s->writable && !s->write_wants_read) {
+        if (!proxy_side_pending(s) && s->writable && !s->write_wants_read) {
                 /* the usual case, nothing queued: straight from the caller's buffer */
                 while (len > 0) {
                         ssize_t n = side_write(s, data, len);
@@ -195,7 +249,7 @@ uint32_t proxy_side_events(const proxy_side *s, bool wants_input) {
          * so a socket already readable reports at once instead of waiting forever on a flag */
         if ((wants_input && !s->eof) || s->write_wants_read)
                 e |= EPOLLIN;
-        if (s->out_len > 0 || s->read_wants_write)
+        if (proxy_side_pending(s) || s->read_wants_write)
                 e |= EPOLLOUT;
         return e;
 }
@@ -212,6 +266,10 @@ void proxy_side_close(proxy_side *s) {
                 SSL_free(s->ssl);
         if (s->fd >= 0)
                 close(s->fd);
+        if (s->pipe_r >= 0)
+                close(s->pipe_r);
+        if (s->pipe_w >= 0)
+                close(s->pipe_w);
         free(s->out);
         *s = (proxy_side) PROXY_SIDE_INIT;
 }

@@ -27,9 +27,14 @@ typedef struct proxy_side {
         bool shut;      /* the proxy sent its last byte */
         char *out;      /* what waits to go out: out[out_start, out_start + out_len) */
         size_t out_start, out_len, out_cap;
+        /* A tunnel's bytes for this side that the kernel moves without copying them into
+         * the proxy (splice(2)): they wait in a pipe, PIPED of them, and go before OUT's,
+         * which are only ever queued after them. */
+        int pipe_r, pipe_w;
+        size_t piped;
 } proxy_side;
 
-#define PROXY_SIDE_INIT { .fd = -1, .readable = true, .writable = true }
+#define PROXY_SIDE_INIT { .fd = -1, .readable = true, .writable = true, .pipe_r = -1, .pipe_w = -1 }
 
 /* Reads at most SIZE bytes: > 0 read, 0 the peer's end, -EAGAIN nothing now, < 0 an error. */
 int proxy_side_read(proxy_side *s, char *buf, size_t size);
@@ -43,17 +48,24 @@ int proxy_side_queue(proxy_side *s, const char *data, size_t len);
 /* Sends what is queued: 0 all gone, -EAGAIN some left, < 0 an error. */
 int proxy_side_flush(proxy_side *s);
 
+/* Moves what FROM's socket has (plain, both) into TO's pipe, to be sent by
+ * proxy_side_flush(TO); only while TO has nothing waiting (proxy_side_has_room() and nothing
+ * queued).  > 0 bytes moved, 0 FROM's end, -EAGAIN nothing now, -EOPNOTSUPP where the kernel
+ * cannot (the caller reads and sends instead), < 0 an error. */
+int proxy_side_splice(proxy_side *to, proxy_side *from);
+
 /* A step of the TLS handshake (SERVER: the proxy is the server): 1 done, -EAGAIN, -EPROTO. */
 int proxy_side_handshake(proxy_side *s, bool server);
 
 /* Whether the proxy still owes this side bytes. */
 static inline bool proxy_side_pending(const proxy_side *s) {
-        return s->out_len > 0;
+        return s->out_len > 0 || s->piped > 0;
 }
 
-/* Room for more bytes for this side before the other side is paused. */
+/* Room for more bytes for this side before the other side is paused: a pipe is filled only
+ * when empty, so that a full one is never mistaken for a source with nothing to read. */
 static inline bool proxy_side_has_room(const proxy_side *s) {
-        return s->out_len < PROXY_SIDE_OUT_MAX;
+        return s->out_len < PROXY_SIDE_OUT_MAX && s->piped == 0;
 }
 
 /* Ends what the proxy sends (close_notify over TLS, then FIN), once nothing is pending. */

@@ -108,6 +108,7 @@ struct connection {
         char *inject_value;
         bool misdirected;         /* a request named another host: 421 once the rest is answered */
         bool relayed;             /* it reached RELAY: a tunnel's record is due at its end */
+        bool no_splice;           /* a tunnel whose bytes the kernel cannot splice: copied */
         uint64_t tunnel_up, tunnel_down; /* a tunnel's bytes each way */
         int failed;               /* KIND_INJECT: the server could not be had, answered at the request */
         moat_error failure;
@@ -797,10 +798,39 @@ static bool server_wanted(const connection *c) {
         return c->phase == PROXY_PHASE_RELAY && proxy_side_has_room(&c->down);
 }
 
+/* A tunnel's bytes from FROM to TO without copying them through the proxy (splice(2)), where
+ * the kernel can: > 0 moved (added to *COUNT), 0 the end, -EAGAIN nothing now, -EOPNOTSUPP
+ * read and send them instead, < 0 an error. */
+static int tunnel_splice(connection *c, proxy_side *to, proxy_side *from, uint64_t *count) {
+        int n;
+
+        if (c->kind != KIND_TUNNEL || c->no_splice)
+                return -EOPNOTSUPP;
+        n = proxy_side_splice(to, from);
+        if (n > 0)
+                *count += (uint64_t) n;
+        else if (n == -EOPNOTSUPP && !to->out_len)
+                c->no_splice = true; /* not for want of an empty pipe: this kernel or socket cannot */
+        return n;
+}
+
 /* Client to server: false when the connection cannot go on. */
 static bool relay_up(connection *c, bool *moved) {
         while (c->down.readable && client_wanted(c) && !c->down.eof) {
-                int n = proxy_side_read(&c->down, scratch, sizeof(scratch)), r;
+                int n = tunnel_splice(c, &c->up, &c->down, &c->tunnel_up), r;
+
+                if (n != -EOPNOTSUPP) {
+                        if (n == -EAGAIN || n == 0)
+                                break;
+                        if (n < 0)
+                                return false;
+                        *moved = true;
+                        r = proxy_side_flush(&c->up);
+                        if (r < 0 && r != -EAGAIN)
+                                return false;
+                        continue;
+                }
+                n = proxy_side_read(&c->down, scratch, sizeof(scratch));
 
                 if (n == -EAGAIN || n == 0)
                         break;
@@ -828,7 +858,20 @@ static bool relay_up(connection *c, bool *moved) {
 /* Server to client. */
 static bool relay_down(connection *c, bool *moved) {
         while (c->up.readable && server_wanted(c) && !c->up.eof) {
-                int n = proxy_side_read(&c->up, scratch, sizeof(scratch)), r;
+                int n = tunnel_splice(c, &c->down, &c->up, &c->tunnel_down), r;
+
+                if (n != -EOPNOTSUPP) {
+                        if (n == -EAGAIN || n == 0)
+                                break;
+                        if (n < 0)
+                                return false;
+                        *moved = true;
+                        r = proxy_side_flush(&c->down);
+                        if (r < 0 && r != -EAGAIN)
+                                return false;
+                        continue;
+                }
+                n = proxy_side_read(&c->up, scratch, sizeof(scratch));
 
                 if (n == -EAGAIN || n == 0)
                         break;
@@ -866,7 +909,7 @@ static void run_relay(connection *c) {
                         connection_enter(c, PROXY_EVENT_ABORT);
                         return;
                 }
-                pending = c->up.out_len + c->down.out_len;
+                pending = c->up.out_len + c->up.piped + c->down.out_len + c->down.piped;
                 r = proxy_side_flush(&c->up);
                 if (r >= 0 || r == -EAGAIN)
                         r = proxy_side_flush(&c->down);
@@ -875,7 +918,7 @@ static void run_relay(connection *c) {
                         return;
                 }
                 /* what went out made room: the side that was paused for it is read again */
-                if (c->up.out_len + c->down.out_len < pending)
+                if (c->up.out_len + c->up.piped + c->down.out_len + c->down.piped < pending)
                         moved = true;
                 if (moved)
                         c->active = now(c->p);

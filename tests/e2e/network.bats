@@ -146,8 +146,16 @@ check_strict() {
 		curl -sS -o /dev/null -w "by address %{http_connect}\n" https://10.99.0.1/
 		curl -sS -w "%{certs}" https://allowed.test/ >/workspace/allowed-certs
 		echo "allowed rc=$?"
+		curl -sS -o /dev/null -w "down %{size_download} %{http_code}" https://allowed.test/bytes/20971520
+		echo " rc=$?"
+		head -c 20971520 /dev/zero | curl -sS -o /dev/null -w "up %{size_upload} %{http_code}" \
+			-H "Content-Type: application/octet-stream" --data-binary @- https://allowed.test/upload
+		echo " rc=$?"
 		true'
 	[ "$status" -eq 0 ]
+	# 20 MiB each way through the tunnel, whole: TLS inside it would fail on any byte changed
+	[ "${lines[7]}" = "down 20971520 200 rc=0" ]
+	[ "${lines[8]}" = "up 20971520 200 rc=0" ]
 	[ "${lines[0]}" = "denied 403" ]
 	# the body of a refusal names the host and what would allow it
 	[ "${lines[1]}" = "moat: denied.test is not allowed by this run's network policy (strict); allow it with '--allow denied.test' or under network: allow: in moat.yaml" ]
