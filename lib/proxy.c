@@ -798,38 +798,38 @@ static bool server_wanted(const connection *c) {
         return c->phase == PROXY_PHASE_RELAY && proxy_side_has_room(&c->down);
 }
 
-/* A tunnel's bytes from FROM to TO without copying them through the proxy (splice(2)), where
- * the kernel can: > 0 moved (added to *COUNT), 0 the end, -EAGAIN nothing now, -EOPNOTSUPP
- * read and send them instead, < 0 an error. */
-static int tunnel_splice(connection *c, proxy_side *to, proxy_side *from, uint64_t *count) {
-        int n;
+/* One step of a tunnel from FROM to TO without copying its bytes through the proxy
+ * (splice(2)), sent on at once: 1 some moved (added to *COUNT), 0 nothing more now (or the
+ * end), -EOPNOTSUPP read and send them instead, another < 0 the connection cannot go on. */
+static int splice_step(connection *c, proxy_side *to, proxy_side *from, uint64_t *count) {
+        int n, r;
 
         if (c->kind != KIND_TUNNEL || c->no_splice)
                 return -EOPNOTSUPP;
         n = proxy_side_splice(to, from);
-        if (n > 0)
-                *count += (uint64_t) n;
-        else if (n == -EOPNOTSUPP && !to->out_len)
-                c->no_splice = true; /* not for want of an empty pipe: this kernel or socket cannot */
-        return n;
+        if (n == -EOPNOTSUPP && !to->out_len)
+                c->no_splice = true; /* not for bytes queued first: this kernel or socket cannot */
+        if (n == -EAGAIN || n == 0)
+                return 0;
+        if (n < 0)
+                return n;
+        *count += (uint64_t) n;
+        r = proxy_side_flush(to);
+        return r < 0 && r != -EAGAIN ? r : 1;
 }
 
 /* Client to server: false when the connection cannot go on. */
 static bool relay_up(connection *c, bool *moved) {
         while (c->down.readable && client_wanted(c) && !c->down.eof) {
-                int n = tunnel_splice(c, &c->up, &c->down, &c->tunnel_up), r;
+                int n = splice_step(c, &c->up, &c->down, &c->tunnel_up), r;
 
-                if (n != -EOPNOTSUPP) {
-                        if (n == -EAGAIN || n == 0)
-                                break;
-                        if (n < 0)
-                                return false;
-                        *moved = true;
-                        r = proxy_side_flush(&c->up);
-                        if (r < 0 && r != -EAGAIN)
-                                return false;
+                if (n == 0)
+                        break;
+                *moved = *moved || n > 0;
+                if (n > 0)
                         continue;
-                }
+                if (n != -EOPNOTSUPP)
+                        return false;
                 n = proxy_side_read(&c->down, scratch, sizeof(scratch));
 
                 if (n == -EAGAIN || n == 0)
@@ -858,19 +858,15 @@ static bool relay_up(connection *c, bool *moved) {
 /* Server to client. */
 static bool relay_down(connection *c, bool *moved) {
         while (c->up.readable && server_wanted(c) && !c->up.eof) {
-                int n = tunnel_splice(c, &c->down, &c->up, &c->tunnel_down), r;
+                int n = splice_step(c, &c->down, &c->up, &c->tunnel_down), r;
 
-                if (n != -EOPNOTSUPP) {
-                        if (n == -EAGAIN || n == 0)
-                                break;
-                        if (n < 0)
-                                return false;
-                        *moved = true;
-                        r = proxy_side_flush(&c->down);
-                        if (r < 0 && r != -EAGAIN)
-                                return false;
+                if (n == 0)
+                        break;
+                *moved = *moved || n > 0;
+                if (n > 0)
                         continue;
-                }
+                if (n != -EOPNOTSUPP)
+                        return false;
                 n = proxy_side_read(&c->up, scratch, sizeof(scratch));
 
                 if (n == -EAGAIN || n == 0)
