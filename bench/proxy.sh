@@ -62,6 +62,8 @@ for mode in root user; do
 	cpid=$($how podman inspect -f '{{.State.Pid}}' "$cid")
 	# "RSS PSS USS" in KiB
 	mem() { sb cat "/proc/$1/smaps_rollup" | awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { print r, p, u }'; }
+	# idle: no connection for longer than the proxy waits before it hands its free heap back (1 s)
+	sleep 2
 	read -r pr pp pu < <(mem "$proxy")
 	read -r rr rp ru < <(mem "$relay")
 	# measured while the proxy runs, so that the library pages both map count as shared

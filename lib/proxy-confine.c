@@ -25,9 +25,9 @@
 #endif
 
 /* What the proxy never calls, and an agent that took it over would want to.  A list of what
- * is denied, not of what is allowed: the event loop's calls (epoll_*, timerfd_*, signalfd4)
- * and those of getaddrinfo_a()'s threads (clone3, rt_sigqueueinfo to say a lookup is done)
- * stay open, as the e2e test of an unprivileged proxy that still serves shows. */
+ * is denied, not of what is allowed: the event loop's calls (epoll_*, timerfd_*, signalfd4,
+ * eventfd2) and those of the resolver's threads (clone3, futex) stay open, as the e2e test of
+ * an unprivileged proxy that still serves shows. */
 static const int denied_syscalls[] = {
         SYS_execve, SYS_execveat, SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev,
         SYS_mount, SYS_umount2, SYS_pivot_root, SYS_chroot, SYS_setns, SYS_unshare,

@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "proxy-side.h"
 #include "proxy.h"
+#include "resolver.h"
 #include "tls-ca.h"
 
 /* Connections served at once; above it a client gets 503, and the run's journal a record. */
@@ -34,9 +35,11 @@
 /* After accept() ran out of file descriptors: when to try again, short of a close. */
 #define ACCEPT_RETRY_USEC (100 * 1000)
 #define BUSY_RECORD_USEC (1000 * 1000)
+/* How long the proxy is without a connection before its free memory goes back to the system:
+ * an agent's requests come in bursts, seconds apart. */
+#define TRIM_AFTER_USEC (1000 * 1000)
 
 typedef struct connection connection;
-typedef struct lookup lookup;
 
 struct proxy {
         const run_record *rec;
@@ -47,31 +50,17 @@ struct proxy {
         host_addrs *own;   /* which the proxy does not dial */
         proxy_timeouts timeouts;
         sd_event *event;
-        sd_event_source *listener, *accept_retry, *busy_timer;
+        sd_event_source *listener, *accept_retry, *busy_timer, *trim_timer;
         connection *connections; /* every connection, for the shutdown */
         size_t n_serving, n_refusing;
-        size_t peak;             /* the most served at once since memory was last trimmed */
         unsigned busy_refused;   /* 503s not yet in a record */
-        lookup *lookups;         /* name lookups under way, some of connections gone */
-        int lookup_signal;
+        resolver *resolver;      /* name lookups, off the loop's thread */
         /* the last TLS session with each grant host: a resumed handshake skips the
          * certificate's verification, which a first one with that host did */
         struct upstream_session {
                 char *host;
                 SSL_SESSION *session;
         } sessions[16];
-};
-
-/* A name lookup of getaddrinfo_a(), whose threads resolve while the loop goes on; it says it
- * is done with a signal, which the loop reads from a signalfd.  Its memory is the lookup
- * threads' until they are done with it, whatever became of its connection. */
-struct lookup {
-        struct gaicb cb;
-        struct addrinfo hints;
-        char service[8];
-        char *host;
-        connection *c; /* NULL once the connection is gone */
-        lookup *prev, *next;
 };
 
 typedef enum connection_kind {
@@ -98,7 +87,7 @@ struct connection {
         size_t head_len, head_cap;
         proxy_request req;
         proxy_route route;
-        lookup *lookup;
+        resolver_query *lookup;   /* under way */
         struct addrinfo *addrs, *next_addr;
         int dial_error;           /* the last address's; -EACCES while none could be dialled */
         bool connecting;
@@ -336,62 +325,14 @@ static void answer_misdirected(connection *c) {
 static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void connection_run(connection *c);
 
-static void lookup_free(lookup *l) {
-        if (l->cb.ar_result)
-                freeaddrinfo(l->cb.ar_result);
-        free(l->host);
-        free(l);
-}
-
-static void lookup_unlink(proxy *p, lookup *l) {
-        if (l->prev)
-                l->prev->next = l->next;
-        else
-                p->lookups = l->next;
-        if (l->next)
-                l->next->prev = l->prev;
-        l->prev = l->next = NULL;
-}
-
-/* The connection no longer waits for L: cancelled, or left to its thread, which still writes
- * its result, and freed when it says it is done. */
-static void lookup_abandon(proxy *p, lookup *l) {
-        l->c = NULL;
-        if (gai_cancel(&l->cb) == EAI_CANCELED) {
-                lookup_unlink(p, l);
-                lookup_free(l);
-        }
-}
+static void lookup_done(int error, struct addrinfo *result, void *userdata);
 
 static int lookup_start(connection *c) {
-        proxy *p = c->p;
-        lookup *l = calloc(1, sizeof(*l));
-        struct gaicb *list[1];
-        struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL };
-        int r;
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+        char service[8];
 
-        if (!l || !(l->host = strdup(c->route.host))) {
-                free(l);
-                return -ENOMEM;
-        }
-        snprintf(l->service, sizeof(l->service), "%u", (unsigned) c->req.port);
-        l->hints = (struct addrinfo) { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
-        l->cb = (struct gaicb) { .ar_name = l->host, .ar_service = l->service, .ar_request = &l->hints };
-        sev.sigev_signo = p->lookup_signal;
-        list[0] = &l->cb;
-        r = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
-        if (r != 0) {
-                free(l->host);
-                free(l);
-                return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
-        }
-        l->c = c;
-        l->next = p->lookups;
-        if (l->next)
-                l->next->prev = l;
-        p->lookups = l;
-        c->lookup = l;
-        return 0;
+        snprintf(service, sizeof(service), "%u", (unsigned) c->req.port);
+        return resolver_lookup(c->p->resolver, c->route.host, service, &hints, lookup_done, c, &c->lookup);
 }
 
 /* Tries the next address of the lookup's that the proxy may dial; the addresses checked are
@@ -542,43 +483,20 @@ static void upstream_connect_done(connection *c) {
         dial_next(c);
 }
 
-static void lookup_done(connection *c, lookup *l) {
+static void lookup_done(int error, struct addrinfo *result, void *userdata) {
         _cleanup_(moat_error_clear) moat_error err = {};
-        int r = gai_error(&l->cb);
+        connection *c = userdata;
 
-        if (r != 0) {
-                moat_error_set(&err, -EHOSTUNREACH, "cannot resolve %s: %s", c->route.host, gai_strerror(r));
+        c->lookup = NULL;
+        if (error != 0) {
+                moat_error_set(&err, -EHOSTUNREACH, "cannot resolve %s: %s", c->route.host, gai_strerror(error));
                 upstream_failed(c, err.code, &err);
-                return;
+        } else {
+                c->addrs = c->next_addr = result;
+                c->dial_error = -EACCES;
+                dial_next(c);
         }
-        c->addrs = c->next_addr = TAKE_PTR(l->cb.ar_result);
-        c->dial_error = -EACCES;
-        dial_next(c);
-}
-
-/* A lookup says it is done.  Which one the signal does not say in a way to trust (any process
- * of this user can queue one), so every lookup is asked. */
-static int on_lookup_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        proxy *p = userdata;
-        lookup *next;
-
-        (void) s, (void) si;
-        for (lookup *l = p->lookups; l; l = next) {
-                connection *c = l->c;
-
-                next = l->next;
-                if (gai_error(&l->cb) == EAI_INPROGRESS)
-                        continue;
-                lookup_unlink(p, l);
-                if (c) {
-                        c->lookup = NULL;
-                        lookup_done(c, l);
-                }
-                lookup_free(l);
-                if (c)
-                        connection_run(c);
-        }
-        return 0;
+        connection_run(c);
 }
 
 static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata);
@@ -587,7 +505,7 @@ static void connection_free(connection *c) {
         proxy *p = c->p;
 
         if (c->lookup)
-                lookup_abandon(p, c->lookup);
+                resolver_cancel(p->resolver, c->lookup);
         /* the request log: what is still open ends with the connection */
         if (c->rw)
                 http_rewriter_end(c->rw);
@@ -626,12 +544,20 @@ static void connection_free(connection *c) {
         /* a descriptor is free again: accept() may have waited for one */
         if (p->accept_retry && sd_event_source_get_enabled(p->accept_retry, NULL) > 0)
                 (void) on_accept_retry(p->accept_retry, 0, p);
-        /* a burst is over: what it took goes back to the system, not only to malloc (not after
-         * each lone connection, whose few KiB malloc keeps for the next) */
-        if (!p->connections && p->peak >= 32) {
-                (void) malloc_trim(0);
-                p->peak = 0;
+        /* the last one gone: if no other comes for a while, what they took goes back to the
+         * system, not only to malloc (not at once: the next request of a burst wants it) */
+        if (!p->connections && p->trim_timer) {
+                (void) sd_event_source_set_time(p->trim_timer, now(p) + TRIM_AFTER_USEC);
+                (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_ONESHOT);
         }
+}
+
+static int on_trim(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        proxy *p = userdata;
+
+        if (!p->connections)
+                (void) malloc_trim(0);
+        return 0;
 }
 
 /* INJECT: after the head, the client's TLS begins while the server is looked up. */
@@ -1089,8 +1015,8 @@ static int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
         p->connections = c;
         if (refusing)
                 p->n_refusing++;
-        else if (++p->n_serving > p->peak)
-                p->peak = p->n_serving;
+        else
+                p->n_serving++;
         *ret = c;
         return 0;
 }
@@ -1183,16 +1109,13 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 }
 
 int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
-        _cleanup_(sd_event_source_disable_unrefp) sd_event_source *life = NULL, *term = NULL, *intr = NULL,
-                                                                  *looked_up = NULL;
+        _cleanup_(sd_event_source_disable_unrefp) sd_event_source *life = NULL, *term = NULL, *intr = NULL;
         sigset_t mask;
         int r;
 
-        p->lookup_signal = SIGRTMIN + 4;
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
-        sigaddset(&mask, p->lookup_signal);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return moat_error_set(err, -errno, "cannot block signals: %m");
         /* accept() until it would block, never blocking the loop */
@@ -1207,7 +1130,9 @@ int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
         if (r >= 0)
                 r = sd_event_add_time(p->event, &p->busy_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_busy_record, p);
         if (r >= 0)
-                r = sd_event_add_signal(p->event, &looked_up, p->lookup_signal, on_lookup_signal, p);
+                r = sd_event_add_time(p->event, &p->trim_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_trim, p);
+        if (r >= 0)
+                r = resolver_new(p->event, &p->resolver);
         if (r >= 0)
                 r = sd_event_add_signal(p->event, &term, SIGTERM, on_stop_signal, p);
         if (r >= 0)
@@ -1218,6 +1143,7 @@ int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
         if (r >= 0) {
                 (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_OFF);
+                (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
                 r = sd_event_loop(p->event);
                 if (r < 0)
                         moat_error_set(err, r, "cannot accept connections: %s", strerror(-r));
@@ -1229,15 +1155,15 @@ int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
                 connection_free(p->connections);
         if (p->busy_refused > 0)
                 (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
-        /* lookups still in a thread stay allocated: the thread writes their results */
-        p->lookups = NULL;
+        /* lookups still in a thread are that thread's to free */
+        resolver_free(TAKE_PTR(p->resolver));
         p->listener = sd_event_source_disable_unref(p->listener);
         p->accept_retry = sd_event_source_disable_unref(p->accept_retry);
         p->busy_timer = sd_event_source_disable_unref(p->busy_timer);
+        p->trim_timer = sd_event_source_disable_unref(p->trim_timer);
         life = sd_event_source_disable_unref(life);
         term = sd_event_source_disable_unref(term);
         intr = sd_event_source_disable_unref(intr);
-        looked_up = sd_event_source_disable_unref(looked_up);
         p->event = sd_event_unref(p->event);
         return r < 0 ? r : 0;
 }
