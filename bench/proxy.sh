@@ -9,7 +9,8 @@
 #  - memory: the idle proxy's private memory (USS: Private_Clean + Private_Dirty), target at
 #    most 1 MiB, and what each open connection adds (200 CONNECT tunnels held by
 #    tests/proxy-load), target at most 64 KiB; RSS and PSS too, next to moat-relay's, and the
-#    USS of a bare process with OpenSSL's client and server contexts (bench/tls-floor.c)
+#    USS of a bare process with OpenSSL loaded, then with its client and server contexts
+#    (bench/tls-floor.c)
 # The servers are the sandbox's own (moat-test-https).  Rootless, "direct" goes through
 # slirp4netns (user-mode networking), the proxy through the container's loopback.
 #   Usage: bench/proxy.sh [REQUESTS] [DOWNLOADS]
@@ -67,9 +68,9 @@ for mode in root user; do
 	read -r pr pp pu < <(mem "$proxy")
 	read -r rr rp ru < <(mem "$relay")
 	# measured while the proxy runs, so that the library pages both map count as shared
-	floor=$(sb /run/moat-sandbox/bin/tls-floor)
-	printf 'memory (%s, idle): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB (target <= 1024; a bare OpenSSL TLS process: %d KiB); moat-relay RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
-		"$mode" "$pr" "$pp" "$pu" "$floor" "$rr" "$rp" "$ru"
+	read -r loaded floor < <(sb /run/moat-sandbox/bin/tls-floor)
+	printf 'memory (%s, idle): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB (target <= 1024; a bare process with OpenSSL loaded: %d KiB, with its two TLS contexts: %d KiB); moat-relay RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
+		"$mode" "$pr" "$pp" "$pu" "$loaded" "$floor" "$rr" "$rp" "$ru"
 	# 200 open tunnels
 	sb sh -c "nsenter -t $cpid -n /run/moat-sandbox/bin/proxy-load hold 200 allowed.test:443 8 >/run/moat-sandbox/bench-hold 2>&1 &"
 	for _ in $(seq 100); do grep -q held= "$MOAT_SANDBOX_STATE/bench-hold" 2>/dev/null && break; sleep 0.1; done
