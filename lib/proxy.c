@@ -55,6 +55,7 @@ struct proxy {
         size_t n_serving, n_refusing;
         unsigned busy_refused;   /* 503s not yet in a record */
         resolver *resolver;      /* name lookups, off the loop's thread */
+        size_t peak;             /* the most served at once since memory was last trimmed */
         /* the last TLS session with each grant host: a resumed handshake skips the
          * certificate's verification, which a first one with that host did */
         struct upstream_session {
@@ -501,6 +502,13 @@ static void lookup_done(int error, struct addrinfo *result, void *userdata) {
 
 static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
+static void trim(proxy *p) {
+        (void) malloc_trim(0);
+        p->peak = 0;
+        if (p->trim_timer)
+                (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
+}
+
 static void connection_free(connection *c) {
         proxy *p = c->p;
 
@@ -544,9 +552,12 @@ static void connection_free(connection *c) {
         /* a descriptor is free again: accept() may have waited for one */
         if (p->accept_retry && sd_event_source_get_enabled(p->accept_retry, NULL) > 0)
                 (void) on_accept_retry(p->accept_retry, 0, p);
-        /* the last one gone: if no other comes for a while, what they took goes back to the
-         * system, not only to malloc (not at once: the next request of a burst wants it) */
-        if (!p->connections && p->trim_timer) {
+        /* the last one gone: what they took goes back to the system, not only to malloc; at
+         * once after a burst, else when no other came for a while (the next request of an
+         * agent's few wants it) */
+        if (!p->connections && p->peak >= 32)
+                trim(p);
+        else if (!p->connections && p->trim_timer) {
                 (void) sd_event_source_set_time(p->trim_timer, now(p) + TRIM_AFTER_USEC);
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_ONESHOT);
         }
@@ -556,7 +567,7 @@ static int on_trim(sd_event_source *s _unused_, uint64_t usec _unused_, void *us
         proxy *p = userdata;
 
         if (!p->connections)
-                (void) malloc_trim(0);
+                trim(p);
         return 0;
 }
 
@@ -1015,8 +1026,8 @@ static int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
         p->connections = c;
         if (refusing)
                 p->n_refusing++;
-        else
-                p->n_serving++;
+        else if (++p->n_serving > p->peak)
+                p->peak = p->n_serving;
         *ret = c;
         return 0;
 }
