@@ -31,15 +31,25 @@ typedef struct monitor {
 } monitor;
 
 /* The container's process, for the relay's measures; 0 when podman does not say. */
-static int container_pid(monitor *m, podman_client *c) {
+/* What podman says of the container in brief: whether it runs, its process (0 when podman
+ * could not say: neither is known). */
+static void container_brief(podman_client *c, const char *container_id, bool *ret_running, int *ret_pid) {
         podman_container_state st = {};
         moat_error e = {};
-        int pid = 0;
+        bool known = podman_container_inspect(c, container_id, &st, &e) >= 0;
 
-        if (podman_container_inspect(c, m->record->container_id, &st, &e) >= 0)
-                pid = st.pid;
+        if (ret_running)
+                *ret_running = known && st.running;
+        if (ret_pid)
+                *ret_pid = known ? st.pid : 0;
         podman_container_state_free(&st);
         moat_error_clear(&e);
+}
+
+static int container_pid(monitor *m, podman_client *c) {
+        int pid;
+
+        container_brief(c, m->record->container_id, NULL, &pid);
         return pid;
 }
 
@@ -382,13 +392,9 @@ static uint64_t relay_catch_up(monitor *m, podman_client *c, const uint64_t rela
 
 /* True when the container still runs although its output ended: the attach was cut. */
 static bool still_running(podman_client *c, const char *container_id) {
-        podman_container_state st = {};
-        moat_error e = {};
         bool running;
 
-        running = podman_container_inspect(c, container_id, &st, &e) >= 0 && st.running;
-        podman_container_state_free(&st);
-        moat_error_clear(&e);
+        container_brief(c, container_id, &running, NULL);
         return running;
 }
 

@@ -208,8 +208,7 @@ int run_proxy_env(const run_record *rec, char ***ret) {
 
 /* The network policy and the grants, checked: each grant has a stored value, which the unit
  * will hand to the proxy. */
-static int plan_network(const run_options *o, run_record *rec, moat_error *err) {
-        _cleanup_free_ char *home = NULL;
+static int plan_network(const run_options *o, const char *home, run_record *rec, moat_error *err) {
         int r;
 
         rec->network = o->network;
@@ -227,9 +226,6 @@ static int plan_network(const run_options *o, run_record *rec, moat_error *err) 
         if (o->network == NET_NONE)
                 return moat_error_set(err, -EINVAL, "grants need the network: use --network strict (or open) with "
                                                     "--grant, or no grant with --network none");
-        r = run_store_default_home(o->manager, &home, err);
-        if (r < 0)
-                return r;
         rec->grants = calloc(o->n_grants, sizeof(*rec->grants));
         if (!rec->grants)
                 return moat_error_set(err, -ENOMEM, "out of memory");
@@ -319,8 +315,8 @@ static int plan_guard(const run_options *o, const run_record *rec, run_guard *g,
 
 /* With --branch: the run's workspace is its checkout, which borrows the objects of the user's
  * repository; the container reads them at the same path, read-only. */
-static int plan_branch(const run_options *o, run_record *rec, run_branch *ret_branch, moat_error *err) {
-        _cleanup_free_ char *home = NULL;
+static int plan_branch(const run_options *o, const char *home, run_record *rec, run_branch *ret_branch,
+                       moat_error *err) {
         run_mount *more;
         int r;
 
@@ -328,9 +324,7 @@ static int plan_branch(const run_options *o, run_record *rec, run_branch *ret_br
                 return moat_error_set(err, -EINVAL, "--from needs --branch");
         if (!o->branch)
                 return 0;
-        r = run_store_default_home(o->manager, &home, err);
-        if (r >= 0)
-                r = run_branch_plan(home, rec->workspace, o->branch, ret_branch, err);
+        r = run_branch_plan(home, rec->workspace, o->branch, ret_branch, err);
         if (r < 0)
                 return r;
         free(rec->workspace);
@@ -353,6 +347,7 @@ static int plan_branch(const run_options *o, run_record *rec, run_branch *ret_br
 int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard, run_branch *ret_branch,
                     moat_error *err) {
         _cleanup_(run_record_freep) run_record *rec = NULL;
+        _cleanup_free_ char *home = NULL;
         struct stat st;
         int r;
 
@@ -389,7 +384,9 @@ int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard
                                       strerror(errno));
         if (stat(rec->workspace, &st) < 0 || !S_ISDIR(st.st_mode))
                 return moat_error_set(err, -ENOTDIR, "workspace '%s' is not a directory", o->workspace ?: ".");
-        r = plan_branch(o, rec, ret_branch, err);
+        r = run_store_default_home(o->manager, &home, err);
+        if (r >= 0)
+                r = plan_branch(o, home, rec, ret_branch, err);
         if (r >= 0)
                 r = plan_guard(o, rec, ret_guard, err);
         if (r < 0)
@@ -403,7 +400,7 @@ int run_plan_record(const run_options *o, run_record **ret, run_guard *ret_guard
                         if (strv_push(&rec->command, strdup(*a)) < 0)
                                 return moat_error_set(err, -ENOMEM, "out of memory");
         }
-        r = plan_network(o, rec, err);
+        r = plan_network(o, home, rec, err);
         if (r < 0)
                 return r;
         r = plan_env_keys(o, rec);
