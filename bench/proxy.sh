@@ -81,5 +81,18 @@ for mode in root user; do
 	sleep 9
 	$how moat stop "$id" >/dev/null
 	$how moat rm "$id" >/dev/null
+
+	# a strict run without grants: its proxy only tunnels, and never makes a TLS context
+	$how sh -c "cat >$ws/test-ca.crt" <"$MOAT_SANDBOX_STATE/tls/ca.crt"
+	id=$($how moat run --image "$image" --network strict --allow allowed.test -n "bench-strict-$mode" "$ws" -- \
+		sh -c 'for i in $(seq 20); do curl -sSo /dev/null --cacert /workspace/test-ca.crt https://allowed.test/small; done; sleep 3600' |
+		sed -n 's/^Started .* (\([0-9a-f]*\)).*/\1/p')
+	proxy=$(sb pgrep -f "moat-proxy $id")
+	sleep 5 # the 20 tunnels done, and 2 s more
+	read -r sr sp su < <(mem "$proxy")
+	printf 'memory (%s, strict run without grants, after 20 tunnels): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
+		"$mode" "$sr" "$sp" "$su"
+	$how moat stop "$id" >/dev/null
+	$how moat rm "$id" >/dev/null
 done
 rm -rf "$out"

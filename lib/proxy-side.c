@@ -150,9 +150,11 @@ int proxy_side_splice(proxy_side *to, proxy_side *from) {
                         return errno == EMFILE || errno == ENFILE ? -EOPNOTSUPP : -errno;
                 to->pipe_r = p[0];
                 to->pipe_w = p[1];
+                /* fewer, larger moves; where the user's pipe budget is spent, the default */
+                (void) fcntl(p[1], F_SETPIPE_SZ, PROXY_SIDE_PIPE_SIZE);
         }
         do
-                n = splice(from->fd, NULL, to->pipe_w, NULL, PROXY_SIDE_OUT_MAX * 2, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                n = splice(from->fd, NULL, to->pipe_w, NULL, PROXY_SIDE_PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         while (n < 0 && errno == EINTR);
         if (n > 0) {
                 to->piped = (size_t) n;

@@ -15,6 +15,12 @@
  * not read holds at most this much of the proxy's memory. */
 #define PROXY_SIDE_OUT_MAX (32 * 1024)
 
+/* A spliced tunnel's pipe, each way.  Pipes count against their user's pipe budget
+ * (/proc/sys/fs/pipe-user-pages-soft) from the moment they are made, so a tunnel gets one
+ * only once it carries bulk: PROXY_SIDE_SPLICE_AFTER bytes that way. */
+#define PROXY_SIDE_PIPE_SIZE (256 * 1024)
+#define PROXY_SIDE_SPLICE_AFTER (256 * 1024)
+
 typedef struct proxy_side {
         int fd;
         SSL *ssl;       /* NULL: plain bytes */

@@ -142,7 +142,6 @@ static void resume_session(proxy *p, SSL *ssl, const char *host) {
 
 int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tls_ca *ca, proxy **ret,
               moat_error *err) {
-        static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
         proxy *p = calloc(1, sizeof(*p));
 
         if (!p)
@@ -156,21 +155,33 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
                 proxy_free(p);
                 return moat_error_set(err, -ENOMEM, "out of memory");
         }
-        p->upstream = SSL_CTX_new(TLS_client_method());
-        if (!p->upstream || !SSL_CTX_set_min_proto_version(p->upstream, TLS1_2_VERSION) ||
-            tls_load_host_trust(p->upstream) < 0 ||
-            SSL_CTX_set_alpn_protos(p->upstream, alpn, sizeof(alpn)) != 0) {
-                proxy_free(p);
-                return moat_error_set(err, -EIO, "cannot set up TLS to servers: %s",
-                                      ERR_reason_error_string(ERR_get_error()));
-        }
-        SSL_CTX_set_verify(p->upstream, SSL_VERIFY_PEER, NULL);
-        SSL_CTX_set_session_cache_mode(p->upstream, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-        SSL_CTX_sess_set_new_cb(p->upstream, remember_session);
-        if (proxy_index < 0)
-                proxy_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
         *ret = p;
         return 0;
+}
+
+/* The context for TLS to servers, made for the first intercepted connection: a run without
+ * grants never intercepts, and its proxy never pays for OpenSSL's contexts (some 340 KiB of
+ * heap).  NULL, with ERR set, when it cannot be made. */
+static SSL_CTX *upstream_ctx(proxy *p, moat_error *err) {
+        static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+        SSL_CTX *ctx;
+
+        if (p->upstream)
+                return p->upstream;
+        if (proxy_index < 0)
+                proxy_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (proxy_index < 0 || !ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+            tls_load_host_trust(ctx) < 0 || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)) != 0) {
+                moat_error_set(err, -EIO, "cannot set up TLS to servers: %s", ERR_reason_error_string(ERR_get_error()));
+                ERR_clear_error();
+                SSL_CTX_free(ctx);
+                return NULL;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, remember_session);
+        return p->upstream = ctx;
 }
 
 void proxy_set_timeouts(proxy *p, const proxy_timeouts *t) {
@@ -423,6 +434,7 @@ static void upstream_connected(connection *c) {
         static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         const http_rewrite_options plain = { .origin_form = true, .one_request = true, .exchange = log_exchange,
                                              .clock = connection_clock };
+        _cleanup_(moat_error_clear) moat_error err = {};
         const char *host = c->route.host;
         size_t rest = c->head_len - c->req.head_len;
 
@@ -449,6 +461,10 @@ static void upstream_connected(connection *c) {
                         connection_enter(c, PROXY_EVENT_READY);
                 break;
         case KIND_INJECT:
+                if (!upstream_ctx(c->p, &err)) {
+                        upstream_failed(c, err.code, &err);
+                        break;
+                }
                 c->up.ssl = SSL_new(c->p->upstream);
                 if (!c->up.ssl || !SSL_set_fd(c->up.ssl, c->up.fd) || !SSL_set_tlsext_host_name(c->up.ssl, host) ||
                     !SSL_set1_host(c->up.ssl, host) || !SSL_set_ex_data(c->up.ssl, proxy_index, c->p)) {
@@ -735,13 +751,14 @@ static bool server_wanted(const connection *c) {
         return c->phase == PROXY_PHASE_RELAY && proxy_side_has_room(&c->down);
 }
 
-/* One step of a tunnel from FROM to TO without copying its bytes through the proxy
- * (splice(2)), sent on at once: 1 some moved (added to *COUNT), 0 nothing more now (or the
- * end), -EOPNOTSUPP read and send them instead, another < 0 the connection cannot go on. */
+/* One step of a bulk tunnel (*COUNT bytes so far from FROM to TO) without copying its bytes
+ * through the proxy (splice(2)), sent on at once: 1 some moved (added to *COUNT), 0 nothing
+ * more now (or the end), -EOPNOTSUPP read and send them instead, another < 0 the connection
+ * cannot go on. */
 static int splice_step(connection *c, proxy_side *to, proxy_side *from, uint64_t *count) {
         int n, r;
 
-        if (c->kind != KIND_TUNNEL || c->no_splice)
+        if (c->kind != KIND_TUNNEL || c->no_splice || *count < PROXY_SIDE_SPLICE_AFTER)
                 return -EOPNOTSUPP;
         n = proxy_side_splice(to, from);
         if (n == -EOPNOTSUPP && !to->out_len)
