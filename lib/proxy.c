@@ -752,10 +752,10 @@ static bool server_wanted(const connection *c) {
 }
 
 /* One step of a bulk tunnel (*COUNT bytes so far from FROM to TO) without copying its bytes
- * through the proxy (splice(2)), sent on at once: 1 some moved (added to *COUNT), 0 nothing
- * more now (or the end), -EOPNOTSUPP read and send them instead, another < 0 the connection
- * cannot go on. */
-static int splice_step(connection *c, proxy_side *to, proxy_side *from, uint64_t *count) {
+ * through the proxy (splice(2)), sent on at once: 1 some moved (added to *COUNT, *MOVED set),
+ * 0 nothing more now (or the end), -EOPNOTSUPP read and send them instead, another < 0 the
+ * connection cannot go on. */
+static int splice_step(connection *c, proxy_side *to, proxy_side *from, uint64_t *count, bool *moved) {
         int n, r;
 
         if (c->kind != KIND_TUNNEL || c->no_splice || *count < PROXY_SIDE_SPLICE_AFTER)
@@ -768,6 +768,7 @@ static int splice_step(connection *c, proxy_side *to, proxy_side *from, uint64_t
         if (n < 0)
                 return n;
         *count += (uint64_t) n;
+        *moved = true;
         r = proxy_side_flush(to);
         return r < 0 && r != -EAGAIN ? r : 1;
 }
@@ -775,13 +776,12 @@ static int splice_step(connection *c, proxy_side *to, proxy_side *from, uint64_t
 /* Client to server: false when the connection cannot go on. */
 static bool relay_up(connection *c, bool *moved) {
         while (c->down.readable && client_wanted(c) && !c->down.eof) {
-                int n = splice_step(c, &c->up, &c->down, &c->tunnel_up), r;
+                int n = splice_step(c, &c->up, &c->down, &c->tunnel_up, moved), r;
 
-                if (n == 0)
-                        break;
-                *moved = *moved || n > 0;
                 if (n > 0)
                         continue;
+                if (n == 0)
+                        break;
                 if (n != -EOPNOTSUPP)
                         return false;
                 n = proxy_side_read(&c->down, scratch, sizeof(scratch));
@@ -812,13 +812,12 @@ static bool relay_up(connection *c, bool *moved) {
 /* Server to client. */
 static bool relay_down(connection *c, bool *moved) {
         while (c->up.readable && server_wanted(c) && !c->up.eof) {
-                int n = splice_step(c, &c->down, &c->up, &c->tunnel_down), r;
+                int n = splice_step(c, &c->down, &c->up, &c->tunnel_down, moved), r;
 
-                if (n == 0)
-                        break;
-                *moved = *moved || n > 0;
                 if (n > 0)
                         continue;
+                if (n == 0)
+                        break;
                 if (n != -EOPNOTSUPP)
                         return false;
                 n = proxy_side_read(&c->up, scratch, sizeof(scratch));
