@@ -158,7 +158,7 @@ int cmd_trace(int argc, char **argv) {
                               "Print where RUN connected through its proxy, from the journal: each request\n"
                               "inside an intercepted connection (method, host, path without the query,\n"
                               "status, bytes each way, time, tokens of a model API), each tunnel and each\n"
-                              "refused connection, in order.\n"
+                              "refused connection with why (policy, host-itself, misdirected), in order.\n"
                               "  -f, --follow  keep printing until the run ends\n"
                               "      --json    one JSON object per line\n"
                               "See moat-trace(1).\n",
