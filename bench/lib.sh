@@ -63,3 +63,6 @@ report() {
 	printf '%s: %s median %.2f ms, %s median %.2f ms, ratio %.3f (n=%d)\n' "$name" "$al" "$am" "$bl" "$bm" \
 		"$(awk -v a="$am" -v b="$bm" 'BEGIN { print a / b }')" "$(wc -l <"$af")"
 }
+
+# mem PID: "RSS PSS USS" of a process in the sandbox, in KiB (USS: Private_Clean + Private_Dirty)
+mem() { sb cat "/proc/$1/smaps_rollup" 2>/dev/null | awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { print r + 0, p + 0, u + 0 }'; }

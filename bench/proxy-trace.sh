@@ -44,17 +44,19 @@ for mode in root user; do
 		printf 'latency added (%s, %s): %+.2f ms median\n' "$mode" "$kind" \
 			"$(awk -v a="$(median <"$out/via-proxy")" -v b="$(median <"$out/direct")" 'BEGIN { print a - b }')"
 	done
+	# the TLS worker that served them, before it ends (2 s after its last connection)
+	worker=$(sb pgrep -f "moat-proxy-tls $id" || true)
+	read -r wr wp wu < <(mem "$worker")
 	records=$($how moat trace --json "$id" | grep -c '"usage":{"model":"claude-sonnet-4-5","input_tokens":1000')
 	printf 'request log (%s): %d records with their usage for %d requests\n' "$mode" "$records" $((2 * requests))
 
 	scope=; [ "$mode" = user ] && scope=--user
 	relay=$($how systemctl $scope show -P MainPID "moat-$id.service")
 	proxy=$(sb pgrep -f "moat-proxy $id")
-	mem() { sb cat "/proc/$1/smaps_rollup" | awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { print r, p, u }'; }
 	read -r pr pp pu < <(mem "$proxy")
 	read -r rr rp ru < <(mem "$relay")
-	printf 'memory (%s, after %d logged requests): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB; moat-relay RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
-		"$mode" $((2 * requests)) "$pr" "$pp" "$pu" "$rr" "$rp" "$ru"
+	printf 'memory (%s, after %d logged requests): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB, its TLS worker RSS %d KiB, PSS %d KiB, USS %d KiB; moat-relay RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
+		"$mode" $((2 * requests)) "$pr" "$pp" "$pu" "${wr:-0}" "${wp:-0}" "${wu:-0}" "$rr" "$rp" "$ru"
 	$how moat stop "$id" >/dev/null
 	$how moat rm "$id" >/dev/null
 	$how moat grant rm benchmodels >/dev/null

@@ -8,9 +8,11 @@
 #    ratio >= 0.95
 #  - memory: the idle proxy's private memory (USS: Private_Clean + Private_Dirty), target at
 #    most 1 MiB, and what each open connection adds (200 CONNECT tunnels held by
-#    tests/proxy-load), target at most 64 KiB; RSS and PSS too, next to moat-relay's, and the
-#    USS of a bare process with OpenSSL loaded, then with its client and server contexts
-#    (bench/tls-floor.c)
+#    tests/proxy-load), target at most 64 KiB; RSS and PSS too, next to moat-relay's.  Idle is
+#    the front alone: its TLS worker (lib/proxy.c) ends once it has had no connection for
+#    2 s, and is measured while it still serves, next to a bare process with OpenSSL loaded,
+#    then with its client and server contexts (bench/tls-floor.c), for scale; what its end
+#    costs the next request (a new worker) is reported too
 # The servers are the sandbox's own (moat-test-https).  Rootless, "direct" goes through
 # slirp4netns (user-mode networking), the proxy through the container's loopback.
 #   Usage: bench/proxy.sh [REQUESTS] [DOWNLOADS]
@@ -42,6 +44,9 @@ for mode in root user; do
 		done" >"$out/latency"
 	awk '$1 == "p" { print $2 * 1000 }' "$out/latency" >"$out/via-proxy"
 	awk '$1 == "d" { print $2 * 1000 }' "$out/latency" >"$out/direct"
+	# the TLS worker of the injecting path, as it is after those requests
+	worker=$(sb pgrep -f "moat-proxy-tls $id" || true)
+	read -r wr wp wu < <(mem "$worker")
 	report "latency ($mode, small HTTPS request, grant injected)" proxy "$out/via-proxy" direct "$out/direct"
 	printf 'latency added (%s): %+.2f ms median\n' "$mode" \
 		"$(awk -v a="$(median <"$out/via-proxy")" -v b="$(median <"$out/direct")" 'BEGIN { print a - b }')"
@@ -61,16 +66,27 @@ for mode in root user; do
 	relay=$($how systemctl $scope show -P MainPID "moat-$id.service")
 	proxy=$(sb pgrep -f "moat-proxy $id")
 	cpid=$($how podman inspect -f '{{.State.Pid}}' "$cid")
-	# "RSS PSS USS" in KiB
-	mem() { sb cat "/proc/$1/smaps_rollup" | awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { print r, p, u }'; }
-	# idle: no connection for longer than the proxy waits before it hands its free heap back (1 s)
+	# idle: no connection for longer than the proxy waits before it hands its free heap back
+	# (1 s), and its TLS worker gone
 	sleep 2
+	for _ in $(seq 100); do [ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break; sleep 0.1; done
 	read -r pr pp pu < <(mem "$proxy")
 	read -r rr rp ru < <(mem "$relay")
 	# measured while the proxy runs, so that the library pages both map count as shared
 	read -r loaded floor < <(sb /run/moat-sandbox/bin/tls-floor)
-	printf 'memory (%s, idle): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB (target <= 1024; a bare process with OpenSSL loaded: %d KiB, with its two TLS contexts: %d KiB); moat-relay RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
-		"$mode" "$pr" "$pp" "$pu" "$loaded" "$floor" "$rr" "$rp" "$ru"
+	printf 'memory (%s, idle): moat-proxy RSS %d KiB, PSS %d KiB, USS %d KiB (target <= 1024); moat-relay RSS %d KiB, PSS %d KiB, USS %d KiB\n' \
+		"$mode" "$pr" "$pp" "$pu" "$rr" "$rp" "$ru"
+	printf 'memory (%s, the TLS worker after %d requests, gone when idle): RSS %d KiB, PSS %d KiB, USS %d KiB (a bare process with OpenSSL loaded: %d KiB, with its two TLS contexts: %d KiB)\n' \
+		"$mode" "$requests" "${wr:-0}" "${wp:-0}" "${wu:-0}" "$loaded" "$floor"
+	# what the worker's end costs the next request: the first after it ended (a new worker:
+	# fork, the TLS module loaded, a full handshake with the server) against the warm ones
+	for _ in 1 2 3 4 5; do
+		for _ in $(seq 100); do [ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break; sleep 0.1; done
+		$how podman exec "$cid" curl -sSo /dev/null --cacert /tmp/two-cas.crt -w '%{time_total}\n' \
+			https://api.anthropic.test/small
+	done | awk '{ print $1 * 1000 }' >"$out/cold"
+	printf 'latency (%s, the first request after the TLS worker ended): median %.2f ms, warm median %.2f ms (n=%d)\n' \
+		"$mode" "$(median <"$out/cold")" "$(median <"$out/via-proxy")" "$(wc -l <"$out/cold")"
 	# 200 open tunnels
 	sb sh -c "nsenter -t $cpid -n /run/moat-sandbox/bin/proxy-load hold 200 allowed.test:443 8 >/run/moat-sandbox/bench-hold 2>&1 &"
 	for _ in $(seq 100); do grep -q held= "$MOAT_SANDBOX_STATE/bench-hold" 2>/dev/null && break; sleep 0.1; done

@@ -1,4 +1,4 @@
-/* Reading a small file whole: a configuration file, a credential, a trust store. */
+/* Reading a small file whole (a configuration file, a credential, a trust store), writing one. */
 #pragma once
 
 #include <stddef.h>
@@ -11,3 +11,6 @@ int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Removes NAME under directory PARENT, and everything inside it when it is a directory;
  * symbolic links are removed, never followed.  The first error, as a negative errno. */
 int file_remove_tree_at(int parent, const char *name);
+
+/* Writes LEN bytes of BUF to FD, whatever it takes: 0, or a negative errno. */
+int fd_write_all(int fd, const void *buf, size_t len);

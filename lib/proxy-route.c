@@ -3,8 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "net-policy.h"
 #include "proxy-route.h"
+#include "strv.h"
 
 void proxy_route_done(proxy_route *r) {
         free(r->host);
@@ -65,6 +65,7 @@ int grant_header_value(const grant_rule *rule, const char *secret, size_t len, c
         const char *fill = secret;
         size_t fill_len = len;
         char *out;
+        int r;
 
         if (!open || !close)
                 return -EINVAL;
@@ -78,9 +79,13 @@ int grant_header_value(const grant_rule *rule, const char *secret, size_t len, c
                 memcpy(plain, open + 7, user);
                 plain[user] = ':';
                 memcpy(plain + user + 1, secret, len);
-                fill_len = (size_t) EVP_EncodeBlock((unsigned char *) encoded, (unsigned char *) plain, (int) n);
+                /* the C library's base64: the proxy's front maps no OpenSSL (lib/proxy-tls.h) */
+                r = b64_ntop((unsigned char *) plain, n, encoded, 4 * ((n + 2) / 3) + 1);
+                explicit_bzero(plain, n);
+                if (r < 0)
+                        return -ENOMEM;
+                fill_len = (size_t) r;
                 fill = encoded;
-                OPENSSL_cleanse(plain, n);
         }
         out = malloc((size_t) (open - rule->value) + fill_len + strlen(close + 1) + 1);
         if (!out)
@@ -89,8 +94,26 @@ int grant_header_value(const grant_rule *rule, const char *secret, size_t len, c
         memcpy(out + (open - rule->value), fill, fill_len);
         strcpy(out + (open - rule->value) + fill_len, close + 1);
         if (encoded)
-                OPENSSL_cleanse(encoded, fill_len);
+                explicit_bzero(encoded, fill_len);
         *ret = out;
+        return 0;
+}
+
+int proxy_grant_hosts(const run_record *rec, char ***ret) {
+        _cleanup_(strv_freep) char **hosts = calloc(1, sizeof(char *));
+
+        if (!hosts)
+                return -ENOMEM;
+        for (size_t i = 0; i < rec->n_grants; i++) {
+                _cleanup_(strv_freep) char **h = NULL;
+
+                if (grant_hosts(&rec->grants[i], &h) < 0)
+                        return -ENOMEM;
+                for (char **p = h; *p; p++)
+                        if (strv_push(&hosts, TAKE_PTR(*p)) < 0)
+                                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(hosts);
         return 0;
 }
 

@@ -38,6 +38,9 @@ bool proxy_host_printable(const char *host);
  * "USER:SECRET") filled in. */
 int grant_header_value(const grant_rule *rule, const char *secret, size_t len, char **ret);
 
+/* The hosts of every grant of REC, which the run's CA may vouch for (a NULL-terminated list). */
+int proxy_grant_hosts(const run_record *rec, char ***ret);
+
 /* What the container gets back for a refused host (a 403 body), one line. */
 int proxy_denial_text(const run_record *rec, const char *host, char **ret);
 

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,45 +10,13 @@
 #include <unistd.h>
 
 #include "proxy-side.h"
-
-/* What OpenSSL said after R on S: -EAGAIN with what it waits for noted, or its error. */
-static int ssl_wait(proxy_side *s, int r, bool reading) {
-        switch (SSL_get_error(s->ssl, r)) {
-        case SSL_ERROR_WANT_READ:
-                s->readable = false;
-                if (!reading)
-                        s->write_wants_read = true;
-                return -EAGAIN;
-        case SSL_ERROR_WANT_WRITE:
-                s->writable = false;
-                if (reading)
-                        s->read_wants_write = true;
-                return -EAGAIN;
-        case SSL_ERROR_ZERO_RETURN:
-                return 0;
-        default:
-                /* an end without close_notify is an end too: many servers never send it */
-                return reading ? 0 : -EPIPE;
-        }
-}
+#include "proxy-tls.h"
 
 int proxy_side_read(proxy_side *s, char *buf, size_t size) {
         ssize_t n;
 
-        if (s->ssl) {
-                int r;
-
-                ERR_clear_error();
-                r = SSL_read(s->ssl, buf, size > INT_MAX ? INT_MAX : (int) size);
-                if (r > 0) {
-                        s->read_wants_write = false;
-                        return r;
-                }
-                r = ssl_wait(s, r, true);
-                if (r == 0)
-                        s->eof = true;
-                return r;
-        }
+        if (s->tls)
+                return s->tls_ops->side_read(s, buf, size);
         do
                 n = recv(s->fd, buf, size, 0);
         while (n < 0 && errno == EINTR);
@@ -96,18 +63,8 @@ int proxy_side_queue(proxy_side *s, const char *data, size_t len) {
 static ssize_t side_write(proxy_side *s, const char *data, size_t len) {
         ssize_t n;
 
-        if (s->ssl) {
-                int r;
-
-                ERR_clear_error();
-                r = SSL_write(s->ssl, data, len > INT_MAX ? INT_MAX : (int) len);
-                if (r > 0) {
-                        s->write_wants_read = false;
-                        return r;
-                }
-                r = ssl_wait(s, r, false);
-                return r == 0 ? -EPIPE : r;
-        }
+        if (s->tls)
+                return s->tls_ops->side_write(s, data, len);
         do
                 n = send(s->fd, data, len, MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
@@ -141,7 +98,7 @@ static int flush_pipe(proxy_side *s) {
 int proxy_side_splice(proxy_side *to, proxy_side *from) {
         ssize_t n;
 
-        if (to->ssl || from->ssl || to->out_len > 0 || to->piped > 0)
+        if (to->tls || from->tls || to->out_len > 0 || to->piped > 0)
                 return -EOPNOTSUPP;
         if (to->pipe_r < 0) {
                 int p[2];
@@ -215,28 +172,15 @@ int proxy_side_send(proxy_side *s, const char *data, size_t len) {
 }
 
 int proxy_side_handshake(proxy_side *s, bool server) {
-        int r;
-
-        ERR_clear_error();
-        r = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
-        if (r == 1) {
-                s->handshaking = false;
-                return 1;
-        }
-        s->handshaking = true;
-        r = ssl_wait(s, r, true);
-        s->read_wants_write = false; /* a handshake's wants are its own */
-        return r == -EAGAIN ? r : -EPROTO;
+        return s->tls ? s->tls_ops->side_handshake(s, server) : -EPROTO;
 }
 
 void proxy_side_shutdown(proxy_side *s) {
         if (s->shut || s->fd < 0)
                 return;
         s->shut = true;
-        if (s->ssl && !s->handshaking && SSL_is_init_finished(s->ssl)) {
-                ERR_clear_error();
-                (void) SSL_shutdown(s->ssl); /* one try: the peer need not answer it */
-        }
+        if (s->tls && !s->handshaking)
+                s->tls_ops->side_shutdown(s);
         (void) shutdown(s->fd, SHUT_WR);
 }
 
@@ -264,8 +208,8 @@ void proxy_side_ready(proxy_side *s, uint32_t revents) {
 }
 
 void proxy_side_close(proxy_side *s) {
-        if (s->ssl)
-                SSL_free(s->ssl);
+        if (s->tls)
+                s->tls_ops->side_free(s);
         if (s->fd >= 0)
                 close(s->fd);
         if (s->pipe_r >= 0)

@@ -2,11 +2,11 @@
  * non-blocking socket, with TLS or without, and the bytes waiting to go out to it.  Nothing
  * here waits: an operation that cannot go on returns -EAGAIN and leaves in the side what it
  * waits for, which proxy_side_events() turns into the epoll mask to ask for (EPOLLOUT only
- * while something is pending).  OpenSSL's WANT_READ and WANT_WRITE may cross: a TLS read can
- * need the socket writable, a write readable. */
+ * while something is pending).  TLS's wants may cross: a TLS read can need the socket
+ * writable, a write readable (the read_wants_write and write_wants_read flags, which the TLS
+ * module sets). */
 #pragma once
 
-#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,9 +21,12 @@
 #define PROXY_SIDE_PIPE_SIZE (256 * 1024)
 #define PROXY_SIDE_SPLICE_AFTER (256 * 1024)
 
+struct proxy_tls_ops;
+
 typedef struct proxy_side {
         int fd;
-        SSL *ssl;       /* NULL: plain bytes */
+        void *tls;      /* NULL: plain bytes; else an SSL of the TLS module's (lib/proxy-tls.h) */
+        const struct proxy_tls_ops *tls_ops;
         bool readable;  /* as last seen: until a read would block */
         bool writable;
         bool read_wants_write; /* TLS: a read waits for the socket to take bytes */

@@ -6,25 +6,26 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "host-addrs.h"
 #include "http-proxy.h"
 #include "journal.h"
+#include "proxy-handoff.h"
 #include "proxy-side.h"
+#include "proxy-tls.h"
 #include "proxy.h"
 #include "resolver.h"
-#include "tls-ca.h"
+#include "strv.h"
 
 /* Connections served at once; above it a client gets 503, and the run's journal a record. */
 #define CONNECTIONS_MAX 512
@@ -38,15 +39,27 @@
 /* How long the proxy is without a connection before its free memory goes back to the system:
  * an agent's requests come in bursts, seconds apart. */
 #define TRIM_AFTER_USEC (1000 * 1000)
+/* How long the TLS worker stays without an intercepted connection before it ends, and its
+ * OpenSSL with it: longer than an agent's pause between two requests takes, mostly. */
+#define WORKER_LINGER_USEC (2 * 1000 * 1000)
 
 typedef struct connection connection;
 
+/* The proxy is two processes.  The front accepts every connection, routes it, tunnels and
+ * answers; it never loads OpenSSL (lib/proxy-tls.h).  A connection to a grant's host it hands,
+ * its head read, to the TLS worker: a fork of the front that loads the TLS module, terminates
+ * the client's TLS, adds the credential and ends WORKER_LINGER_USEC after its last connection.
+ * Both run the same machine below; the worker's connections come over a socket pair
+ * (SOCK_SEQPACKET: a message is the head, with the client's socket), and the worker answers
+ * with how many of them ended, so that the front's cap counts them. */
 struct proxy {
         const run_record *rec;
         proxy_secret *secrets;
         size_t n_secrets;
-        tls_ca *ca;
-        SSL_CTX *upstream; /* verifies servers against the host's trust store */
+        char *ca_blob;     /* the run's CA (tls_ca_export()), for the worker */
+        size_t ca_blob_len;
+        const proxy_tls_ops *tls; /* the worker's: NULL in the front */
+        proxy_tls *tls_state;
         host_addrs *own;   /* which the proxy does not dial */
         proxy_timeouts timeouts;
         sd_event *event;
@@ -56,12 +69,18 @@ struct proxy {
         unsigned busy_refused;   /* 503s not yet in a record */
         resolver *resolver;      /* name lookups, off the loop's thread */
         size_t peak;             /* the most served at once since memory was last trimmed */
-        /* the last TLS session with each grant host: a resumed handshake skips the
-         * certificate's verification, which a first one with that host did */
-        struct upstream_session {
-                char *host;
-                SSL_SESSION *session;
-        } sessions[16];
+        int listen_fd, lifeline_fd;
+        char *title;             /* the process's command line, which the worker rewrites */
+        size_t title_len;
+        /* the front's: its worker */
+        int worker_fd;           /* -1: no worker */
+        sd_event_source *worker_io, *worker_timer;
+        size_t n_handing;        /* connections waiting to go to the worker */
+        size_t n_handed;         /* the worker's, not yet reported ended */
+        /* the worker's: its front */
+        int front_fd;
+        sd_event_source *front_io;
+        uint32_t ended_unsent;   /* connections ended, not yet reported */
 };
 
 typedef enum connection_kind {
@@ -93,7 +112,8 @@ struct connection {
         int dial_error;           /* the last address's; -EACCES while none could be dialled */
         bool connecting;
         bool down_ready, up_ready; /* KIND_INJECT: each handshake done */
-        SSL_CTX *ctx;
+        bool handing;             /* the front's, waiting to go to the worker */
+        bool handed;              /* the worker's: the front counts it */
         http_rewriter *rw;
         char *inject_value;
         bool misdirected;         /* a request named another host: 421 once the rest is answered */
@@ -106,42 +126,17 @@ struct connection {
 
 /* Where the loop reads into: one thread, one buffer.  A TLS record's worth and more. */
 static char scratch[32 * 1024];
+/* The worker's: a head the front handed over.  Never touched in the front. */
+static char handed_head[PROXY_HANDOFF_MAX];
 
-static int proxy_index = -1; /* SSL ex_data: the proxy of an upstream SSL */
+static void hand_to_worker(connection *c);
+static void worker_report_end(proxy *p);
+static int connection_new(proxy *p, int fd, bool refusing, connection **ret);
+static void head_parse(connection *c);
+static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int lifeline_fd, moat_error *err);
 
-/* OpenSSL's word of a new session with a server (TLS 1.3 sends them after the handshake). */
-static int remember_session(SSL *ssl, SSL_SESSION *session) {
-        proxy *p = SSL_get_ex_data(ssl, proxy_index);
-        const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-        struct upstream_session *slot = NULL;
-        SSL_SESSION *copy;
-
-        if (!p || !host)
-                return 0;
-        for (size_t i = 0; i < ELEMENTSOF(p->sessions) && !slot; i++)
-                if (!p->sessions[i].host || strcmp(p->sessions[i].host, host) == 0)
-                        slot = &p->sessions[i];
-        if (!slot || (!slot->host && !(slot->host = strdup(host))))
-                return 0;
-        /* a copy: OpenSSL marks the connection's own session unresumable when the connection
-         * ends without a close_notify sent (most do: the client hangs up), and then no later
-         * connection would resume it (every request paid a full handshake and verification) */
-        copy = SSL_SESSION_dup(session);
-        if (!copy)
-                return 0;
-        SSL_SESSION_free(slot->session);
-        slot->session = copy;
-        return 0;
-}
-
-static void resume_session(proxy *p, SSL *ssl, const char *host) {
-        for (size_t i = 0; i < ELEMENTSOF(p->sessions) && p->sessions[i].host; i++)
-                if (strcmp(p->sessions[i].host, host) == 0 && p->sessions[i].session)
-                        (void) SSL_set_session(ssl, p->sessions[i].session);
-}
-
-int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tls_ca *ca, proxy **ret,
-              moat_error *err) {
+int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, char *ca_blob, size_t ca_blob_len,
+              proxy **ret, moat_error *err) {
         proxy *p = calloc(1, sizeof(*p));
 
         if (!p)
@@ -149,7 +144,9 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
         p->rec = rec;
         p->secrets = secrets;
         p->n_secrets = n_secrets;
-        p->ca = ca;
+        p->ca_blob = ca_blob;
+        p->ca_blob_len = ca_blob_len;
+        p->listen_fd = p->lifeline_fd = p->worker_fd = p->front_fd = -1;
         proxy_timeouts_default(&p->timeouts);
         if (host_addrs_new(&p->own) < 0) {
                 proxy_free(p);
@@ -159,33 +156,13 @@ int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tl
         return 0;
 }
 
-/* The context for TLS to servers, made for the first intercepted connection: a run without
- * grants never intercepts, and its proxy never pays for OpenSSL's contexts (some 340 KiB of
- * heap).  NULL, with ERR set, when it cannot be made. */
-static SSL_CTX *upstream_ctx(proxy *p, moat_error *err) {
-        static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-        SSL_CTX *ctx;
-
-        if (p->upstream)
-                return p->upstream;
-        if (proxy_index < 0)
-                proxy_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-        ctx = SSL_CTX_new(TLS_client_method());
-        if (proxy_index < 0 || !ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-            tls_load_host_trust(ctx) < 0 || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)) != 0) {
-                moat_error_set(err, -EIO, "cannot set up TLS to servers: %s", ERR_reason_error_string(ERR_get_error()));
-                ERR_clear_error();
-                SSL_CTX_free(ctx);
-                return NULL;
-        }
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-        SSL_CTX_sess_set_new_cb(ctx, remember_session);
-        return p->upstream = ctx;
-}
-
 void proxy_set_timeouts(proxy *p, const proxy_timeouts *t) {
         p->timeouts = *t;
+}
+
+void proxy_set_title(proxy *p, char *title, size_t len) {
+        p->title = title;
+        p->title_len = len;
 }
 
 void proxy_free(proxy *p) {
@@ -193,18 +170,17 @@ void proxy_free(proxy *p) {
                 return;
         for (size_t i = 0; i < p->n_secrets; i++) {
                 if (p->secrets[i].value)
-                        OPENSSL_cleanse(p->secrets[i].value, p->secrets[i].len);
+                        explicit_bzero(p->secrets[i].value, p->secrets[i].len);
                 free(p->secrets[i].value);
                 free(p->secrets[i].grant);
         }
         free(p->secrets);
-        tls_ca_free(p->ca);
-        SSL_CTX_free(p->upstream);
+        if (p->ca_blob)
+                explicit_bzero(p->ca_blob, p->ca_blob_len);
+        free(p->ca_blob);
+        if (p->tls)
+                p->tls->free(p->tls_state);
         host_addrs_free(p->own);
-        for (size_t i = 0; i < ELEMENTSOF(p->sessions); i++) {
-                free(p->sessions[i].host);
-                SSL_SESSION_free(p->sessions[i].session);
-        }
         free(p);
 }
 
@@ -253,7 +229,7 @@ static void connection_answer(connection *c, int status, const char *reason, con
         _cleanup_free_ char *msg = NULL;
         int n;
 
-        if (c->down.ssl && !c->down_ready) {
+        if (c->down.tls && !c->down_ready) {
                 connection_enter(c, PROXY_EVENT_ABORT);
                 return;
         }
@@ -461,20 +437,8 @@ static void upstream_connected(connection *c) {
                         connection_enter(c, PROXY_EVENT_READY);
                 break;
         case KIND_INJECT:
-                if (!upstream_ctx(c->p, &err)) {
+                if (c->p->tls->side_dial(c->p->tls_state, &c->up, host, &err) < 0)
                         upstream_failed(c, err.code, &err);
-                        break;
-                }
-                c->up.ssl = SSL_new(c->p->upstream);
-                if (!c->up.ssl || !SSL_set_fd(c->up.ssl, c->up.fd) || !SSL_set_tlsext_host_name(c->up.ssl, host) ||
-                    !SSL_set1_host(c->up.ssl, host) || !SSL_set_ex_data(c->up.ssl, proxy_index, c->p)) {
-                        connection_enter(c, PROXY_EVENT_ABORT);
-                        break;
-                }
-                SSL_set_mode(c->up.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                                SSL_MODE_RELEASE_BUFFERS);
-                resume_session(c->p, c->up.ssl, host);
-                c->up.handshaking = true;
                 break;
         default:
                 connection_enter(c, PROXY_EVENT_ABORT);
@@ -545,10 +509,9 @@ static void connection_free(connection *c) {
                 freeaddrinfo(c->addrs);
         http_rewriter_free(c->rw);
         if (c->inject_value) {
-                OPENSSL_cleanse(c->inject_value, strlen(c->inject_value));
+                explicit_bzero(c->inject_value, strlen(c->inject_value));
                 free(c->inject_value);
         }
-        SSL_CTX_free(c->ctx);
         free(c->head);
         proxy_request_done(&c->req);
         proxy_route_done(&c->route);
@@ -563,8 +526,11 @@ static void connection_free(connection *c) {
                 p->n_refusing--;
         else
                 p->n_serving--;
+        if (c->handing)
+                p->n_handing--;
+        if (c->handed)
+                worker_report_end(p);
         free(c);
-        ERR_clear_error();
         /* a descriptor is free again: accept() may have waited for one */
         if (p->accept_retry && sd_event_source_get_enabled(p->accept_retry, NULL) > 0)
                 (void) on_accept_retry(p->accept_retry, 0, p);
@@ -587,6 +553,263 @@ static int on_trim(sd_event_source *s _unused_, uint64_t usec _unused_, void *us
         return 0;
 }
 
+/* ---- The TLS worker: the front's side ---- */
+
+static int worker_main(proxy *front, int fd);
+static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* What the worker's socket is asked for, and when the worker ends: a while after it has no
+ * connection of the front's, none waiting to go either. */
+static void worker_update(proxy *p) {
+        if (!p->worker_io)
+                return;
+        (void) sd_event_source_set_io_events(p->worker_io, EPOLLIN | (p->n_handing > 0 ? EPOLLOUT : 0));
+        if (p->n_handing > 0 || p->n_handed > 0)
+                (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
+        else if (sd_event_source_get_enabled(p->worker_timer, NULL) == 0) {
+                (void) sd_event_source_set_time(p->worker_timer, now(p) + WORKER_LINGER_USEC);
+                (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+/* The worker's end, or the front's with it: its socket closed (which ends a worker still
+ * running), and what waited to go to it answered. */
+static void worker_gone(proxy *p) {
+        p->worker_io = sd_event_source_disable_unref(p->worker_io);
+        p->worker_fd = safe_close(p->worker_fd);
+        p->n_handed = 0;
+        (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
+        for (connection *c = p->connections, *next; c && p->n_handing > 0; c = next) {
+                next = c->next;
+                if (!c->handing)
+                        continue;
+                c->handing = false;
+                p->n_handing--;
+                connection_answer(c, 502, "Bad Gateway", "moat: the proxy's TLS worker ended; try again\n");
+                connection_run(c);
+        }
+}
+
+static int worker_spawn(proxy *p) {
+        int sv[2], r;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                _exit(worker_main(p, sv[1]));
+        }
+        close(sv[1]);
+        r = sd_event_add_io(p->event, &p->worker_io, sv[0], EPOLLIN, on_worker_io, p);
+        if (r < 0) {
+                close(sv[0]); /* the worker ends with it */
+                return r;
+        }
+        p->worker_fd = sv[0];
+        return 0;
+}
+
+/* A connection to a grant's host, its head read: the worker's from here on. */
+static void hand_to_worker(connection *c) {
+        proxy *p = c->p;
+
+        if (p->worker_fd < 0 && worker_spawn(p) < 0) {
+                connection_answer(c, 502, "Bad Gateway", "moat: the proxy cannot start its TLS worker\n");
+                return;
+        }
+        /* at once when nothing waits before it: the client waits for the worker's 200 */
+        if (p->n_handing == 0 && proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len) == 0) {
+                p->n_handed++;
+                c->phase = PROXY_PHASE_CLOSED; /* the front's copy goes with connection_run()'s end */
+        } else {
+                c->handing = true;
+                p->n_handing++;
+        }
+        worker_update(p);
+}
+
+/* Sends what waits for the worker, as far as its socket takes it. */
+static void worker_send(proxy *p) {
+        for (connection *c = p->connections, *next; c && p->n_handing > 0; c = next) {
+                int r;
+
+                next = c->next;
+                if (!c->handing)
+                        continue;
+                r = proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len);
+                if (r == -EAGAIN)
+                        return;
+                c->handing = false;
+                p->n_handing--;
+                if (r < 0) {
+                        connection_answer(c, 502, "Bad Gateway", "moat: the proxy cannot reach its TLS worker\n");
+                        connection_run(c);
+                        continue;
+                }
+                /* the worker has the socket now; the front's copy goes, with no word to anyone */
+                p->n_handed++;
+                c->phase = PROXY_PHASE_CLOSED;
+                connection_free(c);
+        }
+}
+
+static int on_worker_io(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
+        proxy *p = userdata;
+
+        for (;;) {
+                uint32_t ended;
+                int r = proxy_handoff_recv_ended(fd, &ended);
+
+                if (r > 0) {
+                        p->n_handed -= ended < p->n_handed ? ended : p->n_handed;
+                        continue;
+                }
+                if (r == -EAGAIN)
+                        break;
+                if (r < 0)
+                        fprintf(stderr, "moat-proxy: the TLS worker's socket failed: %s\n", strerror(-r));
+                worker_gone(p); /* its end */
+                return 0;
+        }
+        worker_send(p);
+        worker_update(p);
+        return 0;
+}
+
+static int on_worker_linger(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        proxy *p = userdata;
+
+        if (p->n_handing == 0 && p->n_handed == 0)
+                worker_gone(p);
+        return 0;
+}
+
+/* ---- The TLS worker: its own side, in the child of the front's fork ---- */
+
+/* Tells the front how many of its connections ended, as soon as its socket takes it. */
+static void report_flush(proxy *p) {
+        if (p->ended_unsent > 0 && proxy_handoff_send_ended(p->front_fd, p->ended_unsent) == 0)
+                p->ended_unsent = 0;
+        if (p->front_io)
+                (void) sd_event_source_set_io_events(p->front_io, EPOLLIN | (p->ended_unsent > 0 ? EPOLLOUT : 0));
+}
+
+static void worker_report_end(proxy *p) {
+        if (p->front_fd < 0)
+                return;
+        p->ended_unsent++;
+        report_flush(p);
+}
+
+static int on_handoff(sd_event_source *s _unused_, int fd, uint32_t revents, void *userdata) {
+        proxy *p = userdata;
+
+        if (revents & EPOLLOUT)
+                report_flush(p);
+        for (int i = 0; i < ACCEPT_BATCH; i++) {
+                connection *c;
+                size_t len = 0;
+                int cfd = -1, r;
+
+                r = proxy_handoff_recv(fd, handed_head, sizeof(handed_head), &cfd, &len);
+                if (r == -EAGAIN)
+                        return 0;
+                if (r == 0)
+                        return sd_event_exit(p->event, 0); /* the front is done with the worker */
+                if (r == -EBADMSG) {
+                        p->ended_unsent++;
+                        report_flush(p);
+                        continue;
+                }
+                if (r < 0)
+                        return sd_event_exit(p->event, r);
+                if (connection_new(p, cfd, false, &c) < 0) {
+                        close(cfd);
+                        p->ended_unsent++;
+                        report_flush(p);
+                        continue;
+                }
+                c->handed = true;
+                c->head = malloc(len);
+                if (!c->head) {
+                        connection_enter(c, PROXY_EVENT_ABORT);
+                        connection_run(c);
+                        continue;
+                }
+                memcpy(c->head, handed_head, len);
+                c->head_len = c->head_cap = len;
+                head_parse(c);
+                connection_run(c);
+        }
+        return 0;
+}
+
+/* The worker's command line and name: not the front's, which scripts find the run's proxy by. */
+static void worker_retitle(const proxy *front) {
+        if (front->title && front->title_len > 0) {
+                memset(front->title, 0, front->title_len);
+                snprintf(front->title, front->title_len, "moat-proxy-tls %s", front->rec->id);
+        }
+        (void) prctl(PR_SET_NAME, "moat-proxy-tls");
+}
+
+static void close_side_fds(proxy_side *s) {
+        s->fd = safe_close(s->fd);
+        s->pipe_r = safe_close(s->pipe_r);
+        s->pipe_w = safe_close(s->pipe_w);
+}
+
+/* The worker, in the child of the front's fork: it lets go of what is the front's, loads the
+ * TLS module and serves what the front hands it over FD until the front closes its end.
+ * Nothing of the front's loop is touched here: its epoll and its threads are the front's. */
+static int worker_main(proxy *front, int fd) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        _cleanup_(strv_freep) char **hosts = NULL;
+        proxy *w = NULL;
+        int r;
+
+        /* a copy of a client's socket held here would keep open what the front closed */
+        for (connection *c = front->connections; c; c = c->next) {
+                close_side_fds(&c->down);
+                close_side_fds(&c->up);
+        }
+        front->listen_fd = safe_close(front->listen_fd);
+        front->lifeline_fd = safe_close(front->lifeline_fd);
+        front->worker_fd = safe_close(front->worker_fd);
+        worker_retitle(front);
+
+        r = proxy_new(front->rec, front->secrets, front->n_secrets, NULL, 0, &w, &err);
+        if (r >= 0) {
+                w->timeouts = front->timeouts;
+                w->tls = proxy_tls_load(&err);
+                r = w->tls ? 0 : err.code;
+        }
+        if (r >= 0)
+                r = proxy_grant_hosts(front->rec, &hosts) < 0 ? moat_error_set(&err, -ENOMEM, "out of memory") : 0;
+        if (r >= 0)
+                r = w->tls->new(front->ca_blob, front->ca_blob_len, hosts, &w->tls_state, &err);
+        if (front->ca_blob)
+                explicit_bzero(front->ca_blob, front->ca_blob_len);
+        if (r >= 0) {
+                w->front_fd = fd;
+                r = serve(w, fd, on_handoff, -1, &err);
+        }
+        if (r < 0) {
+                fprintf(stderr, "moat-proxy: the TLS worker: %s\n", moat_error_message(&err));
+                return 1;
+        }
+        /* the secrets are the front's too: they go with this process, not by a free */
+        return 0;
+}
+
 /* INJECT: after the head, the client's TLS begins while the server is looked up. */
 static void inject_begin(connection *c) {
         static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -605,20 +828,19 @@ static void inject_begin(connection *c) {
                 return;
         }
         o.inject_value = c->inject_value;
-        if (tls_ca_server_ctx(c->p->ca, c->route.host, &c->ctx, &err) < 0 ||
-            http_rewriter_new(&o, to_upstream, c, &c->rw) < 0) {
-                connection_answer(c, 500, "Internal Server Error", "moat: the proxy cannot make a certificate\n");
+        if (http_rewriter_new(&o, to_upstream, c, &c->rw) < 0) {
+                connection_answer(c, 500, "Internal Server Error", "moat: out of memory\n");
                 return;
         }
         /* on a fresh connection whose client waits for this answer, the socket takes it whole */
-        if (send(c->down.fd, established, sizeof(established) - 1, MSG_NOSIGNAL) != sizeof(established) - 1 ||
-            !(c->down.ssl = SSL_new(c->ctx)) || !SSL_set_fd(c->down.ssl, c->down.fd)) {
+        if (send(c->down.fd, established, sizeof(established) - 1, MSG_NOSIGNAL) != sizeof(established) - 1) {
                 connection_enter(c, PROXY_EVENT_ABORT);
                 return;
         }
-        SSL_set_mode(c->down.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                          SSL_MODE_RELEASE_BUFFERS);
-        c->down.handshaking = true;
+        if (c->p->tls->side_serve(c->p->tls_state, &c->down, c->route.host, &err) < 0) {
+                fprintf(stderr, "moat-proxy: %s\n", moat_error_message(&err));
+                connection_enter(c, PROXY_EVENT_ABORT);
+        }
 }
 
 /* The head is whole: where it goes. */
@@ -634,6 +856,10 @@ static void route_request(connection *c) {
                 return;
         }
         c->kind = !c->req.is_connect ? KIND_PLAIN : c->route.verdict == PROXY_INJECT ? KIND_INJECT : KIND_TUNNEL;
+        if (c->kind == KIND_INJECT && !c->p->tls) {
+                hand_to_worker(c);
+                return;
+        }
         if (c->kind == KIND_INJECT) {
                 inject_begin(c);
                 if (c->phase != PROXY_PHASE_HEAD)
@@ -647,9 +873,21 @@ static void route_request(connection *c) {
         connection_enter(c, PROXY_EVENT_HEAD);
 }
 
+/* The head read so far: routed once it is whole. */
+static void head_parse(connection *c) {
+        _cleanup_(moat_error_clear) moat_error err = {};
+        int r = proxy_request_parse(c->head, c->head_len, &c->req, &err);
+
+        if (r == -EAGAIN)
+                return;
+        if (r < 0)
+                connection_answer_error(c, 400, "Bad Request", &err);
+        else
+                route_request(c);
+}
+
 /* HEAD: the client's request of the proxy, read whole before the deadline of its first byte. */
 static void run_head(connection *c) {
-        _cleanup_(moat_error_clear) moat_error err = {};
 
         if (c->failed) {
                 /* an intercepted client whose server failed: its first request hears why */
@@ -657,15 +895,15 @@ static void run_head(connection *c) {
 
                 if (n == -EAGAIN)
                         return;
-                OPENSSL_cleanse(scratch, sizeof(scratch));
+                explicit_bzero(scratch, sizeof(scratch));
                 if (n <= 0)
                         connection_enter(c, PROXY_EVENT_ABORT);
                 else
                         answer_upstream_failed(c, c->failed, &c->failure);
                 return;
         }
-        while (c->phase == PROXY_PHASE_HEAD && c->down.readable) {
-                int n, r;
+        while (c->phase == PROXY_PHASE_HEAD && c->down.readable && !c->handing) {
+                int n;
 
                 if (c->head_len == c->head_cap) {
                         size_t cap = c->head_cap ? c->head_cap * 2 : 1024;
@@ -688,13 +926,7 @@ static void run_head(connection *c) {
                         return;
                 }
                 c->head_len += (size_t) n;
-                r = proxy_request_parse(c->head, c->head_len, &c->req, &err);
-                if (r == -EAGAIN)
-                        continue;
-                if (r < 0)
-                        connection_answer_error(c, 400, "Bad Request", &err);
-                else
-                        route_request(c);
+                head_parse(c);
         }
 }
 
@@ -712,17 +944,15 @@ static void run_setup(connection *c) {
                 }
                 c->down_ready = r == 1;
         }
-        if (c->up.ssl && !c->up_ready && !c->failed) {
+        if (c->up.tls && !c->up_ready && !c->failed) {
                 r = proxy_side_handshake(&c->up, false);
                 if (r == 1)
                         c->up_ready = true;
                 else if (r != -EAGAIN) {
                         _cleanup_(moat_error_clear) moat_error err = {};
-                        long verify = SSL_get_verify_result(c->up.ssl);
 
                         moat_error_set(&err, -EPROTO, "TLS with %s failed: %s", c->route.host,
-                                       verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                                           : "the handshake did not complete");
+                                       c->p->tls->side_dial_error(&c->up));
                         upstream_failed(c, err.code, &err);
                 }
         }
@@ -736,6 +966,8 @@ static void run_setup(connection *c) {
  * request went whole, not while an upgrade awaits its answer, nor after a request that named
  * another host (the answers to what went before it come first). */
 static bool client_wanted(const connection *c) {
+        if (c->handing)
+                return false;
         if (c->phase == PROXY_PHASE_HEAD || c->phase == PROXY_PHASE_CLOSING)
                 return true;
         if (c->phase != PROXY_PHASE_RELAY || !proxy_side_has_room(&c->up))
@@ -802,7 +1034,7 @@ static bool relay_up(connection *c, bool *moved) {
                         }
                 }
                 if (c->kind == KIND_INJECT)
-                        OPENSSL_cleanse(scratch, (size_t) n);
+                        explicit_bzero(scratch, (size_t) n);
                 if (r < 0)
                         return false; /* not HTTP, or the server went */
         }
@@ -1104,7 +1336,7 @@ static int on_accept(sd_event_source *s, int listen_fd, uint32_t revents, void *
                         return sd_event_exit(p->event, -errno);
                 }
                 no_delay(fd);
-                if (p->n_serving >= CONNECTIONS_MAX) {
+                if (p->n_serving + p->n_handed >= CONNECTIONS_MAX) {
                         refuse_busy(p, fd);
                         continue;
                 }
@@ -1135,7 +1367,9 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
+/* The loop of the front (SOURCE_FD listens, ON_SOURCE accepts) or of the worker (SOURCE_FD is
+ * its socket to the front, ON_SOURCE takes what the front hands it). */
+static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int lifeline_fd, moat_error *err) {
         _cleanup_(sd_event_source_disable_unrefp) sd_event_source *life = NULL, *term = NULL, *intr = NULL;
         sigset_t mask;
         int r;
@@ -1146,18 +1380,20 @@ int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return moat_error_set(err, -errno, "cannot block signals: %m");
         /* accept() until it would block, never blocking the loop */
-        r = fcntl(listen_fd, F_GETFL);
-        if (r < 0 || fcntl(listen_fd, F_SETFL, r | O_NONBLOCK) < 0)
+        r = fcntl(source_fd, F_GETFL);
+        if (r < 0 || fcntl(source_fd, F_SETFL, r | O_NONBLOCK) < 0)
                 return moat_error_set(err, -errno, "cannot make the listener non-blocking: %m");
         r = sd_event_new(&p->event);
         if (r >= 0)
-                r = sd_event_add_io(p->event, &p->listener, listen_fd, EPOLLIN, on_accept, p);
+                r = sd_event_add_io(p->event, &p->listener, source_fd, EPOLLIN, on_source, p);
         if (r >= 0)
                 r = sd_event_add_time(p->event, &p->accept_retry, CLOCK_MONOTONIC, UINT64_MAX, 0, on_accept_retry, p);
         if (r >= 0)
                 r = sd_event_add_time(p->event, &p->busy_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_busy_record, p);
         if (r >= 0)
                 r = sd_event_add_time(p->event, &p->trim_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_trim, p);
+        if (r >= 0)
+                r = sd_event_add_time(p->event, &p->worker_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_worker_linger, p);
         if (r >= 0)
                 r = resolver_new(p->event, &p->resolver);
         if (r >= 0)
@@ -1168,29 +1404,49 @@ int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
         if (r >= 0 && lifeline_fd >= 0)
                 r = sd_event_add_io(p->event, &life, lifeline_fd, EPOLLIN, on_end, p);
         if (r >= 0) {
+                if (p->front_fd >= 0)
+                        p->front_io = p->listener;
                 (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
+                (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
                 r = sd_event_loop(p->event);
                 if (r < 0)
                         moat_error_set(err, r, "cannot accept connections: %s", strerror(-r));
         } else
                 moat_error_set(err, r, "cannot set up the proxy's event loop: %s", strerror(-r));
 
-        /* every connection ends before anything it uses goes */
+        /* every connection ends before anything it uses goes, the worker's too */
         while (p->connections)
                 connection_free(p->connections);
+        if (p->worker_fd >= 0)
+                worker_gone(p);
         if (p->busy_refused > 0)
                 (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
         /* lookups still in a thread are that thread's to free */
         resolver_free(TAKE_PTR(p->resolver));
+        p->front_io = NULL;
         p->listener = sd_event_source_disable_unref(p->listener);
         p->accept_retry = sd_event_source_disable_unref(p->accept_retry);
         p->busy_timer = sd_event_source_disable_unref(p->busy_timer);
         p->trim_timer = sd_event_source_disable_unref(p->trim_timer);
+        p->worker_timer = sd_event_source_disable_unref(p->worker_timer);
         life = sd_event_source_disable_unref(life);
         term = sd_event_source_disable_unref(term);
         intr = sd_event_source_disable_unref(intr);
         p->event = sd_event_unref(p->event);
         return r < 0 ? r : 0;
+}
+
+int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
+        int r;
+
+        p->listen_fd = listen_fd;
+        p->lifeline_fd = lifeline_fd;
+        /* the TLS worker is reaped by the kernel; the front waits for it only at its end */
+        signal(SIGCHLD, SIG_IGN);
+        r = serve(p, listen_fd, on_accept, lifeline_fd, err);
+        while (waitpid(-1, NULL, 0) >= 0 || errno == EINTR)
+                ;
+        return r;
 }

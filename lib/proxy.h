@@ -17,7 +17,6 @@
 #include "run.h"
 #include "proxy-deadline.h"
 #include "proxy-route.h"
-#include "tls-ca.h"
 
 typedef struct proxy_secret {
         char *grant;  /* the grant's name */
@@ -27,14 +26,19 @@ typedef struct proxy_secret {
 
 typedef struct proxy proxy;
 
-/* Takes SECRETS (one per grant of REC) and CA (NULL when REC has no grants). */
-int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, tls_ca *ca, proxy **ret,
-              moat_error *err);
+/* Takes SECRETS (one per grant of REC) and CA_BLOB, the run's CA as tls_ca_export() wrote it
+ * (NULL when REC has no grants), which it clears when freed. */
+int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, char *ca_blob, size_t ca_blob_len,
+              proxy **ret, moat_error *err);
 void proxy_free(proxy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(proxy *, proxy_free);
 
 /* The phases' deadlines (lib/proxy-deadline.h), for the tests; the defaults otherwise. */
 void proxy_set_timeouts(proxy *p, const proxy_timeouts *t);
+
+/* The process's command line, TITLE (LEN bytes from argv[0] on), which the TLS worker
+ * rewrites to its own: the front keeps the one that names it "moat-proxy RUN-ID". */
+void proxy_set_title(proxy *p, char *title, size_t len);
 
 /* Serves connections on LISTEN_FD in one thread, an sd-event loop, until LIFELINE_FD (-1:
  * none) reports its other end closed or SIGTERM or SIGINT comes: 0, once every connection has

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-util.h"
 #include "run.h"
 
 #define RECORD_FILE "metadata.json"
@@ -239,20 +240,6 @@ static int run_dir_open(run_store *s, const char *id, int *ret_fd, moat_error *e
         return moat_error_set(err, -errno, "failed to open %s/runs/%s: %m", s->home, id);
 }
 
-static int write_all(int fd, const char *buf, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                buf += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 /* A new temporary file in DFD, 0600 whatever the umask; its name goes to TMP. */
 static int temp_file_create(int dfd, char tmp[static sizeof RECORD_TEMP_PREFIX + RUN_ID_LEN], int *ret_fd,
                             moat_error *err) {
@@ -296,9 +283,9 @@ static int record_write_atomic(run_store *s, int dfd, const char *id, const char
                 return moat_error_set(err, k, "failed to create a temporary file in %s/runs/%s: %s", s->home, id,
                                       strerror(-k));
 
-        k = write_all(fd, json, strlen(json));
+        k = fd_write_all(fd, json, strlen(json));
         if (k >= 0)
-                k = write_all(fd, "\n", 1);
+                k = fd_write_all(fd, "\n", 1);
         if (k >= 0 && fsync(fd) < 0)
                 k = -errno;
         if (k >= 0 && close(TAKE_FD(fd)) < 0)
@@ -587,7 +574,7 @@ int run_store_write_tls(run_store *s, const char *id, const char *name, const ch
         if (fd < 0)
                 return moat_error_set(err, -errno, "failed to write %s/" RUN_TLS_DIR "/%s/%s: %m", s->home, id,
                                       name);
-        k = fchmod(fd, 0644) < 0 ? -errno : write_all(fd, data, len);
+        k = fchmod(fd, 0644) < 0 ? -errno : fd_write_all(fd, data, len);
         if (k >= 0 && fsync(fd) < 0)
                 k = -errno;
         if (k >= 0 && renameat(dfd, tmp, dfd, name) < 0)

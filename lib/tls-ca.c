@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,11 +153,10 @@ static int ca_cert_new(tls_ca *ca, const char *run_id, moat_error *err) {
         return 0;
 }
 
-int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_error *err) {
-        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
-        int r;
+/* An empty CA limited to PERMITTED: its keys and certificate are the caller's to set. */
+static int ca_alloc(char *const *permitted, tls_ca **ret, moat_error *err) {
+        _cleanup_(tls_ca_freep) tls_ca *ca = calloc(1, sizeof *ca);
 
-        ca = calloc(1, sizeof *ca);
         if (!ca)
                 return moat_error_set(err, -ENOMEM, "out of memory");
         ca->lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
@@ -171,7 +171,17 @@ int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_er
                 if (strv_push(&ca->permitted, host) < 0)
                         return moat_error_set(err, -ENOMEM, "out of memory");
         }
+        *ret = TAKE_PTR(ca);
+        return 0;
+}
 
+int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_error *err) {
+        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
+        int r;
+
+        r = ca_alloc(permitted, &ca, err);
+        if (r < 0)
+                return r;
         ca->key = EVP_EC_gen("P-256");
         ca->leaf_key = EVP_EC_gen("P-256");
         if (!ca->key || !ca->leaf_key)
@@ -179,6 +189,50 @@ int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_er
         r = ca_cert_new(ca, run_id, err);
         if (r < 0)
                 return r;
+        *ret = TAKE_PTR(ca);
+        return 0;
+}
+
+int tls_ca_export(const tls_ca *ca, char **ret, size_t *ret_len, moat_error *err) {
+        _cleanup_(BIO_freep) BIO *bio = BIO_new(BIO_s_secmem());
+        char *data, *blob;
+        long len;
+
+        if (!bio || !PEM_write_bio_X509(bio, ca->cert) ||
+            !PEM_write_bio_PrivateKey(bio, ca->key, NULL, NULL, 0, NULL, NULL) ||
+            !PEM_write_bio_PrivateKey(bio, ca->leaf_key, NULL, NULL, 0, NULL, NULL))
+                return ssl_error(err, "failed to write out the run's CA");
+        len = BIO_get_mem_data(bio, &data);
+        blob = malloc((size_t) len + 1);
+        if (!blob)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        memcpy(blob, data, (size_t) len);
+        blob[len] = '\0';
+        *ret = blob;
+        *ret_len = (size_t) len;
+        return 0;
+}
+
+int tls_ca_import(const char *blob, size_t len, char *const *permitted, tls_ca **ret, moat_error *err) {
+        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
+        _cleanup_(BIO_freep) BIO *bio = NULL;
+        int r;
+
+        if (len > INT_MAX)
+                return moat_error_set(err, -EINVAL, "the run's CA is too long");
+        r = ca_alloc(permitted, &ca, err);
+        if (r < 0)
+                return r;
+        bio = BIO_new_mem_buf(blob, (int) len);
+        if (!bio)
+                return moat_error_set(err, -ENOMEM, "out of memory");
+        ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (ca->cert)
+                ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        if (ca->key)
+                ca->leaf_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        if (!ca->leaf_key || X509_check_private_key(ca->cert, ca->key) != 1)
+                return ssl_error(err, "failed to read the run's CA");
         *ret = TAKE_PTR(ca);
         return 0;
 }

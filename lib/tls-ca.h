@@ -1,7 +1,8 @@
 /* A certificate authority made in memory for one run, and the TLS server contexts the egress
- * proxy terminates a container's TLS with for the hosts of a grant.  The CA's private key is
- * never serialised: nothing here writes or exports it, and it dies with the tls_ca.  The
- * container learns only the CA certificate, as PEM. */
+ * proxy terminates a container's TLS with for the hosts of a grant.  The CA's private key
+ * never reaches a file: tls_ca_export() hands it, in memory, from the process that made it to
+ * the proxy, which passes it on to its TLS worker (lib/proxy-tls.h).  The container learns
+ * only the CA certificate, as PEM. */
 #pragma once
 
 #include <stdbool.h>
@@ -21,6 +22,13 @@ typedef struct tls_ca tls_ca;
  * constraint "a.test" cover its subdomains ("x.a.test") too. tls_ca_server_ctx() issues only
  * for the listed names themselves. */
 int tls_ca_new(const char *run_id, char *const *permitted, tls_ca **ret, moat_error *err);
+
+/* The CA whole (its certificate, its key and the leaves' key, PEM) in *RET (*RET_LEN bytes,
+ * NUL-terminated), for tls_ca_import() in another process.  Secret: the caller clears it. */
+int tls_ca_export(const tls_ca *ca, char **ret, size_t *ret_len, moat_error *err);
+
+/* The CA of tls_ca_export()'s BLOB (LEN bytes), limited to PERMITTED as tls_ca_new()'s. */
+int tls_ca_import(const char *blob, size_t len, char *const *permitted, tls_ca **ret, moat_error *err);
 
 /* Drops the cached contexts; those a caller still holds stay valid until it frees them. */
 void tls_ca_free(tls_ca *ca);

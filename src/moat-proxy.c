@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <openssl/x509.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "file-util.h"
 #include "netns-listen.h"
 #include "proxy-confine.h"
+#include "proxy-tls.h"
 #include "proxy.h"
 #include "strv.h"
 
@@ -55,43 +55,36 @@ static int read_secrets(const run_record *rec, proxy_secret **ret, moat_error *e
         return 0;
 }
 
-/* The run's CA, limited to its grants' hosts, and what the container trusts: the CA alone
+typedef struct make_ca_args {
+        run_store *store;
+        const run_record *rec;
+} make_ca_args;
+
+/* In a child that loads the TLS module (the proxy never maps OpenSSL itself): the run's CA,
+ * limited to its grants' hosts, and what the container trusts: the CA alone
  * (NODE_EXTRA_CA_CERTS adds it) and the host's trust store with it (SSL_CERT_FILE and the
- * like replace theirs, and tunnelled hosts show their real certificates). */
-static int make_ca(run_store *store, const run_record *rec, tls_ca **ret, moat_error *err) {
-        _cleanup_(tls_ca_freep) tls_ca *ca = NULL;
-        _cleanup_(strv_freep) char **hosts = calloc(1, sizeof(char *));
+ * like replace theirs, and tunnelled hosts show their real certificates).  The CA whole
+ * comes back in *OUT, for the proxy's TLS worker. */
+static int make_ca_child(const proxy_tls_ops *tls, void *userdata, char **out, size_t *out_len, moat_error *err) {
+        const make_ca_args *a = userdata;
+        _cleanup_(strv_freep) char **hosts = NULL;
         _cleanup_free_ char *pem = NULL, *host_store = NULL, *bundle = NULL;
         size_t store_len = 0;
         int r;
 
-        if (!hosts)
+        if (proxy_grant_hosts(a->rec, &hosts) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < rec->n_grants; i++) {
-                _cleanup_(strv_freep) char **h = NULL;
-
-                if (grant_hosts(&rec->grants[i], &h) < 0)
-                        return moat_error_set(err, -ENOMEM, "out of memory");
-                for (char **p = h; *p; p++)
-                        if (strv_push(&hosts, TAKE_PTR(*p)) < 0)
-                                return moat_error_set(err, -ENOMEM, "out of memory");
-        }
-        r = tls_ca_new(rec->id, hosts, &ca, err);
-        if (r >= 0)
-                r = tls_ca_cert_pem(ca, &pem, err);
+        r = tls->make_ca(a->rec->id, hosts, &pem, out, out_len, err);
         if (r < 0)
                 return r;
-        (void) file_read_all(X509_get_default_cert_file(), 16 << 20, &host_store, &store_len);
+        (void) file_read_all(tls->host_trust_file(), 16 << 20, &host_store, &store_len);
         if (asprintf(&bundle, "%s%s%s", host_store ?: "", store_len && host_store[store_len - 1] != '\n' ? "\n" : "",
                      pem) < 0)
                 return moat_error_set(err, -ENOMEM, "out of memory");
-        r = run_store_write_tls(store, rec->id, RUN_TLS_CA, pem, strlen(pem), err);
+        r = run_store_write_tls(a->store, a->rec->id, RUN_TLS_CA, pem, strlen(pem), err);
         if (r >= 0)
-                r = run_store_write_tls(store, rec->id, RUN_TLS_BUNDLE, bundle, strlen(bundle), err);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(ca);
-        return 0;
+                r = run_store_write_tls(a->store, a->rec->id, RUN_TLS_BUNDLE, bundle, strlen(bundle), err);
+        return r;
 }
 
 /* Each connection takes two descriptors (the client's, the server's): the soft limit of
@@ -113,7 +106,8 @@ int main(int argc, char **argv) {
         _cleanup_close_ int listen_fd = -1;
         const char *home = getenv("MOAT_HOME");
         proxy_secret *secrets = NULL;
-        tls_ca *ca = NULL;
+        char *ca = NULL;
+        size_t ca_len = 0;
         const char *test_timeouts = getenv("MOAT_PROXY_TEST_TIMEOUTS");
         proxy_timeouts timeouts;
         char *end;
@@ -160,9 +154,10 @@ int main(int argc, char **argv) {
         if (r >= 0)
                 r = read_secrets(rec, &secrets, &err);
         if (r >= 0 && rec->n_grants > 0)
-                r = make_ca(store, rec, &ca, &err);
+                r = proxy_tls_in_child(make_ca_child, &(make_ca_args) { .store = store, .rec = rec }, &ca, &ca_len,
+                                       &err);
         if (r >= 0)
-                r = proxy_new(rec, secrets, rec->n_grants, ca, &p, &err);
+                r = proxy_new(rec, secrets, rec->n_grants, ca, ca_len, &p, &err);
         if (r >= 0) {
                 secrets = NULL; /* the proxy's now */
                 ca = NULL;
@@ -177,10 +172,13 @@ int main(int argc, char **argv) {
                         free(secrets[i].value);
                 }
                 free(secrets);
-                tls_ca_free(ca);
+                if (ca)
+                        explicit_bzero(ca, ca_len);
+                free(ca);
                 return 1;
         }
         proxy_set_timeouts(p, &timeouts);
+        proxy_set_title(p, argv[0], (size_t) (argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]));
         /* what the set-up read and freed (the trust bundle, the run's record) goes back to
          * the system: the proxy idles for the whole run */
         (void) malloc_trim(0);

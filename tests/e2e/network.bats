@@ -508,3 +508,46 @@ check_proxy_unprivileged() {
 	as "$1" moat rm "$id"
 }
 @test "the proxy runs unprivileged: not root, no capabilities, no_new_privs, a system-call filter" { each_mode check_proxy_unprivileged; }
+
+# The proxy's TLS is a worker of its own: the front, resident for the whole run, never maps
+# OpenSSL; the worker, a child of the front as confined as it, comes for the intercepted
+# connections and ends a couple of seconds after the last, and the next brings a new one.
+check_tls_worker() {
+	local id cid front worker status out
+	store_secret "$1"
+	out=$(as "$1" moat run --image "$CURL_IMAGE" --network strict --grant testapi -n "tlsw-$1" \
+		"$(workspace "$1")" -- sleep 1000)
+	id=$(started_id "$out")
+	cid=$(as "$1" podman ps -q --no-trunc --filter "label=moat.run-id=$id")
+	front=$(sb pgrep -f "moat-proxy $id")
+	[ -n "$front" ] && [ "$(wc -l <<<"$front")" -eq 1 ] || { echo "proxies of $id: $front" >&2; return 1; }
+	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] || { echo "a TLS worker before any TLS" >&2; return 1; }
+	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-a"
+	[ "$output" = ok ] || { echo "first request: $output $stderr" >&2; return 1; }
+	worker=$(sb pgrep -f "moat-proxy-tls $id")
+	[ -n "$worker" ] || { echo "no TLS worker right after an intercepted request" >&2; return 1; }
+	status=$(sb cat "/proc/$worker/status")
+	[[ "$status" == *$'\nPPid:\t'"$front"$'\n'* ]]
+	[[ "$status" =~ $'\nUid:\t'([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" != 0 ]
+	[[ "$status" == *$'\nCapEff:\t0000000000000000\n'* ]]
+	[[ "$status" == *$'\nNoNewPrivs:\t1\n'* ]]
+	[[ "$status" == *$'\nSeccomp:\t2\n'* ]]
+	sb grep -q libssl "/proc/$worker/maps"
+	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
+	for _ in $(seq 100); do
+		[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] || { echo "the TLS worker outlived its linger" >&2; return 1; }
+	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-b"
+	[ "$output" = ok ] || { echo "request after the worker ended: $output $stderr" >&2; return 1; }
+	run grep -c "^api.anthropic.test GET /tlsw-$1-[ab] .*| x-api-key: $(secret_of "$1")\$" "$HTTPS_LOG"
+	[ "$output" = 2 ]
+	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
+	as "$1" moat stop "$id"
+	assert_proxy_gone "$id"
+	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	as "$1" moat rm "$id"
+}
+@test "the proxy's TLS is a worker that comes for intercepted connections and goes; the front never maps OpenSSL" { each_mode check_tls_worker; }

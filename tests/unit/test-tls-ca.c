@@ -402,8 +402,49 @@ static void test_host_trust(void) {
                 fprintf(stderr, "# %s failed\n", cmd);
 }
 
+/* The CA handed from the process that made it to the proxy's TLS worker: the same CA, its
+ * limits with it, and nothing short of it is taken. */
+static void test_export_import(void) {
+        char *const hosts[] = { (char *) "api.example.com", NULL };
+        _cleanup_(tls_ca_freep) tls_ca *ca = NULL, *copy = NULL, *other = NULL;
+        _cleanup_(X509_freep) X509 *cert = NULL, *leaf = NULL;
+        _cleanup_free_ char *blob = NULL, *other_blob = NULL, *pem = NULL, *copy_pem = NULL, *mixed = NULL;
+        SSL_CTX *ctx = NULL;
+        size_t len = 0, other_len = 0;
+        moat_error err = {};
+
+        is_int(tls_ca_new("0123456789ab", hosts, &ca, NULL), 0, "a CA");
+        is_int(tls_ca_export(ca, &blob, &len, NULL), 0, "written out");
+        ok(len == strlen(blob) && strstr(blob, "BEGIN CERTIFICATE") && strstr(blob, "PRIVATE KEY"),
+           "as PEM: a certificate and keys");
+        is_int(tls_ca_import(blob, len, hosts, &copy, NULL), 0, "read back");
+        is_int(tls_ca_cert_pem(ca, &pem, NULL), 0, "the CA's certificate");
+        is_int(tls_ca_cert_pem(copy, &copy_pem, NULL), 0, "the copy's");
+        ok(pem && copy_pem && strcmp(pem, copy_pem) == 0, "the same certificate");
+        cert = ca_cert(ca);
+        is_int(tls_ca_issue_leaf(copy, "api.example.com", &leaf, NULL), 0, "the copy issues");
+        is_int(verify(leaf, cert, "api.example.com"), X509_V_OK, "what the original CA vouches for: the same key");
+        is_int(tls_ca_server_ctx(copy, "other.example.com", &ctx, &err), -EPERM, "and keeps to the hosts it was given");
+        moat_error_clear(&err);
+        ok(!ctx, "no context for another host");
+
+        is_int(tls_ca_import(blob, len / 2, hosts, &other, &err), -EIO, "half of it is refused");
+        moat_error_clear(&err);
+        /* another CA's keys under this certificate: refused, not a CA that signs what none trusts */
+        is_int(tls_ca_new("0123456789ac", hosts, &other, NULL), 0, "another CA");
+        is_int(tls_ca_export(other, &other_blob, &other_len, NULL), 0, "written out");
+        ok(strstr(other_blob, "-----BEGIN PRIVATE KEY") &&
+           asprintf(&mixed, "%s%s", copy_pem, strstr(other_blob, "-----BEGIN PRIVATE KEY")) > 0,
+           "its keys under the first one's certificate");
+        tls_ca_free(TAKE_PTR(other));
+        is_int(tls_ca_import(mixed, strlen(mixed), hosts, &other, &err), -EIO,
+               "a certificate with another CA's key is refused");
+        moat_error_clear(&err);
+}
+
 int main(void) {
         test_ca_cert();
+        test_export_import();
         test_leaf();
         test_refused_hosts();
         test_name_constraints();
