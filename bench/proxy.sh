@@ -18,7 +18,7 @@
 #   Usage: bench/proxy.sh [REQUESTS] [DOWNLOADS]
 . "$(dirname "$0")/lib.sh"
 requests=${1:-200}
-downloads=${2:-5}
+downloads=${2:-11}
 image=localhost/moat-curl:latest
 bench_boot
 # the memory floor of any process that holds OpenSSL's TLS contexts, for scale

@@ -22,12 +22,31 @@ setup_file() {
 	sbu systemctl --user set-environment MOAT_PROXY_TEST_TIMEOUTS=$TIMEOUTS
 	sb systemd-run --unit moat-test-sink "$LOAD" sink 127.0.0.1:8444
 	sb systemd-run --unit moat-test-source "$LOAD" source 127.0.0.1:8445 67108864
+	# a grant for the test server's api.anthropic.test, whose connections the TLS worker serves
+	cat >"$MOAT_SANDBOX_STATE/loadagent.yaml" <<-'EOF'
+	image: localhost/moat-curl:latest
+	command: [sh, -c]
+	grants:
+	  loadapi:
+	    env: [LOAD_API_KEY]
+	    inject:
+	      - hosts: [api.anthropic.test]
+	        header: x-api-key
+	EOF
+	for mode in root user; do
+		as "$mode" sh -c 'mkdir -p "$HOME/.config/moat/providers" &&
+			cp /run/moat-sandbox/loadagent.yaml "$HOME/.config/moat/providers/loadagent.yaml" &&
+			printf "sk-moat-load\n" | moat grant add loadapi >/dev/null'
+	done
 }
 
 teardown_file() {
 	sb systemctl unset-environment MOAT_PROXY_TEST_TIMEOUTS
 	sbu systemctl --user unset-environment MOAT_PROXY_TEST_TIMEOUTS
 	sb systemctl stop moat-test-sink moat-test-source moat-test-https
+	for mode in root user; do
+		as "$mode" sh -c 'moat grant rm loadapi >/dev/null; rm -f "$HOME/.config/moat/providers/loadagent.yaml"' || true
+	done
 }
 
 # load_run MODE NAME: a strict run that sleeps, allowed allowed.test and the sink; prints
@@ -109,6 +128,48 @@ check_burst() {
 	as "$1" moat rm "$id"
 }
 @test "1,000 connections at once: each served or answered 503 (and on record), none reset; memory returns; a stop ends them" { each_mode check_burst; }
+
+# The same burst to a grant's host: the front hands each connection to the TLS worker, which
+# answers its CONNECT, or answers 503 itself past the cap, which counts the worker's too.
+check_burst_intercepted() {
+	local out id cid cpid ppid idle rss
+	out=$(as "$1" moat run --image "$CURL_IMAGE" --network strict --grant loadapi -n "iburst-$1" \
+		"$(workspace "$1")" -- sleep 1000)
+	id=$(started_id "$out")
+	cid=$(as "$1" podman ps -q --no-trunc --filter "label=moat.run-id=$id")
+	cpid=$(as "$1" podman inspect -f '{{.State.Pid}}' "$cid")
+	ppid=$(sb pgrep -f "moat-proxy $id")
+	[ -n "$cpid" ] && [ -n "$ppid" ] || { echo "no container or proxy: $out" >&2; return 1; }
+	run load_in "$cpid" burst 1 api.anthropic.test:443
+	[ "$output" = "served=1 busy=0 reset=0 other=0" ]
+	sleep 0.5
+	idle=$(rss_kib "$ppid")
+	run load_in "$cpid" burst 1000 api.anthropic.test:443
+	echo "# $1: $output (the front's idle RSS ${idle} KiB)" >&3
+	[[ "$output" =~ ^served=([0-9]+)\ busy=([0-9]+)\ reset=0\ other=0$ ]]
+	[ $((BASH_REMATCH[1] + BASH_REMATCH[2])) -eq 1000 ]
+	[ "${BASH_REMATCH[1]}" -ge 500 ]
+	[ "${BASH_REMATCH[2]}" -ge 1 ]
+	# the worker handed its ends back: a request goes through as before
+	run --separate-stderr as "$1" podman exec "$cid" curl -sS https://api.anthropic.test/after-burst
+	[ "$output" = ok ] || { echo "after the burst: $output $stderr" >&2; return 1; }
+	for _ in $(seq 50); do
+		rss=$(rss_kib "$ppid")
+		[ "$rss" -le $((idle + 2048)) ] && break
+		sleep 0.1
+	done
+	[ "$rss" -le $((idle + 2048)) ]
+	# and the worker, its connections gone, ends by itself
+	for _ in $(seq 100); do
+		[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	as "$1" moat stop "$id"
+	assert_proxy_ended "$1" "$id"
+	as "$1" moat rm "$id"
+}
+@test "1,000 connections at once to a grant's host: the TLS worker serves or the front answers 503, none reset" { each_mode check_burst_intercepted; }
 
 check_slow_heads() {
 	local id cpid ppid
