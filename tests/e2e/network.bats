@@ -511,7 +511,8 @@ check_proxy_unprivileged() {
 
 # The proxy's TLS is a worker of its own: the front, resident for the whole run, never maps
 # OpenSSL; the worker, a child of the front as confined as it, comes for the intercepted
-# connections and ends a couple of seconds after the last, and the next brings a new one.
+# connections and ends a couple of seconds after the last, and the next brings a new one, as
+# it does after a worker was killed.
 check_tls_worker() {
 	local id cid front worker status out
 	store_secret "$1"
@@ -542,8 +543,15 @@ check_tls_worker() {
 	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] || { echo "the TLS worker outlived its linger" >&2; return 1; }
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-b"
 	[ "$output" = ok ] || { echo "request after the worker ended: $output $stderr" >&2; return 1; }
-	run grep -c "^api.anthropic.test GET /tlsw-$1-[ab] .*| x-api-key: $(secret_of "$1")\$" "$HTTPS_LOG"
-	[ "$output" = 2 ]
+	# a worker killed is replaced for the next connection
+	worker=$(sb pgrep -f "moat-proxy-tls $id")
+	[ -n "$worker" ]
+	sb kill -KILL "$worker"
+	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-c"
+	[ "$output" = ok ] || { echo "request after the worker was killed: $output $stderr" >&2; return 1; }
+	[ -n "$(sb pgrep -f "moat-proxy-tls $id")" ] && [ "$(sb pgrep -f "moat-proxy-tls $id")" != "$worker" ]
+	run grep -c "^api.anthropic.test GET /tlsw-$1-[abc] .*| x-api-key: $(secret_of "$1")\$" "$HTTPS_LOG"
+	[ "$output" = 3 ]
 	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
 	as "$1" moat stop "$id"
 	assert_proxy_gone "$id"

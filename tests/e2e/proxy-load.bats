@@ -132,7 +132,7 @@ check_burst() {
 # The same burst to a grant's host: the front hands each connection to the TLS worker, which
 # answers its CONNECT, or answers 503 itself past the cap, which counts the worker's too.
 check_burst_intercepted() {
-	local out id cid cpid ppid idle rss
+	local out id cid cpid ppid idle rss pid_hold
 	out=$(as "$1" moat run --image "$CURL_IMAGE" --network strict --grant loadapi -n "iburst-$1" \
 		"$(workspace "$1")" -- sleep 1000)
 	id=$(started_id "$out")
@@ -165,8 +165,20 @@ check_burst_intercepted() {
 		sleep 0.1
 	done
 	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	# the run stops with 100 intercepted connections open: the worker ends them and itself,
+	# the front waits for it and ends, nothing killed
+	sb sh -c "nsenter -t $cpid -n $LOAD hold 100 api.anthropic.test:443 60 >/run/moat-sandbox/ihold-$1.log 2>&1 &"
+	for _ in $(seq 100); do
+		grep -q "held=" "$MOAT_SANDBOX_STATE/ihold-$1.log" && break
+		sleep 0.1
+	done
+	[ "$(cat "$MOAT_SANDBOX_STATE/ihold-$1.log")" = "held=100" ]
+	[ -n "$(sb pgrep -f "moat-proxy-tls $id")" ]
 	as "$1" moat stop "$id"
 	assert_proxy_ended "$1" "$id"
+	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	pid_hold=$(sb pgrep -f "$LOAD hold 100" || true)
+	[ -z "$pid_hold" ] || sb kill $pid_hold
 	as "$1" moat rm "$id"
 }
 @test "1,000 connections at once to a grant's host: the TLS worker serves or the front answers 503, none reset" { each_mode check_burst_intercepted; }
