@@ -3,9 +3,11 @@
  *   moat-proxy RUN-ID CONTAINER-PID READY-FD LIFELINE-FD
  * It reads the run's record from $MOAT_HOME, the values of its grants from systemd's
  * credentials ($CREDENTIALS_DIRECTORY/grant-NAME), listens in the container's network
- * namespace, writes the run's CA for the container, gives up every privilege
+ * namespace, has the run's CA made for the container (in a child that loads the TLS module:
+ * this process never maps OpenSSL, lib/proxy-tls.h), gives up every privilege
  * (lib/proxy-confine.h), says "ready" on READY-FD and serves until LIFELINE-FD ends: its write
- * end is held by the unit's main process.
+ * end is held by the unit's main process.  Connections to grants' hosts it hands to a TLS
+ * worker it forks when they come ("moat-proxy-tls RUN-ID", lib/proxy.c).
  * MOAT_PROXY_TEST_TIMEOUTS ("head=MS,setup=MS,idle=MS,linger=MS", proxy_timeouts_parse())
  * shortens its deadlines for the end-to-end tests, which set it in the service manager's
  * environment; nothing of moat sets it. */
