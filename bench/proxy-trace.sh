@@ -44,7 +44,7 @@ for mode in root user; do
 		printf 'latency added (%s, %s): %+.2f ms median\n' "$mode" "$kind" \
 			"$(awk -v a="$(median <"$out/via-proxy")" -v b="$(median <"$out/direct")" 'BEGIN { print a - b }')"
 	done
-	# the TLS worker that served them, before it ends (2 s after its last connection)
+	# the TLS worker that served them, before it ends (1 s after its last connection)
 	worker=$(sb pgrep -f "moat-proxy-tls $id" || true)
 	read -r wr wp wu < <(mem "$worker")
 	records=$($how moat trace --json "$id" | grep -c '"usage":{"model":"claude-sonnet-4-5","input_tokens":1000')

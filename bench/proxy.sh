@@ -10,7 +10,7 @@
 #    most 1 MiB, and what each open connection adds (200 CONNECT tunnels held by
 #    tests/proxy-load), target at most 64 KiB; RSS and PSS too, next to moat-relay's.  Idle is
 #    the front alone: its TLS worker (lib/proxy.c) ends once it has had no connection for
-#    2 s, and is measured while it still serves, next to a bare process with OpenSSL loaded,
+#    1 s, and is measured while it still serves, next to a bare process with OpenSSL loaded,
 #    then with its client and server contexts (bench/tls-floor.c), for scale; what its end
 #    costs the next request (a new worker) is reported too
 # The servers are the sandbox's own (moat-test-https).  Rootless, "direct" goes through

@@ -40,8 +40,10 @@
  * an agent's requests come in bursts, seconds apart. */
 #define TRIM_AFTER_USEC (1000 * 1000)
 /* How long the TLS worker stays without an intercepted connection before it ends, and its
- * OpenSSL with it: longer than an agent's pause between two requests takes, mostly. */
-#define WORKER_LINGER_USEC (2 * 1000 * 1000)
+ * OpenSSL with it.  Agents keep their connections to the API open between requests (the
+ * worker stays as long as one is), so this is the wait after the last one closed: as long
+ * as the front waits to trim its heap, and a new worker costs the next request some 7 ms. */
+#define WORKER_LINGER_USEC (1000 * 1000)
 
 typedef struct connection connection;
 

@@ -525,8 +525,10 @@ check_tls_worker() {
 	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] || { echo "a TLS worker before any TLS" >&2; return 1; }
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-a"
 	[ "$output" = ok ] || { echo "first request: $output $stderr" >&2; return 1; }
-	worker=$(sb pgrep -f "moat-proxy-tls $id")
-	[ -n "$worker" ] || { echo "no TLS worker right after an intercepted request" >&2; return 1; }
+	# a slow download holds an intercepted connection open (4 s) while the worker is looked at
+	slow_download "$1" "$cid"
+	worker=$(wait_worker "$id")
+	[ -n "$worker" ] || { echo "no TLS worker while an intercepted connection is open" >&2; return 1; }
 	status=$(sb cat "/proc/$worker/status")
 	[[ "$status" == *$'\nPPid:\t'"$front"$'\n'* ]]
 	[[ "$status" =~ $'\nUid:\t'([0-9]+) ]]
@@ -536,7 +538,8 @@ check_tls_worker() {
 	[[ "$status" == *$'\nSeccomp:\t2\n'* ]]
 	sb grep -q libssl "/proc/$worker/maps"
 	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
-	for _ in $(seq 100); do
+	# the download done, the worker ends by itself
+	for _ in $(seq 150); do
 		[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break
 		sleep 0.1
 	done
@@ -544,12 +547,12 @@ check_tls_worker() {
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-b"
 	[ "$output" = ok ] || { echo "request after the worker ended: $output $stderr" >&2; return 1; }
 	# a worker killed is replaced for the next connection
-	worker=$(sb pgrep -f "moat-proxy-tls $id")
+	slow_download "$1" "$cid"
+	worker=$(wait_worker "$id")
 	[ -n "$worker" ]
 	sb kill -KILL "$worker"
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-c"
 	[ "$output" = ok ] || { echo "request after the worker was killed: $output $stderr" >&2; return 1; }
-	[ -n "$(sb pgrep -f "moat-proxy-tls $id")" ] && [ "$(sb pgrep -f "moat-proxy-tls $id")" != "$worker" ]
 	run grep -c "^api.anthropic.test GET /tlsw-$1-[abc] .*| x-api-key: $(secret_of "$1")\$" "$HTTPS_LOG"
 	[ "$output" = 3 ]
 	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
@@ -557,5 +560,21 @@ check_tls_worker() {
 	assert_proxy_gone "$id"
 	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
 	as "$1" moat rm "$id"
+}
+
+# slow_download MODE CONTAINER: 200 KB from a grant's host at 50 KB/s, in the background.
+slow_download() {
+	as "$1" podman exec -d "$2" curl -sS -o /dev/null --limit-rate 50K https://api.anthropic.test/bytes/200000
+}
+
+# wait_worker ID: the pid of the run's TLS worker, once there is one (up to 3 s).
+wait_worker() {
+	local pid
+	for _ in $(seq 30); do
+		pid=$(sb pgrep -f "moat-proxy-tls $1" || true)
+		[ -n "$pid" ] && break
+		sleep 0.1
+	done
+	echo "$pid"
 }
 @test "the proxy's TLS is a worker that comes for intercepted connections and goes; the front never maps OpenSSL" { each_mode check_tls_worker; }
