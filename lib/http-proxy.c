@@ -165,6 +165,11 @@ struct http_rewriter {
         char resp_field[20];    /* the answer's header being read, if short */
         size_t resp_field_len;
         bool resp_field_long;
+        /* whether the connection could carry another request: at a boundary both ways, and
+         * the last request and its answer both keep the connection alive */
+        bool in_request, resp_in_message;
+        bool keep_alive_request, keep_alive_answer;
+        unsigned answered;
 };
 
 typedef struct exchange {
@@ -355,6 +360,7 @@ static int on_message_begin(http_parser *p) {
         rw->url.len = rw->fields.len = rw->name.len = rw->value.len = 0;
         rw->in_value = rw->in_body = rw->last_chunk = false;
         rw->next_seq++; /* no exchange has this seq until its head is whole */
+        rw->in_request = true;
         rw->n_host = 0;
         rw->host_wrong = false;
         return 0;
@@ -523,6 +529,8 @@ static int on_chunk_complete(http_parser *p) {
 static int on_message_complete(http_parser *p) {
         http_rewriter *rw = p->data;
 
+        rw->in_request = false;
+        rw->keep_alive_request = http_should_keep_alive(p);
         if (rw->o.one_request) {
                 rw->done = true;
                 http_parser_pause(p, 1); /* nothing after the one request */
@@ -618,6 +626,7 @@ static int resp_on_message_begin(http_parser *p) {
 
         rw->resp_field_len = 0;
         rw->resp_field_long = false;
+        rw->resp_in_message = true;
         return 0;
 }
 
@@ -678,8 +687,11 @@ static int resp_on_headers_complete(http_parser *p) {
 static int resp_on_message_complete(http_parser *p) {
         http_rewriter *rw = p->data;
 
+        rw->resp_in_message = false;
         if (rw->resp_interim || rw->n_queue == 0)
                 return 0;
+        rw->keep_alive_answer = http_should_keep_alive(p);
+        rw->answered++;
         /* an upgrade the server did not take: the connection goes on as HTTP, inspected */
         if (rw->queue[0] & REQUEST_UPGRADE)
                 rw->resume = true;
@@ -765,6 +777,13 @@ int http_rewriter_response(http_rewriter *rw, const char *data, size_t len) {
         held_len = rw->held.len;
         rw->held = (buf) {};
         return http_rewriter_feed(rw, held, held_len);
+}
+
+bool http_rewriter_reusable(const http_rewriter *rw) {
+        return rw->answered > 0 && rw->n_queue == 0 && !rw->in_request && !rw->resp_in_message &&
+               rw->keep_alive_request && rw->keep_alive_answer && !rw->upgraded && !rw->waiting && !rw->done &&
+               !rw->error && rw->held.len == 0 && HTTP_PARSER_ERRNO(&rw->parser) == HPE_OK &&
+               HTTP_PARSER_ERRNO(&rw->resp) == HPE_OK;
 }
 
 size_t http_rewriter_outstanding(const http_rewriter *rw) {

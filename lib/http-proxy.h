@@ -91,6 +91,12 @@ int http_rewriter_response(http_rewriter *rw, const char *data, size_t len);
 /* The connection ended: every exchange still open is told, as far as it went. */
 void http_rewriter_end(http_rewriter *rw);
 
+/* Whether the server's connection could carry another client's requests: at least one
+ * answer came, every request sent has its final answer, no request is half sent, both the
+ * last request and its answer keep the connection alive (HTTP/1.1 without "Connection:
+ * close", an answer whose end was its length), and no upgrade happened or waits. */
+bool http_rewriter_reusable(const http_rewriter *rw);
+
 /* Requests that went out and have no final answer yet. */
 size_t http_rewriter_outstanding(const http_rewriter *rw);
 

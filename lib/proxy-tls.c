@@ -104,6 +104,10 @@ static void side_free(proxy_side *s) {
         ERR_clear_error();
 }
 
+static bool side_clean(const proxy_side *s) {
+        return SSL_has_pending(s->tls) == 0;
+}
+
 static const char *side_dial_error(const proxy_side *s) {
         long verify = s->tls ? SSL_get_verify_result(s->tls) : X509_V_OK;
 
@@ -276,5 +280,6 @@ const proxy_tls_ops moat_proxy_tls_ops = {
         .side_handshake = side_handshake,
         .side_shutdown = side_shutdown,
         .side_free = side_free,
+        .side_clean = side_clean,
         .side_dial_error = side_dial_error,
 };

@@ -41,6 +41,8 @@ typedef struct proxy_tls_ops {
         int (*side_handshake)(proxy_side *s, bool server);
         void (*side_shutdown)(proxy_side *s);
         void (*side_free)(proxy_side *s);
+        /* Whether nothing the server sent waits inside TLS, unread. */
+        bool (*side_clean)(const proxy_side *s);
         /* Why a dial's handshake failed, in words. */
         const char *(*side_dial_error)(const proxy_side *s);
 } proxy_tls_ops;

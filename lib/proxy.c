@@ -44,6 +44,11 @@
  * worker stays as long as one is), so this is the wait after the last one closed: as long
  * as the front waits to trim its heap, and a new worker costs the next request some 7 ms. */
 #define WORKER_LINGER_USEC (1000 * 1000)
+/* The worker's connections to grants' servers that a client left idle and reusable, kept
+ * for the next client of the same host: agents' tools open a connection a request.  Well
+ * inside any server's own idle timeout, so that none closes one as it is taken. */
+#define POOL_MAX 8
+#define POOL_IDLE_USEC (1000 * 1000)
 
 typedef struct connection connection;
 
@@ -79,7 +84,16 @@ struct proxy {
         sd_event_source *worker_io, *worker_timer;
         size_t n_handing;        /* connections waiting to go to the worker */
         size_t n_handed;         /* the worker's, not yet reported ended */
-        /* the worker's: its front */
+        /* the worker's: its front, and the servers' connections it keeps */
+        struct parked {
+                char *host;     /* NULL: a free slot */
+                uint16_t port;
+                const grant_def *grant;
+                proxy_side side;
+                sd_event_source *io;
+                uint64_t since;
+        } pool[POOL_MAX];
+        sd_event_source *pool_timer;
         int front_fd;
         sd_event_source *front_io;
         uint32_t ended_unsent;   /* connections ended, not yet reported */
@@ -491,6 +505,104 @@ static void trim(proxy *p) {
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
 }
 
+/* ---- The worker's pool of servers' connections ---- */
+
+static void pool_drop(struct parked *slot) {
+        slot->io = sd_event_source_disable_unref(slot->io);
+        proxy_side_close(&slot->side);
+        slot->host = mfree(slot->host);
+}
+
+/* A parked connection's server spoke or hung up: it is not the next client's. */
+static int on_parked_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
+        pool_drop(userdata);
+        return 0;
+}
+
+/* Drops what was parked too long; the timer again for the oldest left. */
+static int on_pool_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        proxy *p = userdata;
+        uint64_t oldest = UINT64_MAX;
+
+        for (size_t i = 0; i < POOL_MAX; i++) {
+                if (!p->pool[i].host)
+                        continue;
+                if (usec >= p->pool[i].since + POOL_IDLE_USEC)
+                        pool_drop(&p->pool[i]);
+                else if (p->pool[i].since < oldest)
+                        oldest = p->pool[i].since;
+        }
+        if (oldest != UINT64_MAX) {
+                (void) sd_event_source_set_time(s, oldest + POOL_IDLE_USEC);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+/* C closes: its server's connection is parked when it could serve another client, that is when
+ * the client left at a request's boundary with every answer whole and nothing of the
+ * server's unread, and both kept the connection alive (http_rewriter_reusable()). */
+static bool pool_park(connection *c) {
+        proxy *p = c->p;
+        struct parked *slot = NULL;
+
+        if (c->kind != KIND_INJECT || !p->tls || !p->pool_timer || !c->up_ready || c->failed || c->misdirected ||
+            !c->down.eof || c->up.eof || c->up.shut || c->up.fd < 0 || proxy_side_pending(&c->up) || !c->rw ||
+            !http_rewriter_reusable(c->rw) || !p->tls->side_clean(&c->up))
+                return false;
+        for (size_t i = 0; i < POOL_MAX; i++)
+                if (!p->pool[i].host || !slot || (slot->host && p->pool[i].since < slot->since))
+                        slot = &p->pool[i];
+        if (slot->host)
+                pool_drop(slot); /* the oldest makes room */
+        c->up_io = sd_event_source_disable_unref(c->up_io);
+        slot->host = strdup(c->route.host);
+        if (!slot->host || sd_event_add_io(p->event, &slot->io, c->up.fd, EPOLLIN, on_parked_io, slot) < 0) {
+                slot->host = mfree(slot->host);
+                return false;
+        }
+        slot->port = c->req.port;
+        slot->grant = c->route.grant;
+        slot->since = now(p);
+        slot->side = c->up;
+        c->up = (proxy_side) PROXY_SIDE_INIT;
+        if (sd_event_source_get_enabled(p->pool_timer, NULL) == 0) {
+                (void) sd_event_source_set_time(p->pool_timer, slot->since + POOL_IDLE_USEC);
+                (void) sd_event_source_set_enabled(p->pool_timer, SD_EVENT_ONESHOT);
+        }
+        return true;
+}
+
+/* A parked connection to C's server, for C's grant, becomes C's: true, or false when there is
+ * none to take. */
+static bool pool_take(connection *c) {
+        proxy *p = c->p;
+
+        for (size_t i = 0; i < POOL_MAX; i++) {
+                struct parked *slot = &p->pool[i];
+
+                if (!slot->host || strcmp(slot->host, c->route.host) != 0 || slot->port != c->req.port ||
+                    slot->grant != c->route.grant)
+                        continue;
+                if (now(p) >= slot->since + POOL_IDLE_USEC) {
+                        pool_drop(slot);
+                        continue;
+                }
+                slot->io = sd_event_source_disable_unref(slot->io);
+                if (sd_event_add_io(p->event, &c->up_io, slot->side.fd, EPOLLIN, on_upstream_io, c) < 0) {
+                        pool_drop(slot);
+                        return false;
+                }
+                c->up = slot->side;
+                c->up.readable = c->up.writable = true;
+                slot->side = (proxy_side) PROXY_SIDE_INIT;
+                slot->host = mfree(slot->host);
+                c->up_ready = true;
+                return true;
+        }
+        return false;
+}
+
 static void connection_free(connection *c) {
         proxy *p = c->p;
 
@@ -866,6 +978,12 @@ static void route_request(connection *c) {
                 inject_begin(c);
                 if (c->phase != PROXY_PHASE_HEAD)
                         return;
+                if (pool_take(c)) {
+                        c->head = mfree(c->head);
+                        c->head_len = c->head_cap = 0;
+                        connection_enter(c, PROXY_EVENT_HEAD);
+                        return;
+                }
         }
         r = lookup_start(c);
         if (r < 0) {
@@ -1129,7 +1247,7 @@ static void run_relay(connection *c) {
 static void run_closing(connection *c) {
         int r;
 
-        if (c->up.fd >= 0) {
+        if (c->up.fd >= 0 && !pool_park(c)) {
                 c->up_io = sd_event_source_disable_unref(c->up_io);
                 proxy_side_close(&c->up);
         }
@@ -1396,6 +1514,8 @@ static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int l
                 r = sd_event_add_time(p->event, &p->trim_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_trim, p);
         if (r >= 0)
                 r = sd_event_add_time(p->event, &p->worker_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_worker_linger, p);
+        if (r >= 0 && p->tls)
+                r = sd_event_add_time(p->event, &p->pool_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_pool_timer, p);
         if (r >= 0)
                 r = resolver_new(p->event, &p->resolver);
         if (r >= 0)
@@ -1412,6 +1532,8 @@ static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int l
                 (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
+                if (p->pool_timer)
+                        (void) sd_event_source_set_enabled(p->pool_timer, SD_EVENT_OFF);
                 r = sd_event_loop(p->event);
                 if (r < 0)
                         moat_error_set(err, r, "cannot accept connections: %s", strerror(-r));
@@ -1421,6 +1543,10 @@ static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int l
         /* every connection ends before anything it uses goes, the worker's too */
         while (p->connections)
                 connection_free(p->connections);
+        for (size_t i = 0; i < POOL_MAX; i++)
+                if (p->pool[i].host)
+                        pool_drop(&p->pool[i]);
+        p->pool_timer = sd_event_source_disable_unref(p->pool_timer);
         if (p->worker_fd >= 0)
                 worker_gone(p);
         if (p->busy_refused > 0)

@@ -3,6 +3,7 @@
  * proxy injected:  <SNI or -> <METHOD> <TARGET> <name>: <value> | <name>: <value> | ...
  * GET /bytes/N sends N bytes (throughput), GET /echo-headers sends the request head back,
  * GET /tls-resumed says "resumed" when the connection's TLS session was resumed, else "full",
+ * GET /conn-seq says which request of its connection it is (1 on a new connection),
  * GET /upgrade with an Upgrade field answers 101 and then "upgraded\n" in the new protocol
  * before it closes, anything else gets "ok\n".  One detached thread per connection, HTTP/1.1 keep-alive.
  * Prints "https-server: ready" once every socket listens; exits 0 on SIGTERM or SIGINT.
@@ -47,6 +48,7 @@ typedef struct {
         char head[HEAD_MAX];
         char log[2 * HEAD_MAX + 512];   /* a header line grows by at most 2 bytes when logged */
         size_t log_len;
+        unsigned served;                /* requests on this connection so far */
 } connection;
 
 static alt_cert alt_certs[MAX_CERT2];
@@ -284,7 +286,14 @@ static int serve_request(connection *c) {
         log_write(c);
 
         bool get = equals(req.method, req.method_len, "GET");
-        if (get && req.target_len > 7 && strncmp(req.target, "/bytes/", 7) == 0)
+        char seq[16];
+
+        c->served++;
+        if (get && equals(req.target, req.target_len, "/conn-seq")) {
+                int n = snprintf(seq, sizeof(seq), "%u\n", c->served);
+
+                r = respond(c, "200 OK", seq, (size_t) n, req.close);
+        } else if (get && req.target_len > 7 && strncmp(req.target, "/bytes/", 7) == 0)
                 r = parse_size(req.target + 7, req.target + req.target_len, &size) == 0
                             ? respond(c, "200 OK", NULL, size, req.close)
                             : respond(c, "400 Bad Request", "bad size\n", 9, req.close);

@@ -93,19 +93,48 @@ check_inject() {
 }
 @test "a grant's secret reaches the server in its header, and the container never holds it" { each_mode check_inject; }
 
-# Each request of an agent's is a connection of its own to the proxy, which makes one to the
-# server: the proxy resumes its TLS session with the server, as a browser would, rather than
-# pay a full handshake and verification for every request.
+# Each request of an agent's is a connection of its own to the proxy; when its server closes
+# the connection after it ("Connection: close" here), the next makes a new one: the proxy
+# resumes its TLS session with the server, as a browser would, rather than pay a full
+# handshake and verification for every request.
 check_upstream_resumed() {
 	store_secret "$1"
 	run --separate-stderr agent "$1" "resume-$1" \
-		'for i in 1 2 3; do curl -sS https://api.anthropic.test/tls-resumed; done'
+		'for i in 1 2 3; do curl -sS -H "Connection: close" https://api.anthropic.test/tls-resumed; done'
 	[ "$status" -eq 0 ] || { echo "$output $stderr" >&2; return 1; }
 	[ "$output" = "full
 resumed
 resumed" ]
 }
 @test "the proxy resumes its TLS session with a grant's server on the next connection" { each_mode check_upstream_resumed; }
+
+# A client that opens a connection a request (curl in a script, a tool) leaves the server's
+# connection idle at a boundary: the next client of the same host takes it, rather than pay a
+# new connection and handshake; not after the server or the client said "Connection: close",
+# not after a second idle.  Every request still carries the credential, once.
+check_upstream_reused() {
+	local secret
+	secret=$(secret_of "$1")
+	store_secret "$1"
+	run --separate-stderr agent "$1" "reuse-$1" '
+		for i in 1 2 3; do curl -sS https://api.anthropic.test/conn-seq; done
+		curl -sS -H "Connection: close" https://api.anthropic.test/conn-seq
+		curl -sS https://api.anthropic.test/conn-seq
+		sleep 2.5
+		curl -sS https://api.anthropic.test/conn-seq'
+	[ "$status" -eq 0 ] || { echo "$output $stderr" >&2; return 1; }
+	[ "$output" = "1
+2
+3
+4
+1
+1" ] || { echo "sequence: $output" >&2; return 1; }
+	run grep -c "^api.anthropic.test GET /conn-seq .*| x-api-key: $secret\$" "$HTTPS_LOG"
+	[ "$output" = 6 ]
+	run grep -c "^api.anthropic.test GET /conn-seq .*x-api-key: $secret.*x-api-key" "$HTTPS_LOG"
+	[ "$output" = 0 ]
+}
+@test "the proxy hands a server's idle connection to the next client of its host, not after a close or a second" { each_mode check_upstream_reused; }
 
 # Everywhere a secret could leak to, while a run that uses it runs and after it ended.
 check_secret_nowhere() {

@@ -523,7 +523,54 @@ static void test_model_request_uncompressed(void) {
         free(lg.s.data);
 }
 
+/* Whether the server's connection may serve another client: only at a boundary both ways,
+ * after answers that keep it alive. */
+static bool reusable_after(const char *req, const char *resp) {
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        sink s = {};
+        bool r;
+
+        if (http_rewriter_new(&for_host, collect, &s, &rw) < 0 || feed_str(rw, req) < 0 || answer_str(rw, resp) < 0)
+                r = false;
+        else
+                r = http_rewriter_reusable(rw);
+        free(s.data);
+        return r;
+}
+
+static void test_reusable(void) {
+        static const char get[] = "GET /a HTTP/1.1\r\nHost: api.test\r\n\r\n";
+        static const char ok_2[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        _cleanup_(http_rewriter_freep) http_rewriter *rw = NULL;
+        sink s = {};
+
+        ok(reusable_after(get, ok_2), "a request and its whole answer: reusable");
+        ok(reusable_after("POST /m HTTP/1.1\r\nHost: api.test\r\nContent-Length: 3\r\n\r\nabc",
+                          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+           "a body each way, chunked: reusable");
+        ok(!reusable_after(get, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok"), "not in the middle of an answer");
+        ok(!reusable_after(get, "HTTP/1.1 200 OK\r\n\r\nok"), "nor after an answer that ends with the connection");
+        ok(!reusable_after(get, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"),
+           "nor after an answer that closes it");
+        ok(!reusable_after("GET /a HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n", ok_2),
+           "nor after a request that closes it");
+        ok(!reusable_after("GET /a HTTP/1.0\r\nHost: api.test\r\n\r\n", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+           "nor HTTP/1.0");
+        ok(!reusable_after(upgrade_req, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+           "nor an upgraded connection");
+        ok(!reusable_after("GET /a HTTP/1.1\r\nHost: api.test\r\n\r\nGET /b HTTP/1.1\r\nHost: api.test\r\n\r\n", ok_2),
+           "nor one with a request still unanswered");
+
+        ok(http_rewriter_new(&for_host, collect, &s, &rw) == 0, "made");
+        ok(!http_rewriter_reusable(rw), "nor one that served no request yet");
+        ok(feed_str(rw, get) == 0 && answer_str(rw, ok_2) == 0 && http_rewriter_reusable(rw), "one that did");
+        ok(feed_str(rw, "GET /b HTTP/1.1\r\nHost: api") == 0 && !http_rewriter_reusable(rw),
+           "not while the next request is half sent");
+        free(s.data);
+}
+
 int main(void) {
+        test_reusable();
         test_model_request_uncompressed();
         test_exchanges();
         test_exchange_cut();
