@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
@@ -20,12 +19,8 @@
 #include "host-addrs.h"
 #include "http-proxy.h"
 #include "journal.h"
-#include "proxy-handoff.h"
-#include "proxy-side.h"
-#include "proxy-tls.h"
-#include "proxy.h"
+#include "proxy-internal.h"
 #include "resolver.h"
-#include "strv.h"
 
 /* Connections served at once; above it a client gets 503, and the run's journal a record. */
 #define CONNECTIONS_MAX 512
@@ -39,117 +34,9 @@
 /* How long the proxy is without a connection before its free memory goes back to the system:
  * an agent's requests come in bursts, seconds apart. */
 #define TRIM_AFTER_USEC (1000 * 1000)
-/* How long the TLS worker stays without an intercepted connection before it ends, and its
- * OpenSSL with it.  Agents keep their connections to the API open between requests (the
- * worker stays as long as one is), so this is the wait after the last one closed: as long
- * as the front waits to trim its heap, and a new worker costs the next request some 7 ms. */
-#define WORKER_LINGER_USEC (1000 * 1000)
-/* The worker's connections to grants' servers that a client left idle and reusable, kept
- * for the next client of the same host: agents' tools open a connection a request.  Well
- * inside any server's own idle timeout, so that none closes one as it is taken. */
-#define POOL_MAX 8
-#define POOL_IDLE_USEC (1000 * 1000)
-
-typedef struct connection connection;
-
-/* The proxy is two processes.  The front accepts every connection, routes it, tunnels and
- * answers; it never loads OpenSSL (lib/proxy-tls.h).  A connection to a grant's host it hands,
- * its head read, to the TLS worker: a fork of the front that loads the TLS module, terminates
- * the client's TLS, adds the credential and ends WORKER_LINGER_USEC after its last connection.
- * Both run the same machine below; the worker's connections come over a socket pair
- * (SOCK_SEQPACKET: a message is the head, with the client's socket), and the worker answers
- * with how many of them ended, so that the front's cap counts them. */
-struct proxy {
-        const run_record *rec;
-        proxy_secret *secrets;
-        size_t n_secrets;
-        char *ca_blob;     /* the run's CA (tls_ca_export()), for the worker */
-        size_t ca_blob_len;
-        const proxy_tls_ops *tls; /* the worker's: NULL in the front */
-        proxy_tls *tls_state;
-        host_addrs *own;   /* which the proxy does not dial */
-        proxy_timeouts timeouts;
-        sd_event *event;
-        sd_event_source *listener, *accept_retry, *busy_timer, *trim_timer;
-        connection *connections; /* every connection, for the shutdown */
-        size_t n_serving, n_refusing;
-        unsigned busy_refused;   /* 503s not yet in a record */
-        resolver *resolver;      /* name lookups, off the loop's thread */
-        size_t peak;             /* the most served at once since memory was last trimmed */
-        int listen_fd, lifeline_fd;
-        char *title;             /* the process's command line, which the worker rewrites */
-        size_t title_len;
-        /* the front's: its worker */
-        int worker_fd;           /* -1: no worker */
-        sd_event_source *worker_io, *worker_timer;
-        size_t n_handing;        /* connections waiting to go to the worker */
-        size_t n_handed;         /* the worker's, not yet reported ended */
-        /* the worker's: its front, and the servers' connections it keeps */
-        struct parked {
-                char *host;     /* NULL: a free slot */
-                uint16_t port;
-                const grant_def *grant;
-                proxy_side side;
-                sd_event_source *io;
-                uint64_t since;
-        } pool[POOL_MAX];
-        sd_event_source *pool_timer;
-        int front_fd;
-        sd_event_source *front_io;
-        uint32_t ended_unsent;   /* connections ended, not yet reported */
-};
-
-typedef enum connection_kind {
-        KIND_NONE,
-        KIND_TUNNEL, /* CONNECT, bytes passed unread */
-        KIND_PLAIN,  /* one http:// request, then the server's answer */
-        KIND_INJECT, /* CONNECT to a grant's host: both TLS ends here, requests rewritten */
-} connection_kind;
-
-/* One client's connection: a small state machine (lib/proxy-deadline.h), each side with the
- * bytes that wait for it (lib/proxy-side.h), one timer for the phase's deadline. */
-struct connection {
-        proxy *p;
-        connection *prev, *next;
-        proxy_phase phase;
-        connection_kind kind;
-        bool refusing;            /* over the cap: answered 503 */
-        proxy_side down, up;      /* the client's end, the server's */
-        sd_event_source *down_io, *up_io, *timer;
-        uint64_t since, active;   /* when the phase began; the last byte relayed */
-        uint64_t since_open;      /* when it was accepted */
-        proxy_phase armed;        /* the phase the timer was set for */
-        char *head;               /* what the client sent before its route was known */
-        size_t head_len, head_cap;
-        proxy_request req;
-        proxy_route route;
-        resolver_query *lookup;   /* under way */
-        struct addrinfo *addrs, *next_addr;
-        int dial_error;           /* the last address's; -EACCES while none could be dialled */
-        bool connecting;
-        bool down_ready, up_ready; /* KIND_INJECT: each handshake done */
-        bool handing;             /* the front's, waiting to go to the worker */
-        bool handed;              /* the worker's: the front counts it */
-        http_rewriter *rw;
-        char *inject_value;
-        bool misdirected;         /* a request named another host: 421 once the rest is answered */
-        bool relayed;             /* it reached RELAY: a tunnel's record is due at its end */
-        bool no_splice;           /* a tunnel whose bytes the kernel cannot splice: copied */
-        uint64_t tunnel_up, tunnel_down; /* a tunnel's bytes each way */
-        int failed;               /* KIND_INJECT: the server could not be had, answered at the request */
-        moat_error failure;
-};
 
 /* Where the loop reads into: one thread, one buffer.  A TLS record's worth and more. */
 static char scratch[32 * 1024];
-/* The worker's: a head the front handed over.  Never touched in the front. */
-static char handed_head[PROXY_HANDOFF_MAX];
-
-static void hand_to_worker(connection *c);
-static void worker_report_end(proxy *p);
-static int connection_new(proxy *p, int fd, bool refusing, connection **ret);
-static void head_parse(connection *c);
-static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int lifeline_fd, moat_error *err);
 
 int proxy_new(const run_record *rec, proxy_secret *secrets, size_t n_secrets, char *ca_blob, size_t ca_blob_len,
               proxy **ret, moat_error *err) {
@@ -222,7 +109,7 @@ static bool address_dialable(const proxy *p, const char *host, const struct addr
         return proxy_local_allowed(p->rec, host) || !proxy_address_refused(a->ai_addr, own, n_own);
 }
 
-static uint64_t now(const proxy *p) {
+uint64_t proxy_now(const proxy *p) {
         uint64_t t = 0;
 
         (void) sd_event_now(p->event, CLOCK_MONOTONIC, &t);
@@ -231,17 +118,17 @@ static uint64_t now(const proxy *p) {
 
 /* The connection moves on; PROXY_PHASE_CLOSED is freed by connection_run(), its caller's last
  * step, so that nothing below it frees what its callers still use. */
-static void connection_enter(connection *c, proxy_event event) {
+void connection_enter(connection *c, proxy_event event) {
         proxy_phase next = proxy_phase_next(c->phase, event);
 
         if (next != c->phase) {
                 c->phase = next;
-                c->since = now(c->p);
+                c->since = proxy_now(c->p);
         }
 }
 
 /* The proxy's own answer, then the close: over the client's TLS when it has one. */
-static void connection_answer(connection *c, int status, const char *reason, const char *body) {
+void connection_answer(connection *c, int status, const char *reason, const char *body) {
         _cleanup_free_ char *msg = NULL;
         int n;
 
@@ -326,8 +213,6 @@ static void answer_misdirected(connection *c) {
                 connection_enter(c, PROXY_EVENT_ABORT);
 }
 
-static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-static void connection_run(connection *c);
 
 static void lookup_done(int error, struct addrinfo *result, void *userdata);
 
@@ -370,7 +255,7 @@ static void dial_next(connection *c) {
                         close(fd);
                         continue;
                 }
-                if (sd_event_add_io(c->p->event, &c->up_io, fd, EPOLLOUT, on_upstream_io, c) < 0) {
+                if (sd_event_add_io(c->p->event, &c->up_io, fd, EPOLLOUT, proxy_on_upstream_io, c) < 0) {
                         c->dial_error = -ENOMEM;
                         close(fd);
                         continue;
@@ -392,7 +277,7 @@ static void dial_next(connection *c) {
 static uint64_t connection_clock(void *userdata) {
         connection *c = userdata;
 
-        return now(c->p);
+        return proxy_now(c->p);
 }
 
 /* The request log: one record per request of an intercepted or plain connection. */
@@ -505,105 +390,7 @@ static void trim(proxy *p) {
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
 }
 
-/* ---- The worker's pool of servers' connections ---- */
-
-static void pool_drop(struct parked *slot) {
-        slot->io = sd_event_source_disable_unref(slot->io);
-        proxy_side_close(&slot->side);
-        slot->host = mfree(slot->host);
-}
-
-/* A parked connection's server spoke or hung up: it is not the next client's. */
-static int on_parked_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
-        pool_drop(userdata);
-        return 0;
-}
-
-/* Drops what was parked too long; the timer again for the oldest left. */
-static int on_pool_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        proxy *p = userdata;
-        uint64_t oldest = UINT64_MAX;
-
-        for (size_t i = 0; i < POOL_MAX; i++) {
-                if (!p->pool[i].host)
-                        continue;
-                if (usec >= p->pool[i].since + POOL_IDLE_USEC)
-                        pool_drop(&p->pool[i]);
-                else if (p->pool[i].since < oldest)
-                        oldest = p->pool[i].since;
-        }
-        if (oldest != UINT64_MAX) {
-                (void) sd_event_source_set_time(s, oldest + POOL_IDLE_USEC);
-                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        }
-        return 0;
-}
-
-/* C closes: its server's connection is parked when it could serve another client, that is when
- * the client left at a request's boundary with every answer whole and nothing of the
- * server's unread, and both kept the connection alive (http_rewriter_reusable()). */
-static bool pool_park(connection *c) {
-        proxy *p = c->p;
-        struct parked *slot = NULL;
-
-        if (c->kind != KIND_INJECT || !p->tls || !p->pool_timer || !c->up_ready || c->failed || c->misdirected ||
-            !c->down.eof || c->up.eof || c->up.shut || c->up.fd < 0 || proxy_side_pending(&c->up) || !c->rw ||
-            !http_rewriter_reusable(c->rw) || !p->tls->side_clean(&c->up))
-                return false;
-        for (size_t i = 0; i < POOL_MAX; i++)
-                if (!p->pool[i].host || !slot || (slot->host && p->pool[i].since < slot->since))
-                        slot = &p->pool[i];
-        if (slot->host)
-                pool_drop(slot); /* the oldest makes room */
-        c->up_io = sd_event_source_disable_unref(c->up_io);
-        slot->host = strdup(c->route.host);
-        if (!slot->host || sd_event_add_io(p->event, &slot->io, c->up.fd, EPOLLIN, on_parked_io, slot) < 0) {
-                slot->host = mfree(slot->host);
-                return false;
-        }
-        slot->port = c->req.port;
-        slot->grant = c->route.grant;
-        slot->since = now(p);
-        slot->side = c->up;
-        c->up = (proxy_side) PROXY_SIDE_INIT;
-        if (sd_event_source_get_enabled(p->pool_timer, NULL) == 0) {
-                (void) sd_event_source_set_time(p->pool_timer, slot->since + POOL_IDLE_USEC);
-                (void) sd_event_source_set_enabled(p->pool_timer, SD_EVENT_ONESHOT);
-        }
-        return true;
-}
-
-/* A parked connection to C's server, for C's grant, becomes C's: true, or false when there is
- * none to take. */
-static bool pool_take(connection *c) {
-        proxy *p = c->p;
-
-        for (size_t i = 0; i < POOL_MAX; i++) {
-                struct parked *slot = &p->pool[i];
-
-                if (!slot->host || strcmp(slot->host, c->route.host) != 0 || slot->port != c->req.port ||
-                    slot->grant != c->route.grant)
-                        continue;
-                if (now(p) >= slot->since + POOL_IDLE_USEC) {
-                        pool_drop(slot);
-                        continue;
-                }
-                slot->io = sd_event_source_disable_unref(slot->io);
-                if (sd_event_add_io(p->event, &c->up_io, slot->side.fd, EPOLLIN, on_upstream_io, c) < 0) {
-                        pool_drop(slot);
-                        return false;
-                }
-                c->up = slot->side;
-                c->up.readable = c->up.writable = true;
-                slot->side = (proxy_side) PROXY_SIDE_INIT;
-                slot->host = mfree(slot->host);
-                c->up_ready = true;
-                return true;
-        }
-        return false;
-}
-
-static void connection_free(connection *c) {
+void connection_free(connection *c) {
         proxy *p = c->p;
 
         if (c->lookup)
@@ -613,7 +400,7 @@ static void connection_free(connection *c) {
                 http_rewriter_end(c->rw);
         if (c->kind == KIND_TUNNEL && c->relayed)
                 (void) journal_write_tunnel(p->rec, c->route.host, c->req.port, c->tunnel_up, c->tunnel_down,
-                                            now(p) - c->since_open);
+                                            proxy_now(p) - c->since_open);
         c->down_io = sd_event_source_disable_unref(c->down_io);
         c->up_io = sd_event_source_disable_unref(c->up_io);
         c->timer = sd_event_source_disable_unref(c->timer);
@@ -643,7 +430,7 @@ static void connection_free(connection *c) {
         if (c->handing)
                 p->n_handing--;
         if (c->handed)
-                worker_report_end(p);
+                proxy_worker_report_end(p);
         free(c);
         /* a descriptor is free again: accept() may have waited for one */
         if (p->accept_retry && sd_event_source_get_enabled(p->accept_retry, NULL) > 0)
@@ -654,7 +441,7 @@ static void connection_free(connection *c) {
         if (!p->connections && p->peak >= 32)
                 trim(p);
         else if (!p->connections && p->trim_timer) {
-                (void) sd_event_source_set_time(p->trim_timer, now(p) + TRIM_AFTER_USEC);
+                (void) sd_event_source_set_time(p->trim_timer, proxy_now(p) + TRIM_AFTER_USEC);
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_ONESHOT);
         }
 }
@@ -664,263 +451,6 @@ static int on_trim(sd_event_source *s _unused_, uint64_t usec _unused_, void *us
 
         if (!p->connections)
                 trim(p);
-        return 0;
-}
-
-/* ---- The TLS worker: the front's side ---- */
-
-static int worker_main(proxy *front, int fd);
-static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-
-/* What the worker's socket is asked for, and when the worker ends: a while after it has no
- * connection of the front's, none waiting to go either. */
-static void worker_update(proxy *p) {
-        if (!p->worker_io)
-                return;
-        (void) sd_event_source_set_io_events(p->worker_io, EPOLLIN | (p->n_handing > 0 ? EPOLLOUT : 0));
-        if (p->n_handing > 0 || p->n_handed > 0)
-                (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
-        else if (sd_event_source_get_enabled(p->worker_timer, NULL) == 0) {
-                (void) sd_event_source_set_time(p->worker_timer, now(p) + WORKER_LINGER_USEC);
-                (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_ONESHOT);
-        }
-}
-
-/* The worker's end, or the front's with it: its socket closed (which ends a worker still
- * running), and what waited to go to it answered. */
-static void worker_gone(proxy *p) {
-        p->worker_io = sd_event_source_disable_unref(p->worker_io);
-        p->worker_fd = safe_close(p->worker_fd);
-        p->n_handed = 0;
-        (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
-        for (connection *c = p->connections, *next; c && p->n_handing > 0; c = next) {
-                next = c->next;
-                if (!c->handing)
-                        continue;
-                c->handing = false;
-                p->n_handing--;
-                connection_answer(c, 502, "Bad Gateway", "moat: the proxy's TLS worker ended; try again\n");
-                connection_run(c);
-        }
-}
-
-static int worker_spawn(proxy *p) {
-        int sv[2], r;
-        pid_t pid;
-
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(sv[0]);
-                close(sv[1]);
-                return r;
-        }
-        if (pid == 0) {
-                close(sv[0]);
-                _exit(worker_main(p, sv[1]));
-        }
-        close(sv[1]);
-        r = sd_event_add_io(p->event, &p->worker_io, sv[0], EPOLLIN, on_worker_io, p);
-        if (r < 0) {
-                close(sv[0]); /* the worker ends with it */
-                return r;
-        }
-        p->worker_fd = sv[0];
-        return 0;
-}
-
-/* A connection to a grant's host, its head read: the worker's from here on. */
-static void hand_to_worker(connection *c) {
-        proxy *p = c->p;
-
-        if (p->worker_fd < 0 && worker_spawn(p) < 0) {
-                connection_answer(c, 502, "Bad Gateway", "moat: the proxy cannot start its TLS worker\n");
-                return;
-        }
-        /* at once when nothing waits before it: the client waits for the worker's 200 */
-        if (p->n_handing == 0 && proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len) == 0) {
-                p->n_handed++;
-                c->phase = PROXY_PHASE_CLOSED; /* the front's copy goes with connection_run()'s end */
-        } else {
-                c->handing = true;
-                p->n_handing++;
-        }
-        worker_update(p);
-}
-
-/* Sends what waits for the worker, as far as its socket takes it. */
-static void worker_send(proxy *p) {
-        for (connection *c = p->connections, *next; c && p->n_handing > 0; c = next) {
-                int r;
-
-                next = c->next;
-                if (!c->handing)
-                        continue;
-                r = proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len);
-                if (r == -EAGAIN)
-                        return;
-                c->handing = false;
-                p->n_handing--;
-                if (r < 0) {
-                        connection_answer(c, 502, "Bad Gateway", "moat: the proxy cannot reach its TLS worker\n");
-                        connection_run(c);
-                        continue;
-                }
-                /* the worker has the socket now; the front's copy goes, with no word to anyone */
-                p->n_handed++;
-                c->phase = PROXY_PHASE_CLOSED;
-                connection_free(c);
-        }
-}
-
-static int on_worker_io(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
-        proxy *p = userdata;
-
-        for (;;) {
-                uint32_t ended;
-                int r = proxy_handoff_recv_ended(fd, &ended);
-
-                if (r > 0) {
-                        p->n_handed -= ended < p->n_handed ? ended : p->n_handed;
-                        continue;
-                }
-                if (r == -EAGAIN)
-                        break;
-                if (r < 0)
-                        fprintf(stderr, "moat-proxy: the TLS worker's socket failed: %s\n", strerror(-r));
-                worker_gone(p); /* its end */
-                return 0;
-        }
-        worker_send(p);
-        worker_update(p);
-        return 0;
-}
-
-static int on_worker_linger(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
-        proxy *p = userdata;
-
-        if (p->n_handing == 0 && p->n_handed == 0)
-                worker_gone(p);
-        return 0;
-}
-
-/* ---- The TLS worker: its own side, in the child of the front's fork ---- */
-
-/* Tells the front how many of its connections ended, as soon as its socket takes it. */
-static void report_flush(proxy *p) {
-        if (p->ended_unsent > 0 && proxy_handoff_send_ended(p->front_fd, p->ended_unsent) == 0)
-                p->ended_unsent = 0;
-        if (p->front_io)
-                (void) sd_event_source_set_io_events(p->front_io, EPOLLIN | (p->ended_unsent > 0 ? EPOLLOUT : 0));
-}
-
-static void worker_report_end(proxy *p) {
-        if (p->front_fd < 0)
-                return;
-        p->ended_unsent++;
-        report_flush(p);
-}
-
-static int on_handoff(sd_event_source *s _unused_, int fd, uint32_t revents, void *userdata) {
-        proxy *p = userdata;
-
-        if (revents & EPOLLOUT)
-                report_flush(p);
-        for (int i = 0; i < ACCEPT_BATCH; i++) {
-                connection *c;
-                size_t len = 0;
-                int cfd = -1, r;
-
-                r = proxy_handoff_recv(fd, handed_head, sizeof(handed_head), &cfd, &len);
-                if (r == -EAGAIN)
-                        return 0;
-                if (r == 0)
-                        return sd_event_exit(p->event, 0); /* the front is done with the worker */
-                if (r == -EBADMSG) {
-                        p->ended_unsent++;
-                        report_flush(p);
-                        continue;
-                }
-                if (r < 0)
-                        return sd_event_exit(p->event, r);
-                if (connection_new(p, cfd, false, &c) < 0) {
-                        close(cfd);
-                        p->ended_unsent++;
-                        report_flush(p);
-                        continue;
-                }
-                c->handed = true;
-                c->head = malloc(len);
-                if (!c->head) {
-                        connection_enter(c, PROXY_EVENT_ABORT);
-                        connection_run(c);
-                        continue;
-                }
-                memcpy(c->head, handed_head, len);
-                c->head_len = c->head_cap = len;
-                head_parse(c);
-                connection_run(c);
-        }
-        return 0;
-}
-
-/* The worker's command line and name: not the front's, which scripts find the run's proxy by. */
-static void worker_retitle(const proxy *front) {
-        if (front->title && front->title_len > 0) {
-                memset(front->title, 0, front->title_len);
-                snprintf(front->title, front->title_len, "moat-proxy-tls %s", front->rec->id);
-        }
-        (void) prctl(PR_SET_NAME, "moat-proxy-tls");
-}
-
-static void close_side_fds(proxy_side *s) {
-        s->fd = safe_close(s->fd);
-        s->pipe_r = safe_close(s->pipe_r);
-        s->pipe_w = safe_close(s->pipe_w);
-}
-
-/* The worker, in the child of the front's fork: it lets go of what is the front's, loads the
- * TLS module and serves what the front hands it over FD until the front closes its end.
- * Nothing of the front's loop is touched here: its epoll and its threads are the front's. */
-static int worker_main(proxy *front, int fd) {
-        _cleanup_(moat_error_clear) moat_error err = {};
-        _cleanup_(strv_freep) char **hosts = NULL;
-        proxy *w = NULL;
-        int r;
-
-        /* a copy of a client's socket held here would keep open what the front closed */
-        for (connection *c = front->connections; c; c = c->next) {
-                close_side_fds(&c->down);
-                close_side_fds(&c->up);
-        }
-        front->listen_fd = safe_close(front->listen_fd);
-        front->lifeline_fd = safe_close(front->lifeline_fd);
-        front->worker_fd = safe_close(front->worker_fd);
-        worker_retitle(front);
-
-        r = proxy_new(front->rec, front->secrets, front->n_secrets, NULL, 0, &w, &err);
-        if (r >= 0) {
-                w->timeouts = front->timeouts;
-                w->tls = proxy_tls_load(&err);
-                r = w->tls ? 0 : err.code;
-        }
-        if (r >= 0)
-                r = proxy_grant_hosts(front->rec, &hosts) < 0 ? moat_error_set(&err, -ENOMEM, "out of memory") : 0;
-        if (r >= 0)
-                r = w->tls->new(front->ca_blob, front->ca_blob_len, hosts, &w->tls_state, &err);
-        if (front->ca_blob)
-                explicit_bzero(front->ca_blob, front->ca_blob_len);
-        if (r >= 0) {
-                w->front_fd = fd;
-                r = serve(w, fd, on_handoff, -1, &err);
-        }
-        if (r < 0) {
-                fprintf(stderr, "moat-proxy: the TLS worker: %s\n", moat_error_message(&err));
-                return 1;
-        }
-        /* the secrets are the front's too: they go with this process, not by a free */
         return 0;
 }
 
@@ -971,14 +501,14 @@ static void route_request(connection *c) {
         }
         c->kind = !c->req.is_connect ? KIND_PLAIN : c->route.verdict == PROXY_INJECT ? KIND_INJECT : KIND_TUNNEL;
         if (c->kind == KIND_INJECT && !c->p->tls) {
-                hand_to_worker(c);
+                proxy_hand_to_worker(c);
                 return;
         }
         if (c->kind == KIND_INJECT) {
                 inject_begin(c);
                 if (c->phase != PROXY_PHASE_HEAD)
                         return;
-                if (pool_take(c)) {
+                if (proxy_pool_take(c)) {
                         c->head = mfree(c->head);
                         c->head_len = c->head_cap = 0;
                         connection_enter(c, PROXY_EVENT_HEAD);
@@ -994,7 +524,7 @@ static void route_request(connection *c) {
 }
 
 /* The head read so far: routed once it is whole. */
-static void head_parse(connection *c) {
+void proxy_head_parse(connection *c) {
         _cleanup_(moat_error_clear) moat_error err = {};
         int r = proxy_request_parse(c->head, c->head_len, &c->req, &err);
 
@@ -1046,7 +576,7 @@ static void run_head(connection *c) {
                         return;
                 }
                 c->head_len += (size_t) n;
-                head_parse(c);
+                proxy_head_parse(c);
         }
 }
 
@@ -1222,7 +752,7 @@ static void run_relay(connection *c) {
                 if (c->up.out_len + c->up.piped + c->down.out_len + c->down.piped < pending)
                         moved = true;
                 if (moved)
-                        c->active = now(c->p);
+                        c->active = proxy_now(c->p);
         }
         if (c->kind == KIND_INJECT && c->misdirected && http_rewriter_outstanding(c->rw) == 0) {
                 answer_misdirected(c);
@@ -1247,7 +777,7 @@ static void run_relay(connection *c) {
 static void run_closing(connection *c) {
         int r;
 
-        if (c->up.fd >= 0 && !pool_park(c)) {
+        if (c->up.fd >= 0 && !proxy_pool_park(c)) {
                 c->up_io = sd_event_source_disable_unref(c->up_io);
                 proxy_side_close(&c->up);
         }
@@ -1297,7 +827,7 @@ static void connection_update(connection *c) {
 }
 
 /* Runs the connection's machine until it waits; frees it once it is closed. */
-static void connection_run(connection *c) {
+void connection_run(connection *c) {
         proxy_phase before;
 
         do {
@@ -1334,7 +864,7 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int proxy_on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         connection *c = userdata;
 
         (void) s, (void) fd;
@@ -1370,14 +900,14 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
+int connection_new(proxy *p, int fd, bool refusing, connection **ret) {
         connection *c = calloc(1, sizeof(*c));
         int r;
 
         if (!c)
                 return -ENOMEM;
         *c = (connection) { .p = p, .down = PROXY_SIDE_INIT, .up = PROXY_SIDE_INIT, .refusing = refusing,
-                            .armed = PROXY_PHASE_CLOSED, .since = now(p) };
+                            .armed = PROXY_PHASE_CLOSED, .since = proxy_now(p) };
         c->down.fd = fd;
         c->active = c->since_open = c->since;
         r = sd_event_add_io(p->event, &c->down_io, fd, EPOLLIN, on_client_io, c);
@@ -1418,7 +948,7 @@ static void refuse_busy(proxy *p, int fd) {
 
         p->busy_refused++;
         if (p->busy_timer && sd_event_source_get_enabled(p->busy_timer, NULL) == 0) {
-                (void) sd_event_source_set_time(p->busy_timer, now(p) + BUSY_RECORD_USEC);
+                (void) sd_event_source_set_time(p->busy_timer, proxy_now(p) + BUSY_RECORD_USEC);
                 (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_ONESHOT);
         }
         if (p->n_refusing >= REFUSING_MAX || connection_new(p, fd, true, &c) < 0) {
@@ -1449,7 +979,7 @@ static int on_accept(sd_event_source *s, int listen_fd, uint32_t revents, void *
                                  * connection closes or a moment passes, and the loop does not
                                  * spin on a listener that stays readable */
                                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                                (void) sd_event_source_set_time(p->accept_retry, now(p) + ACCEPT_RETRY_USEC);
+                                (void) sd_event_source_set_time(p->accept_retry, proxy_now(p) + ACCEPT_RETRY_USEC);
                                 (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_ONESHOT);
                                 return 0;
                         }
@@ -1489,7 +1019,7 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 /* The loop of the front (SOURCE_FD listens, ON_SOURCE accepts) or of the worker (SOURCE_FD is
  * its socket to the front, ON_SOURCE takes what the front hands it). */
-static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int lifeline_fd, moat_error *err) {
+int proxy_serve_loop(proxy *p, int source_fd, sd_event_io_handler_t on_source, int lifeline_fd, moat_error *err) {
         _cleanup_(sd_event_source_disable_unrefp) sd_event_source *life = NULL, *term = NULL, *intr = NULL;
         sigset_t mask;
         int r;
@@ -1513,9 +1043,9 @@ static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int l
         if (r >= 0)
                 r = sd_event_add_time(p->event, &p->trim_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_trim, p);
         if (r >= 0)
-                r = sd_event_add_time(p->event, &p->worker_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_worker_linger, p);
+                r = sd_event_add_time(p->event, &p->worker_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, proxy_on_worker_linger, p);
         if (r >= 0 && p->tls)
-                r = sd_event_add_time(p->event, &p->pool_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_pool_timer, p);
+                r = sd_event_add_time(p->event, &p->pool_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, proxy_on_pool_timer, p);
         if (r >= 0)
                 r = resolver_new(p->event, &p->resolver);
         if (r >= 0)
@@ -1543,12 +1073,10 @@ static int serve(proxy *p, int source_fd, sd_event_io_handler_t on_source, int l
         /* every connection ends before anything it uses goes, the worker's too */
         while (p->connections)
                 connection_free(p->connections);
-        for (size_t i = 0; i < POOL_MAX; i++)
-                if (p->pool[i].host)
-                        pool_drop(&p->pool[i]);
+        proxy_pool_drop_all(p);
         p->pool_timer = sd_event_source_disable_unref(p->pool_timer);
         if (p->worker_fd >= 0)
-                worker_gone(p);
+                proxy_worker_gone(p);
         if (p->busy_refused > 0)
                 (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
         /* lookups still in a thread are that thread's to free */
@@ -1573,7 +1101,7 @@ int proxy_serve(proxy *p, int listen_fd, int lifeline_fd, moat_error *err) {
         p->lifeline_fd = lifeline_fd;
         /* the TLS worker is reaped by the kernel; the front waits for it only at its end */
         signal(SIGCHLD, SIG_IGN);
-        r = serve(p, listen_fd, on_accept, lifeline_fd, err);
+        r = proxy_serve_loop(p, listen_fd, on_accept, lifeline_fd, err);
         while (waitpid(-1, NULL, 0) >= 0 || errno == EINTR)
                 ;
         return r;
