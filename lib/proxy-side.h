@@ -15,10 +15,14 @@
  * not read holds at most this much of the proxy's memory. */
 #define PROXY_SIDE_OUT_MAX (32 * 1024)
 
-/* A spliced tunnel's pipe, each way.  Pipes count against their user's pipe budget
- * (/proc/sys/fs/pipe-user-pages-soft) from the moment they are made, so a tunnel gets one
- * only once it carries bulk: PROXY_SIDE_SPLICE_AFTER bytes that way. */
-#define PROXY_SIDE_PIPE_SIZE (256 * 1024)
+/* A spliced tunnel's pipe, each way: as large as an unprivileged process may make one
+ * (/proc/sys/fs/pipe-max-size's default), since the tunnel fills it and empties it in turn
+ * (200 MiB through a tunnel: 0.995 and 0.96 of direct with 1 MiB, 0.945 and 0.88 with
+ * 256 KiB, alternated runs).  Pipes count against their user's pipe budget
+ * (/proc/sys/fs/pipe-user-pages-soft, 64 MiB) from the moment they are made, so a tunnel
+ * gets one only once it carries bulk: PROXY_SIDE_SPLICE_AFTER bytes that way; past the
+ * budget a pipe keeps the kernel's default size, and the tunnel still splices. */
+#define PROXY_SIDE_PIPE_SIZE (1024 * 1024)
 #define PROXY_SIDE_SPLICE_AFTER (256 * 1024)
 
 struct proxy_tls_ops;
