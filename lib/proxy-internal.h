@@ -69,7 +69,6 @@ struct proxy {
         } pool[POOL_MAX];
         sd_event_source *pool_timer;
         int front_fd;
-        sd_event_source *front_io;
         uint32_t ended_unsent;   /* connections ended, not yet reported */
 };
 
@@ -116,6 +115,8 @@ struct connection {
 
 /* lib/proxy.c */
 uint64_t proxy_now(const proxy *p);
+/* The timer S goes off once, at AT (CLOCK_MONOTONIC). */
+void proxy_timer_arm(sd_event_source *s, uint64_t at);
 /* The connection moves on; PROXY_PHASE_CLOSED is freed by connection_run(), its caller's last
  * step, so that nothing below it frees what its callers still use. */
 void connection_enter(connection *c, proxy_event event);

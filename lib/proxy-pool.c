@@ -34,10 +34,8 @@ int proxy_on_pool_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 else if (p->pool[i].since < oldest)
                         oldest = p->pool[i].since;
         }
-        if (oldest != UINT64_MAX) {
-                (void) sd_event_source_set_time(s, oldest + POOL_IDLE_USEC);
-                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        }
+        if (oldest != UINT64_MAX)
+                proxy_timer_arm(s, oldest + POOL_IDLE_USEC);
         return 0;
 }
 
@@ -68,10 +66,8 @@ bool proxy_pool_park(connection *c) {
         slot->since = proxy_now(p);
         slot->side = c->up;
         c->up = (proxy_side) PROXY_SIDE_INIT;
-        if (sd_event_source_get_enabled(p->pool_timer, NULL) == 0) {
-                (void) sd_event_source_set_time(p->pool_timer, slot->since + POOL_IDLE_USEC);
-                (void) sd_event_source_set_enabled(p->pool_timer, SD_EVENT_ONESHOT);
-        }
+        if (sd_event_source_get_enabled(p->pool_timer, NULL) == 0)
+                proxy_timer_arm(p->pool_timer, slot->since + POOL_IDLE_USEC);
         return true;
 }
 

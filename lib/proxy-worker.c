@@ -43,10 +43,8 @@ static void worker_update(proxy *p) {
         (void) sd_event_source_set_io_events(p->worker_io, EPOLLIN | (p->n_handing > 0 ? EPOLLOUT : 0));
         if (p->n_handing > 0 || p->n_handed > 0)
                 (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_OFF);
-        else if (sd_event_source_get_enabled(p->worker_timer, NULL) == 0) {
-                (void) sd_event_source_set_time(p->worker_timer, proxy_now(p) + WORKER_LINGER_USEC);
-                (void) sd_event_source_set_enabled(p->worker_timer, SD_EVENT_ONESHOT);
-        }
+        else if (sd_event_source_get_enabled(p->worker_timer, NULL) == 0)
+                proxy_timer_arm(p->worker_timer, proxy_now(p) + WORKER_LINGER_USEC);
 }
 
 /* The worker's end, or the front's with it: its socket closed (which ends a worker still
@@ -94,6 +92,23 @@ static int worker_spawn(proxy *p) {
         return 0;
 }
 
+/* Sends C to the worker: 0, the worker has its socket and C is closed for the front, with no
+ * word to anyone (connection_run() frees it); or a negative errno, nothing done. */
+static int hand_over(connection *c) {
+        proxy *p = c->p;
+        int r = proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len);
+
+        if (r < 0)
+                return r;
+        if (c->handing) {
+                c->handing = false;
+                p->n_handing--;
+        }
+        p->n_handed++;
+        c->phase = PROXY_PHASE_CLOSED;
+        return 0;
+}
+
 /* A connection to a grant's host, its head read: the worker's from here on. */
 void proxy_hand_to_worker(connection *c) {
         proxy *p = c->p;
@@ -103,10 +118,7 @@ void proxy_hand_to_worker(connection *c) {
                 return;
         }
         /* at once when nothing waits before it: the client waits for the worker's 200 */
-        if (p->n_handing == 0 && proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len) == 0) {
-                p->n_handed++;
-                c->phase = PROXY_PHASE_CLOSED; /* the front's copy goes with connection_run()'s end */
-        } else {
+        if (p->n_handing > 0 || hand_over(c) < 0) {
                 c->handing = true;
                 p->n_handing++;
         }
@@ -121,20 +133,15 @@ static void worker_send(proxy *p) {
                 next = c->next;
                 if (!c->handing)
                         continue;
-                r = proxy_handoff_send(p->worker_fd, c->down.fd, c->head, c->head_len);
+                r = hand_over(c);
                 if (r == -EAGAIN)
                         return;
-                c->handing = false;
-                p->n_handing--;
                 if (r < 0) {
+                        c->handing = false;
+                        p->n_handing--;
                         connection_answer(c, 502, "Bad Gateway", "moat: the proxy cannot reach its TLS worker\n");
-                        connection_run(c);
-                        continue;
                 }
-                /* the worker has the socket now; the front's copy goes, with no word to anyone */
-                p->n_handed++;
-                c->phase = PROXY_PHASE_CLOSED;
-                connection_free(c);
+                connection_run(c);
         }
 }
 
@@ -175,8 +182,9 @@ int proxy_on_worker_linger(sd_event_source *s _unused_, uint64_t usec _unused_, 
 static void report_flush(proxy *p) {
         if (p->ended_unsent > 0 && proxy_handoff_send_ended(p->front_fd, p->ended_unsent) == 0)
                 p->ended_unsent = 0;
-        if (p->front_io)
-                (void) sd_event_source_set_io_events(p->front_io, EPOLLIN | (p->ended_unsent > 0 ? EPOLLOUT : 0));
+        /* the worker's listener is its socket to the front */
+        if (p->listener)
+                (void) sd_event_source_set_io_events(p->listener, EPOLLIN | (p->ended_unsent > 0 ? EPOLLOUT : 0));
 }
 
 void proxy_worker_report_end(proxy *p) {

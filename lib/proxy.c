@@ -109,6 +109,11 @@ static bool address_dialable(const proxy *p, const char *host, const struct addr
         return proxy_local_allowed(p->rec, host) || !proxy_address_refused(a->ai_addr, own, n_own);
 }
 
+void proxy_timer_arm(sd_event_source *s, uint64_t at) {
+        (void) sd_event_source_set_time(s, at);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 uint64_t proxy_now(const proxy *p) {
         uint64_t t = 0;
 
@@ -212,7 +217,6 @@ static void answer_misdirected(connection *c) {
         else
                 connection_enter(c, PROXY_EVENT_ABORT);
 }
-
 
 static void lookup_done(int error, struct addrinfo *result, void *userdata);
 
@@ -441,8 +445,7 @@ void connection_free(connection *c) {
         if (!p->connections && p->peak >= 32)
                 trim(p);
         else if (!p->connections && p->trim_timer) {
-                (void) sd_event_source_set_time(p->trim_timer, proxy_now(p) + TRIM_AFTER_USEC);
-                (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_ONESHOT);
+                proxy_timer_arm(p->trim_timer, proxy_now(p) + TRIM_AFTER_USEC);
         }
 }
 
@@ -538,7 +541,6 @@ void proxy_head_parse(connection *c) {
 
 /* HEAD: the client's request of the proxy, read whole before the deadline of its first byte. */
 static void run_head(connection *c) {
-
         if (c->failed) {
                 /* an intercepted client whose server failed: its first request hears why */
                 int n = proxy_side_read(&c->down, scratch, sizeof(scratch));
@@ -820,8 +822,7 @@ static void connection_update(connection *c) {
                 if (at == PROXY_NO_DEADLINE)
                         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
                 else {
-                        (void) sd_event_source_set_time(c->timer, at);
-                        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+                        proxy_timer_arm(c->timer, at);
                 }
         }
 }
@@ -883,8 +884,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (at > usec && at != PROXY_NO_DEADLINE) {
                 /* a relay moved bytes since the timer was set: its deadline moved with them */
-                (void) sd_event_source_set_time(s, at);
-                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                proxy_timer_arm(s, at);
                 return 0;
         }
         if (status == 408 && !c->failed)
@@ -938,8 +938,8 @@ static int on_busy_record(sd_event_source *s, uint64_t usec, void *userdata) {
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
         (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
         p->busy_refused = 0;
-        (void) sd_event_source_set_time(s, usec + BUSY_RECORD_USEC);
-        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        proxy_timer_arm(s, usec + BUSY_RECORD_USEC);
+        return 0;
 }
 
 /* Over the cap: 503, rather than a connection closed with no word, and a record. */
@@ -948,8 +948,7 @@ static void refuse_busy(proxy *p, int fd) {
 
         p->busy_refused++;
         if (p->busy_timer && sd_event_source_get_enabled(p->busy_timer, NULL) == 0) {
-                (void) sd_event_source_set_time(p->busy_timer, proxy_now(p) + BUSY_RECORD_USEC);
-                (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_ONESHOT);
+                proxy_timer_arm(p->busy_timer, proxy_now(p) + BUSY_RECORD_USEC);
         }
         if (p->n_refusing >= REFUSING_MAX || connection_new(p, fd, true, &c) < 0) {
                 close(fd);
@@ -979,8 +978,7 @@ static int on_accept(sd_event_source *s, int listen_fd, uint32_t revents, void *
                                  * connection closes or a moment passes, and the loop does not
                                  * spin on a listener that stays readable */
                                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                                (void) sd_event_source_set_time(p->accept_retry, proxy_now(p) + ACCEPT_RETRY_USEC);
-                                (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_ONESHOT);
+                                proxy_timer_arm(p->accept_retry, proxy_now(p) + ACCEPT_RETRY_USEC);
                                 return 0;
                         }
                         return sd_event_exit(p->event, -errno);
@@ -1056,8 +1054,6 @@ int proxy_serve_loop(proxy *p, int source_fd, sd_event_io_handler_t on_source, i
         if (r >= 0 && lifeline_fd >= 0)
                 r = sd_event_add_io(p->event, &life, lifeline_fd, EPOLLIN, on_end, p);
         if (r >= 0) {
-                if (p->front_fd >= 0)
-                        p->front_io = p->listener;
                 (void) sd_event_source_set_enabled(p->accept_retry, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->busy_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(p->trim_timer, SD_EVENT_OFF);
@@ -1081,7 +1077,6 @@ int proxy_serve_loop(proxy *p, int source_fd, sd_event_io_handler_t on_source, i
                 (void) journal_write_proxy_busy(p->rec, p->busy_refused, CONNECTIONS_MAX);
         /* lookups still in a thread are that thread's to free */
         resolver_free(TAKE_PTR(p->resolver));
-        p->front_io = NULL;
         p->listener = sd_event_source_disable_unref(p->listener);
         p->accept_retry = sd_event_source_disable_unref(p->accept_retry);
         p->busy_timer = sd_event_source_disable_unref(p->busy_timer);
