@@ -66,3 +66,11 @@ report() {
 
 # mem PID: "RSS PSS USS" of a process in the sandbox, in KiB (USS: Private_Clean + Private_Dirty)
 mem() { sb cat "/proc/$1/smaps_rollup" 2>/dev/null | awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { print r + 0, p + 0, u + 0 }'; }
+
+# tls_worker_gone ID: waits, 10 s at most, for the TLS worker of run ID's proxy to end
+tls_worker_gone() {
+	for _ in $(seq 100); do
+		[ -z "$(sb pgrep -f "moat-proxy-tls $1" || true)" ] && return 0
+		sleep 0.1
+	done
+}

@@ -69,7 +69,7 @@ for mode in root user; do
 	# idle: no connection for longer than the proxy waits before it hands its free heap back
 	# (1 s), and its TLS worker gone
 	sleep 2
-	for _ in $(seq 100); do [ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break; sleep 0.1; done
+	tls_worker_gone "$id"
 	read -r pr pp pu < <(mem "$proxy")
 	read -r rr rp ru < <(mem "$relay")
 	# measured while the proxy runs, so that the library pages both map count as shared
@@ -90,7 +90,7 @@ for mode in root user; do
 	# of the front, shares the front's pages while it lives): the first after it ended (a new worker:
 	# fork, the TLS module loaded, a full handshake with the server) against the warm ones
 	for _ in 1 2 3 4 5; do
-		for _ in $(seq 100); do [ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break; sleep 0.1; done
+		tls_worker_gone "$id"
 		$how podman exec "$cid" curl -sSo /dev/null --cacert /tmp/two-cas.crt -w '%{time_total}\n' \
 			https://api.anthropic.test/small
 	done | awk '{ print $1 * 1000 }' >"$out/cold"

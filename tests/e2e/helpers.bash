@@ -71,6 +71,19 @@ count_everything() {
 # The id of the run called NAME in MODE's store, or nothing.
 run_id_of() { as "$1" moat list 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'; }
 
+# tls_worker ID: the pid of the TLS worker of run ID's proxy (moat-proxy-tls), if it has one.
+tls_worker() { sb pgrep -f "moat-proxy-tls $1" || true; }
+
+# worker_gone ID [TENTHS]: the TLS worker of run ID's proxy is gone, or goes within TENTHS
+# tenths of a second (100 unless given).
+worker_gone() {
+	for _ in $(seq "${2:-100}"); do
+		[ -z "$(tls_worker "$1")" ] && return 0
+		sleep 0.1
+	done
+	[ -z "$(tls_worker "$1")" ]
+}
+
 # The id in "Started NAME (ID). ..."
 started_id() { sed -n 's/^Started .* (\([0-9a-f]\{12\}\))\. .*/\1/p' <<<"$1"; }
 

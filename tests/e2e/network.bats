@@ -551,7 +551,7 @@ check_tls_worker() {
 	cid=$(as "$1" podman ps -q --no-trunc --filter "label=moat.run-id=$id")
 	front=$(sb pgrep -f "moat-proxy $id")
 	[ -n "$front" ] && [ "$(wc -l <<<"$front")" -eq 1 ] || { echo "proxies of $id: $front" >&2; return 1; }
-	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] || { echo "a TLS worker before any TLS" >&2; return 1; }
+	[ -z "$(tls_worker "$id")" ] || { echo "a TLS worker before any TLS" >&2; return 1; }
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-a"
 	[ "$output" = ok ] || { echo "first request: $output $stderr" >&2; return 1; }
 	# a slow download holds an intercepted connection open (4 s) while the worker is looked at
@@ -568,11 +568,7 @@ check_tls_worker() {
 	sb grep -q libssl "/proc/$worker/maps"
 	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
 	# the download done, the worker ends by itself
-	for _ in $(seq 150); do
-		[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break
-		sleep 0.1
-	done
-	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] || { echo "the TLS worker outlived its linger" >&2; return 1; }
+	worker_gone "$id" 150 || { echo "the TLS worker outlived its linger" >&2; return 1; }
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS "https://api.anthropic.test/tlsw-$1-b"
 	[ "$output" = ok ] || { echo "request after the worker ended: $output $stderr" >&2; return 1; }
 	# a worker killed is replaced for the next connection
@@ -587,7 +583,7 @@ check_tls_worker() {
 	! sb grep -E 'libssl|libcrypto' "/proc/$front/maps"
 	as "$1" moat stop "$id"
 	assert_proxy_gone "$id"
-	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	[ -z "$(tls_worker "$id")" ]
 	as "$1" moat rm "$id"
 }
 
@@ -600,7 +596,7 @@ slow_download() {
 wait_worker() {
 	local pid
 	for _ in $(seq 30); do
-		pid=$(sb pgrep -f "moat-proxy-tls $1" || true)
+		pid=$(tls_worker "$1")
 		[ -n "$pid" ] && break
 		sleep 0.1
 	done

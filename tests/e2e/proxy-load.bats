@@ -71,6 +71,28 @@ load_in() {
 
 rss_kib() { sb awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 
+# rss_back PID IDLE: the RSS of PID in KiB once back within 2 MiB of IDLE, or after 5 s.
+rss_back() {
+	local rss
+	for _ in $(seq 50); do
+		rss=$(rss_kib "$1")
+		[ "$rss" -le $(($2 + 2048)) ] && break
+		sleep 0.1
+	done
+	echo "$rss"
+}
+
+# hold_in CONTAINER-PID N TARGET LOG: N connections to TARGET held open (60 s) from the
+# container's network namespace, in the background, once every one is established.
+hold_in() {
+	sb sh -c "nsenter -t $1 -n $LOAD hold $2 $3 60 >/run/moat-sandbox/$4 2>&1 &"
+	for _ in $(seq 100); do
+		grep -q "held=" "$MOAT_SANDBOX_STATE/$4" && break
+		sleep 0.1
+	done
+	[ "$(cat "$MOAT_SANDBOX_STATE/$4")" = "held=$2" ]
+}
+
 # The proxy of ID is gone by itself, and nothing was killed in its unit.
 assert_proxy_ended() {
 	local mode=$1 id=$2 out
@@ -107,20 +129,11 @@ check_burst() {
 	done
 	[[ "$output" =~ Refused\ [0-9]+\ connections?:\ the\ proxy\ serves\ at\ most\ 512\ at\ once ]]
 	# the burst gone, so is what it took: within 2 MiB of the idle figure
-	for _ in $(seq 50); do
-		rss=$(rss_kib "$ppid")
-		[ "$rss" -le $((idle + 2048)) ] && break
-		sleep 0.1
-	done
+	rss=$(rss_back "$ppid" "$idle")
 	echo "# $1: RSS ${rss} KiB after the burst" >&3
 	[ "$rss" -le $((idle + 2048)) ]
 	# the run stops with 300 tunnels open: the proxy ends them all and itself, unkilled
-	sb sh -c "nsenter -t $cpid -n $LOAD hold 300 allowed.test:443 60 >/run/moat-sandbox/hold-$1.log 2>&1 &"
-	for _ in $(seq 100); do
-		grep -q "held=" "$MOAT_SANDBOX_STATE/hold-$1.log" && break
-		sleep 0.1
-	done
-	[ "$(cat "$MOAT_SANDBOX_STATE/hold-$1.log")" = "held=300" ]
+	hold_in "$cpid" 300 allowed.test:443 "hold-$1.log"
 	as "$1" moat stop "$id"
 	assert_proxy_ended "$1" "$id"
 	pid_hold=$(sb pgrep -f "$LOAD hold 300" || true)
@@ -153,30 +166,17 @@ check_burst_intercepted() {
 	# the worker handed its ends back: a request goes through as before
 	run --separate-stderr as "$1" podman exec "$cid" curl -sS https://api.anthropic.test/after-burst
 	[ "$output" = ok ] || { echo "after the burst: $output $stderr" >&2; return 1; }
-	for _ in $(seq 50); do
-		rss=$(rss_kib "$ppid")
-		[ "$rss" -le $((idle + 2048)) ] && break
-		sleep 0.1
-	done
+	rss=$(rss_back "$ppid" "$idle")
 	[ "$rss" -le $((idle + 2048)) ]
 	# and the worker, its connections gone, ends by itself
-	for _ in $(seq 100); do
-		[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ] && break
-		sleep 0.1
-	done
-	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	worker_gone "$id"
 	# the run stops with 100 intercepted connections open: the worker ends them and itself,
 	# the front waits for it and ends, nothing killed
-	sb sh -c "nsenter -t $cpid -n $LOAD hold 100 api.anthropic.test:443 60 >/run/moat-sandbox/ihold-$1.log 2>&1 &"
-	for _ in $(seq 100); do
-		grep -q "held=" "$MOAT_SANDBOX_STATE/ihold-$1.log" && break
-		sleep 0.1
-	done
-	[ "$(cat "$MOAT_SANDBOX_STATE/ihold-$1.log")" = "held=100" ]
-	[ -n "$(sb pgrep -f "moat-proxy-tls $id")" ]
+	hold_in "$cpid" 100 api.anthropic.test:443 "ihold-$1.log"
+	[ -n "$(tls_worker "$id")" ]
 	as "$1" moat stop "$id"
 	assert_proxy_ended "$1" "$id"
-	[ -z "$(sb pgrep -f "moat-proxy-tls $id" || true)" ]
+	[ -z "$(tls_worker "$id")" ]
 	pid_hold=$(sb pgrep -f "$LOAD hold 100" || true)
 	[ -z "$pid_hold" ] || sb kill $pid_hold
 	as "$1" moat rm "$id"
