@@ -9,7 +9,7 @@
 #  - memory: the idle proxy's private memory (USS: Private_Clean + Private_Dirty), target at
 #    most 1 MiB, and what each open connection adds (200 CONNECT tunnels held by
 #    tests/proxy-load), target at most 64 KiB; RSS and PSS too, next to moat-relay's.  Idle is
-#    the front alone: its TLS worker (lib/proxy.c) ends once it has had no connection for
+#    the front alone: its TLS worker (lib/proxy-worker.c) ends once it has had no connection for
 #    1 s, and is measured while it still serves, next to a bare process with OpenSSL loaded,
 #    then with its client and server contexts (bench/tls-floor.c), for scale; what its end
 #    costs the next request (a new worker) is reported too

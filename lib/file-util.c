@@ -78,6 +78,42 @@ int file_remove_tree_at(int parent, const char *name) {
         return r;
 }
 
+int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (len + 1 >= cap) {
+                        size_t more = cap ? cap * 2 : 4096;
+                        char *b;
+
+                        if (len >= max + 1)
+                                return -E2BIG;
+                        b = realloc(buf, more);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        cap = more;
+                }
+                n = read(fd, buf + len, cap - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (len > max)
+                return -E2BIG;
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
 int fd_write_all(int fd, const void *buf, size_t len) {
         const char *p = buf;
 

@@ -12,5 +12,9 @@ int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
  * symbolic links are removed, never followed.  The first error, as a negative errno. */
 int file_remove_tree_at(int parent, const char *name);
 
+/* What FD gives until its end, NUL-terminated (LEN counts the bytes): -E2BIG past MAX bytes,
+ * another negative errno when it cannot be read. */
+int fd_read_all(int fd, size_t max, char **ret, size_t *ret_len);
+
 /* Writes LEN bytes of BUF to FD, whatever it takes: 0, or a negative errno. */
 int fd_write_all(int fd, const void *buf, size_t len);

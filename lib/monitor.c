@@ -30,7 +30,6 @@ typedef struct monitor {
         pid_t container_pid;   /* once known */
 } monitor;
 
-/* The container's process, for the relay's measures; 0 when podman does not say. */
 /* What podman says of the container in brief: whether it runs, its process (0 when podman
  * could not say: neither is known). */
 static void container_brief(podman_client *c, const char *container_id, bool *ret_running, int *ret_pid) {
@@ -46,6 +45,7 @@ static void container_brief(podman_client *c, const char *container_id, bool *re
         moat_error_clear(&e);
 }
 
+/* The container's process, for the relay's measures; 0 when podman does not say. */
 static int container_pid(monitor *m, podman_client *c) {
         int pid;
 

@@ -1,5 +1,5 @@
 /* What the egress proxy's front and its TLS worker say over their socket pair
- * (SOCK_SEQPACKET, both ends non-blocking; lib/proxy.c): the front hands over a connection, a
+ * (SOCK_SEQPACKET, both ends non-blocking; lib/proxy-worker.c): the front hands over a connection, a
  * message of the head it read with the client's socket in it (SCM_RIGHTS); the worker answers
  * how many of those connections ended, a message of one uint32_t. */
 #pragma once

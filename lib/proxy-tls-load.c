@@ -52,13 +52,10 @@ static int child(proxy_tls_child_fn fn, void *userdata, int fd) {
 
 int proxy_tls_in_child(proxy_tls_child_fn fn, void *userdata, char **ret, size_t *ret_len, moat_error *err) {
         _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 4096;
-        int p[2], status = 0, r = 0;
+        size_t len = 0;
+        int p[2], status = 0, r;
         pid_t pid;
 
-        buf = malloc(cap);
-        if (!buf)
-                return moat_error_set(err, -ENOMEM, "out of memory");
         if (pipe2(p, O_CLOEXEC) < 0)
                 return moat_error_set(err, -errno, "cannot make a pipe: %m");
         pid = fork();
@@ -73,55 +70,22 @@ int proxy_tls_in_child(proxy_tls_child_fn fn, void *userdata, char **ret, size_t
                 _exit(child(fn, userdata, p[1]));
         }
         close(p[1]);
-        for (;;) {
-                ssize_t n;
-
-                if (len == cap) {
-                        char *b;
-
-                        if (cap >= CHILD_REPLY_MAX) {
-                                r = -E2BIG;
-                                break;
-                        }
-                        b = realloc(buf, cap * 2);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        buf = b;
-                        cap *= 2;
-                }
-                n = read(p[0], buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = n < 0 ? -errno : 0;
-                        break;
-                }
-                len += (size_t) n;
-        }
+        r = fd_read_all(p[0], CHILD_REPLY_MAX, &buf, &len);
         close(p[0]);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (r >= 0 && (len == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
                 r = -EIO;
-        if (r >= 0 && buf[0] == '1') {
-                buf[len < cap ? len : cap - 1] = '\0';
-                r = moat_error_set(err, -EIO, "%s", buf + 1);
-        } else if (r < 0)
-                moat_error_set(err, r, "the proxy's TLS child failed: %s", strerror(-r));
-        if (r >= 0) {
-                char *out = malloc(len);
-
-                if (!out)
-                        r = moat_error_set(err, -ENOMEM, "out of memory");
-                else {
-                        memcpy(out, buf + 1, len - 1);
-                        out[len - 1] = '\0';
-                        *ret = out;
-                        *ret_len = len - 1;
-                }
+        if (r < 0) {
+                if (buf)
+                        explicit_bzero(buf, len);
+                return moat_error_set(err, r, "the proxy's TLS child failed: %s", strerror(-r));
         }
-        explicit_bzero(buf, cap);
-        return r;
+        if (buf[0] == '1')
+                return moat_error_set(err, -EIO, "%s", buf + 1);
+        /* the bytes after the '0', and the NUL after them: no second copy of a secret */
+        memmove(buf, buf + 1, len);
+        *ret = TAKE_PTR(buf);
+        *ret_len = len - 1;
+        return 0;
 }

@@ -2,7 +2,7 @@
  * doing TLS loads.  OpenSSL costs every process that maps it some 580 KiB of private memory
  * (libcrypto's relocated tables) and its contexts more: the proxy's front, resident for the
  * whole run, never loads it; a worker forked for intercepted connections does, and ends when
- * they have (lib/proxy.c).  Nothing outside the module names an OpenSSL type: a side's TLS is
+ * they have (lib/proxy-worker.c).  Nothing outside the module names an OpenSSL type: a side's TLS is
  * a void *. */
 #pragma once
 

@@ -7,7 +7,7 @@
  * this process never maps OpenSSL, lib/proxy-tls.h), gives up every privilege
  * (lib/proxy-confine.h), says "ready" on READY-FD and serves until LIFELINE-FD ends: its write
  * end is held by the unit's main process.  Connections to grants' hosts it hands to a TLS
- * worker it forks when they come ("moat-proxy-tls RUN-ID", lib/proxy.c).
+ * worker it forks when they come ("moat-proxy-tls RUN-ID", lib/proxy-worker.c).
  * MOAT_PROXY_TEST_TIMEOUTS ("head=MS,setup=MS,idle=MS,linger=MS", proxy_timeouts_parse())
  * shortens its deadlines for the end-to-end tests, which set it in the service manager's
  * environment; nothing of moat sets it. */
