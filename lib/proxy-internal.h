@@ -18,8 +18,9 @@
 #include "resolver.h"
 
 /* The worker's connections to grants' servers that a client left idle and reusable, kept
- * for the next client of the same host: agents' tools open a connection a request.  Well
- * inside any server's own idle timeout, so that none closes one as it is taken. */
+ * for the next client of the same host: for clients that open a connection a request (curl
+ * in a script).  Well inside any server's own idle timeout, so that none closes one as it
+ * is taken. */
 #define POOL_MAX 8
 #define POOL_IDLE_USEC (1000 * 1000)
 

@@ -19,9 +19,9 @@
 #include "strv.h"
 
 /* How long the TLS worker stays without an intercepted connection before it ends, and its
- * OpenSSL with it.  Agents keep their connections to the API open between requests (the
- * worker stays as long as one is), so this is the wait after the last one closed: as long
- * as the front waits to trim its heap, and a new worker costs the next request some 7 ms. */
+ * OpenSSL with it.  The worker stays as long as a client keeps a connection open (a kept-alive
+ * one too), so this is the wait after the last one closed: as long as the front waits to
+ * trim its heap; a new worker costs the next request some 7 ms (bench/proxy.sh). */
 #define WORKER_LINGER_USEC (1000 * 1000)
 
 /* Connections taken from the front per wake-up, as the front accepts them. */
